@@ -1,0 +1,61 @@
+"""Tag suggestions for posts: which compass quadrant does this text engage?
+
+Use :func:`default_suggester` unless you need a specific strategy::
+
+    from compass.suggest import default_suggester
+    suggestion = default_suggester().suggest("How to brew the perfect pour-over")
+    suggestion.tags  # (Quadrant.LEARN,) ; () means "no suggestion, ask the user"
+
+Strategies: :class:`LexiconSuggester` (standard library, explains itself),
+:class:`EmbeddingSuggester` (``ml`` extra), :class:`CombinedSuggester` (both; the best
+measured, see docs/compass.md). Importing this package never imports the ``ml`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from compass.model import Quadrant
+from compass.suggest.base import Suggester, Suggestion, ranked
+from compass.suggest.combined import CombinedSuggester
+from compass.suggest.embedding import Availability, EmbeddingSuggester, available
+from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester
+
+__all__ = [
+    "DEFAULT_LEXICON",
+    "Availability",
+    "CombinedSuggester",
+    "EmbeddingSuggester",
+    "LexiconSuggester",
+    "Suggester",
+    "Suggestion",
+    "available",
+    "default_suggester",
+    "ranked",
+]
+
+
+def default_suggester(
+    examples: Sequence[tuple[str, Sequence[Quadrant]]] = (),
+) -> Suggester:
+    """The best suggester this installation can run.
+
+    With the ``ml`` extra: the combined (embedding + lexicon) suggester, learning from the
+    workspace's confirmed ``examples`` if given. Without it: the lexicon suggester (which
+    ignores examples). The embedding model loads lazily on the first suggestion, once per
+    process; cheap to call per request without examples. With examples, keep the returned
+    suggester per workspace (the examples are encoded on its first use).
+    """
+    if available():
+        embedding = _shared_embedding()
+        if examples:
+            embedding = embedding.with_examples(examples)
+        return CombinedSuggester(embedding=embedding)
+    return LexiconSuggester()
+
+
+@lru_cache(maxsize=1)
+def _shared_embedding() -> EmbeddingSuggester:
+    # One zero-shot instance per process, so its prototype vectors are encoded once.
+    return EmbeddingSuggester()

@@ -1,0 +1,77 @@
+"""Embedding suggester tests: need the ml extra. Skipped without it, unless REQUIRE_ML=1
+(CI), where a missing extra is a failure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from compass.model import Quadrant
+from compass.suggest import CombinedSuggester, EmbeddingSuggester, available, default_suggester
+from compass.suggest.evaluate import evaluate, load_labelled, split_halves
+
+pytestmark = pytest.mark.ml
+
+EVAL = Path(__file__).parents[1] / "data" / "compass_eval.csv"
+
+
+@pytest.fixture(autouse=True)
+def _require_ml_extra() -> None:
+    status = available()
+    if status:
+        return
+    if os.environ.get("REQUIRE_ML") == "1":
+        pytest.fail(f"REQUIRE_ML=1 but the ml extra is unusable: {status.reason}")
+    pytest.skip(f"ml extra not installed: {status.reason}")
+
+
+@pytest.fixture(scope="module")
+def suggester() -> EmbeddingSuggester:
+    return EmbeddingSuggester()
+
+
+def test_clear_posts(suggester: EmbeddingSuggester) -> None:
+    cases = {
+        "Step-by-step: how to clean your espresso machine": Quadrant.LEARN,
+        "Tag a friend and show us your photos in the comments": Quadrant.SHARE,
+        "We donated a thousand meals to the homeless shelter": Quadrant.CARE,
+        "Brand new flavour launching today: be the first to try it": Quadrant.TRY,
+    }
+    for text, quadrant in cases.items():
+        suggestion = suggester.suggest(text)
+        assert suggestion.top is quadrant, (text, suggestion)
+        assert suggestion.source == "embedding"
+        assert set(suggestion.scores) == set(Quadrant)
+
+
+def test_batch_matches_single(suggester: EmbeddingSuggester) -> None:
+    texts = ["How to fix a flat tyre", "Join our book club"]
+    batch = suggester.suggest_many(texts)
+    for text, suggestion in zip(texts, batch, strict=True):
+        assert suggestion.tags == suggester.suggest(text).tags
+
+
+def test_examples_steer_suggestions(suggester: EmbeddingSuggester) -> None:
+    text = "Fresh figs are in"
+    examples = [
+        ("Fresh peaches are in", (Quadrant.CARE,)),
+        ("Fresh plums have arrived", (Quadrant.CARE,)),
+        ("Fresh cherries are here", (Quadrant.CARE,)),
+    ]
+    steered = suggester.with_examples(examples)
+    assert steered.suggest(text).top is Quadrant.CARE
+    assert "confirmed examples" in steered.suggest(text).why
+    assert suggester.examples == []  # with_examples returns a copy
+
+
+def test_meets_top1_target_on_held_out_half(suggester: EmbeddingSuggester) -> None:
+    _, held_out = split_halves(load_labelled(EVAL))
+    assert evaluate(suggester, held_out).top1_accuracy >= 0.75
+
+
+def test_default_is_combined_when_available() -> None:
+    chosen = default_suggester()
+    assert isinstance(chosen, CombinedSuggester)
+    assert chosen.suggest("How to store coffee beans: tips").top is Quadrant.LEARN
