@@ -1,0 +1,98 @@
+"""Facebook Page: POST /{page-id}/feed with a page access token. No idempotency: a 500 may
+still have posted, so it is an unknown outcome, reconciled against the page's feed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from publishers import http
+from publishers.base import (
+    AccountRef,
+    Content,
+    ContentRejected,
+    OutcomeUnknown,
+    Problem,
+    PublishContext,
+    PublishError,
+    PublishResult,
+)
+from publishers.dm import final_text, tagged_link
+from publishers.meta import call
+from publishers.validation import NO_MEDIA, common_problems
+
+PUBLIC_API = "https://graph.facebook.com"
+DEFAULT_VERSION = "v21.0"
+CREDENTIALS = ("page_access_token",)
+
+
+class FacebookPublisher:
+    platform = "facebook"
+    label = "Facebook"
+
+    def _root(self, account: AccountRef) -> str:
+        version = account.credentials.get("graph_version") or DEFAULT_VERSION
+        return f"{http.base_url(account.api_base, PUBLIC_API)}/{version}"
+
+    def _page(self, account: AccountRef) -> str:
+        if not account.external_id:
+            raise ContentRejected("The Facebook account has no page id; reconnect it.")
+        return account.external_id
+
+    def _call(self, method: str, path: str, account: AccountRef, *, timeout: float,
+              creates: bool = False, duplicate_is_unknown: bool = False,
+              params: dict[str, Any] | None = None,
+              data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return call(method, f"{self._root(account)}/{path}", platform=self.label,
+                    token=account.credentials.get("page_access_token", ""), timeout=timeout,
+                    creates=creates, duplicate_is_unknown=duplicate_is_unknown, params=params,
+                    data=data)
+
+    def validate(self, content: Content, account: AccountRef) -> list[Problem]:
+        problems = common_problems(content, account, NO_MEDIA, CREDENTIALS)
+        if not account.external_id:
+            problems.append(Problem("account", "The Facebook account has no page id."))
+        return problems
+
+    def check_connection(self, account: AccountRef) -> str:
+        body = self._call("GET", self._page(account), account, timeout=15.0,
+                          params={"fields": "id,name"})
+        return str(body.get("name") or account.handle)
+
+    def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
+        earlier_attempt = "first_sent_at" in ctx.state
+        if not earlier_attempt:
+            ctx.state["first_sent_at"] = str(int(time.time()))
+            ctx.checkpoint(ctx.state)
+        data = {"message": final_text(content, account)}
+        link = tagged_link(content, account)
+        if link:
+            data["link"] = link
+        body = self._call("POST", f"{self._page(account)}/feed", account,
+                          timeout=ctx.timeout_seconds, creates=True,
+                          duplicate_is_unknown=earlier_attempt, data=data)
+        post_id = str(body.get("id", ""))
+        if not post_id:
+            raise OutcomeUnknown("Facebook answered without a post id.")
+        return PublishResult(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    def find_existing(self, content: Content, account: AccountRef,
+                      ctx: PublishContext) -> PublishResult | None:
+        params: dict[str, Any] = {"fields": "id,message,permalink_url,created_time",
+                                  "limit": 25}
+        first_sent = int(ctx.state.get("first_sent_at", "0") or 0)
+        if first_sent:
+            params["since"] = first_sent - 300
+        try:
+            body = self._call("GET", f"{self._page(account)}/feed", account,
+                              timeout=ctx.timeout_seconds, params=params)
+        except PublishError as exc:
+            raise OutcomeUnknown(f"Could not read the page's feed: {exc.reason}",
+                                 status=exc.status) from exc
+        wanted = final_text(content, account)
+        for post in body.get("data") or []:
+            if isinstance(post, dict) and post.get("message") == wanted:
+                post_id = str(post.get("id", ""))
+                return PublishResult(remote_id=post_id, url=str(
+                    post.get("permalink_url") or f"https://www.facebook.com/{post_id}"))
+        return None

@@ -1,0 +1,164 @@
+"""LinkedIn: POST /rest/posts (versioned API). Commentary uses the "little text" format, in
+which reserved characters must be escaped or LinkedIn silently cuts the post there."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import regex
+import requests
+
+from publishers import http
+from publishers.base import (
+    AccountRef,
+    AuthExpired,
+    Content,
+    ContentRejected,
+    OutcomeUnknown,
+    Problem,
+    PublishContext,
+    PublishError,
+    PublishResult,
+)
+from publishers.dm import final_text
+from publishers.validation import NO_MEDIA, common_problems
+
+PUBLIC_API = "https://api.linkedin.com"
+DEFAULT_VERSION = "202510"
+CREDENTIALS = ("access_token",)
+RESERVED = set("\\|{}@[]()<>#*_~")
+_HASHTAG = regex.compile(r"(?<![\w&])#(\w+)")
+_SHARE_URN = regex.compile(r"urn:li:(?:share|ugcPost):\d+")
+
+
+def escape_little_text(text: str) -> str:
+    """Backslash-escape every reserved character; hashtags become hashtag templates."""
+    out = []
+    position = 0
+    for match in _HASHTAG.finditer(text):
+        out.append(_escape(text[position:match.start()]))
+        out.append("{hashtag|\\#|" + _escape(match.group(1)) + "}")
+        position = match.end()
+    out.append(_escape(text[position:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + char if char in RESERVED else char for char in text)
+
+
+def _reason(resp: requests.Response) -> str:
+    body = http.json_or_empty(resp)
+    return str(body.get("message") or body.get("code") or "")
+
+
+def _reset(resp: requests.Response) -> datetime:
+    return http.reset_at(resp.headers)  # LinkedIn sends no reset header: default backoff
+
+
+def _is_duplicate(resp: requests.Response) -> bool:
+    body = http.json_or_empty(resp)
+    return resp.status_code == 422 and (
+        "DUPLICATE" in str(body.get("code", "")).upper()
+        or "duplicate" in str(body.get("message", "")).lower())
+
+
+class LinkedInPublisher:
+    platform = "linkedin"
+
+    def _author(self, account: AccountRef) -> str:
+        author = account.external_id
+        if not author:
+            raise ContentRejected("The LinkedIn account has no member or organization id.")
+        return author if author.startswith("urn:li:") else f"urn:li:person:{author}"
+
+    def _headers(self, account: AccountRef) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {account.credentials.get('access_token', '')}",
+            "LinkedIn-Version": account.credentials.get("linkedin_version") or DEFAULT_VERSION,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+
+    def _call(self, method: str, path: str, account: AccountRef, *, timeout: float,
+              creates: bool = False, **kwargs: Any) -> requests.Response:
+        base = http.base_url(account.api_base, PUBLIC_API)
+        resp = http.request(method, f"{base}{path}", timeout=timeout, creates=creates,
+                            headers=self._headers(account), **kwargs)
+        if resp.status_code == 403:
+            raise AuthExpired(f"LinkedIn refused access: {_reason(resp)}", status=403,
+                              detail=resp.text[:500])
+        return resp
+
+    def validate(self, content: Content, account: AccountRef) -> list[Problem]:
+        problems = common_problems(content, account, NO_MEDIA, CREDENTIALS)
+        if not account.external_id:
+            problems.append(Problem("account", "The LinkedIn account has no member or "
+                                               "organization id; reconnect it."))
+        return problems
+
+    def check_connection(self, account: AccountRef) -> str:
+        resp = self._call("GET", "/v2/userinfo", account, timeout=15.0)
+        http.classify(resp, platform="LinkedIn", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        body = http.json_or_empty(resp)
+        return str(body.get("name") or account.handle)
+
+    def body(self, content: Content, account: AccountRef) -> dict[str, Any]:
+        return {
+            "author": self._author(account),
+            "commentary": escape_little_text(final_text(content, account)),
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
+                             "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+
+    def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
+        earlier_attempt = "first_sent_at" in ctx.state
+        if not earlier_attempt:
+            ctx.state["first_sent_at"] = str(int(time.time()))
+            ctx.checkpoint(ctx.state)
+        resp = self._call("POST", "/rest/posts", account, timeout=ctx.timeout_seconds,
+                          creates=True, json=self.body(content, account))
+        if _is_duplicate(resp):
+            clue = _SHARE_URN.search(resp.text)
+            if earlier_attempt:
+                raise OutcomeUnknown(
+                    "LinkedIn says this duplicates a recent post, probably the earlier attempt",
+                    status=422, detail=(clue.group() if clue else "") + " " + resp.text[:300])
+            raise ContentRejected("LinkedIn rejected the post as a duplicate of a recent post.",
+                                  status=422, detail=resp.text[:500])
+        http.classify(resp, platform="LinkedIn", creates=True, idempotent=False,
+                      reason=_reason, reset=_reset)
+        urn = resp.headers.get("x-restli-id") or str(http.json_or_empty(resp).get("id", ""))
+        if not urn:
+            raise OutcomeUnknown("LinkedIn answered without the post's id.")
+        return PublishResult(remote_id=urn, url=_post_url(urn))
+
+    def find_existing(self, content: Content, account: AccountRef,
+                      ctx: PublishContext) -> PublishResult | None:
+        author = self._author(account)
+        try:
+            # Rest.li 2.0: the URN goes into the query string encoded.
+            resp = self._call("GET", f"/rest/posts?q=author&author={quote(author, safe='')}"
+                                     "&count=20&sortBy=LAST_MODIFIED", account,
+                              timeout=ctx.timeout_seconds)
+            http.classify(resp, platform="LinkedIn", creates=False, idempotent=True,
+                          reason=_reason, reset=_reset)
+        except PublishError as exc:
+            raise OutcomeUnknown(f"Could not list the LinkedIn account's posts: {exc.reason}",
+                                 status=exc.status) from exc
+        wanted = escape_little_text(final_text(content, account))
+        for post in http.json_or_empty(resp).get("elements") or []:
+            if isinstance(post, dict) and post.get("commentary") == wanted:
+                urn = str(post.get("id", ""))
+                return PublishResult(remote_id=urn, url=_post_url(urn))
+        return None
+
+
+def _post_url(urn: str) -> str:
+    return f"https://www.linkedin.com/feed/update/{urn}/"

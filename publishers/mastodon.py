@@ -1,0 +1,220 @@
+"""Mastodon: POST /api/v1/statuses with an Idempotency-Key the server keeps for an hour."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from publishers import http
+from publishers.base import (
+    AccountRef,
+    Content,
+    ContentRejected,
+    MediaFile,
+    OutcomeUnknown,
+    Problem,
+    PublishContext,
+    PublishResult,
+    Transient,
+)
+from publishers.dm import final_text
+from publishers.text import MASTODON_DEFAULT_LIMIT
+from publishers.validation import MediaRules, common_problems
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW_SECONDS = 3600
+MEDIA_POLL_SECONDS = 0.5
+MEDIA_POLL_ATTEMPTS = 20
+CREDENTIALS = ("access_token",)
+
+_instance_limits: dict[str, int] = {}
+_instance_lock = threading.Lock()
+
+
+def _reason(resp: requests.Response) -> str:
+    body = http.json_or_empty(resp)
+    return str(body.get("error") or body.get("error_description") or "")
+
+
+def _reset(resp: requests.Response) -> datetime:
+    return http.reset_at(resp.headers, iso="X-RateLimit-Reset")
+
+
+class MastodonPublisher:
+    platform = "mastodon"
+    media_rules = MediaRules(max_items=4, max_bytes=16 * 1024 * 1024)
+
+    def _base(self, account: AccountRef) -> str:
+        if not account.api_base:
+            raise ContentRejected("Mastodon accounts need their instance URL (api_base).")
+        return account.api_base.rstrip("/")
+
+    def _headers(self, account: AccountRef) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.credentials.get('access_token', '')}"}
+
+    def _call(self, method: str, url: str, account: AccountRef, *, timeout: float,
+              creates: bool = False, idempotent: bool = False,
+              headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        resp = http.request(method, url, timeout=timeout, creates=creates, idempotent=idempotent,
+                            headers={**self._headers(account), **(headers or {})}, **kwargs)
+        http.classify(resp, platform="Mastodon", creates=creates, idempotent=idempotent,
+                      reason=_reason, reset=_reset)
+        return resp
+
+    # --- capabilities ---------------------------------------------------------------------
+
+    def text_limit(self, account: AccountRef, *, timeout: float = 10.0) -> int:
+        """The instance's max_characters from /api/v2/instance, cached per instance."""
+        if account.text_limit is not None:
+            return account.text_limit
+        base = self._base(account)
+        with _instance_lock:
+            if base in _instance_limits:
+                return _instance_limits[base]
+        limit = MASTODON_DEFAULT_LIMIT
+        try:
+            resp = http.request("GET", f"{base}/api/v2/instance", timeout=timeout)
+            if resp.ok:
+                config = http.json_or_empty(resp).get("configuration") or {}
+                limit = int((config.get("statuses") or {}).get("max_characters") or limit)
+        except (Transient, ValueError):
+            log.info("could not read the instance limit of %s; using %s", base, limit)
+            return limit
+        with _instance_lock:
+            _instance_limits[base] = limit
+        return limit
+
+    def _limit_known(self, account: AccountRef) -> AccountRef:
+        """The account with its instance limit filled in when it was read before."""
+        if account.text_limit is not None or not account.api_base:
+            return account
+        cached = _instance_limits.get(account.api_base.rstrip("/"))
+        if cached is None:
+            return account
+        return AccountRef(platform=account.platform, handle=account.handle,
+                          api_base=account.api_base, credentials=account.credentials,
+                          external_id=account.external_id, text_limit=cached)
+
+    def validate(self, content: Content, account: AccountRef) -> list[Problem]:
+        problems = common_problems(content, self._limit_known(account), self.media_rules,
+                                   CREDENTIALS)
+        if not account.api_base:
+            problems.insert(0, Problem("account", "Mastodon accounts need their instance URL."))
+        return problems
+
+    def check_connection(self, account: AccountRef) -> str:
+        resp = self._call("GET", f"{self._base(account)}/api/v1/accounts/verify_credentials",
+                          account, timeout=15.0)
+        body = http.json_or_empty(resp)
+        self.text_limit(account)
+        return str(body.get("display_name") or body.get("username") or account.handle)
+
+    def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
+        base = self._base(account)
+        if "media_ids" in ctx.state:
+            media_ids = [m for m in ctx.state["media_ids"].split(",") if m]
+        else:
+            media_ids = [self._upload(base, item, account, ctx) for item in content.media]
+        if "first_sent_at" not in ctx.state:
+            # Recorded before the create so a later find_existing knows whether the key is
+            # still inside the server's one-hour window, and resends the same media.
+            ctx.state["first_sent_at"] = str(int(time.time()))
+            ctx.state["media_ids"] = ",".join(media_ids)
+            ctx.checkpoint(ctx.state)
+        return self._create(base, content, account, ctx, media_ids)
+
+    def _create(self, base: str, content: Content, account: AccountRef, ctx: PublishContext,
+                media_ids: list[str]) -> PublishResult:
+        payload: dict[str, Any] = {"status": final_text(content, account),
+                                   "visibility": "public"}
+        if media_ids:
+            payload["media_ids"] = media_ids
+        resp = self._call("POST", f"{base}/api/v1/statuses", account,
+                          timeout=ctx.timeout_seconds, creates=True, idempotent=True,
+                          headers={"Idempotency-Key": ctx.idempotency_key}, json=payload)
+        return _result(http.json_or_empty(resp))
+
+    def _upload(self, base: str, item: MediaFile, account: AccountRef,
+                ctx: PublishContext) -> str:
+        with open(item.path, "rb") as handle:
+            resp = self._call("POST", f"{base}/api/v2/media", account,
+                              timeout=ctx.timeout_seconds,
+                              files={"file": (item.path.rsplit("/", 1)[-1], handle,
+                                              item.mime_type)},
+                              data={"description": item.alt_text})
+        media_id = str(http.json_or_empty(resp).get("id", ""))
+        if resp.status_code == 202:
+            self._wait_processed(base, media_id, account, ctx)
+        return media_id
+
+    def _wait_processed(self, base: str, media_id: str, account: AccountRef,
+                        ctx: PublishContext) -> None:
+        for _ in range(MEDIA_POLL_ATTEMPTS):
+            resp = self._call("GET", f"{base}/api/v1/media/{media_id}", account,
+                              timeout=ctx.timeout_seconds)
+            if resp.status_code == 200:
+                return
+            time.sleep(MEDIA_POLL_SECONDS)
+        raise Transient("Mastodon is still processing the image; try again later.")
+
+    def find_existing(self, content: Content, account: AccountRef,
+                      ctx: PublishContext) -> PublishResult | None:
+        base = self._base(account)
+        first_sent = int(ctx.state.get("first_sent_at", "0") or 0)
+        if first_sent and time.time() - first_sent < IDEMPOTENCY_WINDOW_SECONDS - 60:
+            # Within the window the server answers a repeated key with the original status
+            # (or creates it now if the first attempt never arrived): either way, one post.
+            media_ids = [m for m in ctx.state.get("media_ids", "").split(",") if m]
+            return self._create(base, content, account, ctx, media_ids)
+        return self._lookup(base, content, account, ctx)
+
+    def _lookup(self, base: str, content: Content, account: AccountRef,
+                ctx: PublishContext) -> PublishResult | None:
+        account_id = account.external_id
+        if not account_id:
+            me = self._call("GET", f"{base}/api/v1/accounts/verify_credentials", account,
+                            timeout=ctx.timeout_seconds)
+            account_id = str(http.json_or_empty(me).get("id", ""))
+        if not account_id:
+            raise OutcomeUnknown("Could not look up the Mastodon account's recent posts.")
+        resp = self._call("GET", f"{base}/api/v1/accounts/{account_id}/statuses", account,
+                          timeout=ctx.timeout_seconds,
+                          params={"limit": 40, "exclude_replies": "true"})
+        wanted = final_text(content, account)
+        body = http.json_or_empty(resp).get("data")
+        statuses = body if isinstance(body, list) else []
+        for status in statuses:
+            if _plain(status) == wanted:
+                return _result(status)
+        return None
+
+
+def _plain(status: dict[str, Any]) -> str:
+    """The status text: the `text` field where the server keeps it, else the HTML stripped."""
+    if status.get("text"):
+        return str(status["text"])
+    content = str(status.get("content", ""))
+    content = re.sub(r"<br\s*/?>", "\n", content)
+    content = re.sub(r"</p>\s*<p>", "\n\n", content)
+    return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+
+
+def _result(body: dict[str, Any]) -> PublishResult:
+    status_id = str(body.get("id", ""))
+    if not status_id:
+        raise OutcomeUnknown("Mastodon answered without a status id.")
+    return PublishResult(remote_id=status_id, url=str(body.get("url") or body.get("uri") or ""))
+
+
+def forget_instance_limits() -> None:
+    """Drop cached instance limits (tests; or when an instance changes its configuration)."""
+    with _instance_lock:
+        _instance_limits.clear()

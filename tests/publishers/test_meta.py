@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from publishers.base import (
+    AuthExpired,
+    Content,
+    ContentRejected,
+    MediaFile,
+    OutcomeUnknown,
+    RateLimited,
+    Transient,
+)
+from publishers.facebook import FacebookPublisher
+from publishers.fakes import FakePlatform
+from publishers.instagram import InstagramPublisher
+from publishers.threads import ThreadsPublisher
+
+facebook, instagram, threads = FacebookPublisher(), InstagramPublisher(), ThreadsPublisher()
+
+
+def photo(jpeg: Path) -> tuple[MediaFile, ...]:
+    return (MediaFile(path=str(jpeg), mime_type="image/jpeg", alt_text="jar",
+                      url="https://cdn.example/p.jpg"),)
+
+
+@pytest.fixture(autouse=True)
+def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(InstagramPublisher, "poll_seconds", 0.01)
+    monkeypatch.setattr(ThreadsPublisher, "poll_seconds", 0.01)
+
+
+class TestFacebook:
+    def test_wire_format(self, fake: FakePlatform, account, make_ctx) -> None:
+        content = Content(text="Hello page", link="https://blog.example/a", post_ref="p1")
+        result = facebook.publish(content, account("facebook"), make_ctx())
+        [create] = fake.creates
+        assert create.path == "/v21.0/200000000000001/feed"
+        assert create.body["access_token"] == "fake-token"
+        assert create.body["message"] == "Hello page"
+        assert create.body["link"].startswith("https://blog.example/a?utm_source=facebook")
+        assert result.remote_id.startswith("200000000000001_")
+
+    def test_500_may_have_posted(self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("create", "create_then_5xx", platform="facebook")
+        ctx = make_ctx()
+        with pytest.raises(OutcomeUnknown):
+            facebook.publish(Content(text="maybe"), account("facebook"), ctx)
+        found = facebook.find_existing(Content(text="maybe"), account("facebook"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+        assert facebook.find_existing(Content(text="no"), account("facebook"), ctx) is None
+
+    @pytest.mark.parametrize("kind, error", [
+        ("401", AuthExpired), ("422", ContentRejected), ("duplicate", ContentRejected),
+        ("connection_reset", OutcomeUnknown)])
+    def test_errors(self, fake: FakePlatform, account, make_ctx, kind: str, error: type) -> None:
+        fake.inject("create", kind, platform="facebook")
+        with pytest.raises(error):
+            facebook.publish(Content(text="x"), account("facebook"), make_ctx())
+
+    def test_rate_limit_code_4_with_business_usage_header(self, fake: FakePlatform, account,
+                                                          make_ctx) -> None:
+        fake.inject("create", "429", platform="facebook")
+        with pytest.raises(RateLimited) as caught:
+            facebook.publish(Content(text="x"), account("facebook"), make_ctx())
+        wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
+        assert 55 < wait <= 60  # usage percentages only: the default backoff
+
+    def test_duplicate_on_retry_is_unknown(self, fake: FakePlatform, account, make_ctx) -> None:
+        facebook.publish(Content(text="dup"), account("facebook"), make_ctx("a"))
+        with pytest.raises(OutcomeUnknown):
+            facebook.publish(Content(text="dup"), account("facebook"),
+                             make_ctx("b", state={"first_sent_at": "1"}))
+
+    def test_check_connection(self, fake: FakePlatform, account) -> None:
+        assert facebook.check_connection(account("facebook")) == "Poise Demo"
+
+
+class TestInstagram:
+    def test_container_then_publish(self, fake: FakePlatform, account, make_ctx,
+                                    jpeg: Path) -> None:
+        fake.container_polls = 2
+        ctx = make_ctx()
+        result = instagram.publish(Content(text="Caption #glow", media=photo(jpeg)),
+                                   account("instagram"), ctx)
+        container_posts = [r for r in fake.requests if r[1].endswith("/media") and r[0] == "POST"]
+        assert len(container_posts) == 1
+        container = fake.graph_object(ctx.state["container_id"])
+        assert container["fields"]["image_url"] == "https://cdn.example/p.jpg"
+        assert container["fields"]["caption"] == "Caption #glow"
+        assert ctx.checkpoint.saved == [{"container_id": ctx.state["container_id"]}]
+        [create] = fake.creates
+        assert create.path == "/v21.0/17841400000000001/media_publish"
+        assert create.body["creation_id"] == ctx.state["container_id"]
+        assert result.url.startswith("https://www.instagram.com/p/")
+
+    def test_retry_after_lost_publish_answer_finds_the_post(self, fake: FakePlatform, account,
+                                                           make_ctx, jpeg: Path) -> None:
+        fake.inject("create", "create_then_reset", platform="instagram")
+        ctx = make_ctx()
+        content = Content(text="once", media=photo(jpeg))
+        with pytest.raises(OutcomeUnknown):
+            instagram.publish(content, account("instagram"), ctx)
+        found = instagram.find_existing(content, account("instagram"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+        again = instagram.publish(content, account("instagram"), ctx)  # PUBLISHED -> found
+        assert again.remote_id == found.remote_id and len(fake.creates) == 1
+
+    def test_retry_with_finished_container_publishes_it(self, fake: FakePlatform, account,
+                                                        make_ctx, jpeg: Path) -> None:
+        fake.inject("create", "5xx_before_create", platform="instagram")
+        ctx = make_ctx()
+        content = Content(text="second try", media=photo(jpeg))
+        with pytest.raises(OutcomeUnknown):
+            instagram.publish(content, account("instagram"), ctx)
+        assert instagram.find_existing(content, account("instagram"), ctx) is None
+        container = ctx.state["container_id"]
+        instagram.publish(content, account("instagram"), ctx)
+        assert fake.creates[0].body["creation_id"] == container
+        assert [r[0] for r in fake.requests if r[1].endswith("/media")] == ["POST"]
+
+    def test_expired_container_is_replaced(self, fake: FakePlatform, account, make_ctx,
+                                           jpeg: Path) -> None:
+        fake.inject("create", "5xx_before_create", platform="instagram")
+        ctx = make_ctx()
+        content = Content(text="late", media=photo(jpeg))
+        with pytest.raises(OutcomeUnknown):
+            instagram.publish(content, account("instagram"), ctx)
+        old = ctx.state["container_id"]
+        fake.set_container_status(old, "EXPIRED")
+        instagram.publish(content, account("instagram"), ctx)
+        assert ctx.state["container_id"] != old
+        assert fake.creates[0].body["creation_id"] == ctx.state["container_id"]
+
+    def test_validate_requires_a_public_jpeg(self, account, jpeg: Path) -> None:
+        problems = instagram.validate(Content(text="no image"), account("instagram"))
+        assert [p.field for p in problems] == ["media"]
+        local_only = (MediaFile(path=str(jpeg), mime_type="image/png"),)
+        messages = [p.message for p in instagram.validate(Content(text="x", media=local_only),
+                                                          account("instagram"))]
+        assert any("image/png" in m for m in messages)
+        assert any("public https URL" in m for m in messages)
+        tags = " ".join(f"#t{i}" for i in range(31))
+        over = instagram.validate(Content(text=tags, media=photo(jpeg)), account("instagram"))
+        assert "30 hashtags" in over[0].message
+
+    def test_expired_token(self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
+        with pytest.raises(AuthExpired):
+            instagram.publish(Content(text="x", media=photo(jpeg)),
+                              account("instagram", access_token="old"), make_ctx())
+
+
+class TestThreads:
+    def test_text_container_then_publish(self, fake: FakePlatform, account, make_ctx) -> None:
+        ctx = make_ctx()
+        result = threads.publish(Content(text="Threads hello"), account("threads"), ctx)
+        container = fake.graph_object(ctx.state["container_id"])
+        assert container["fields"]["media_type"] == "TEXT"
+        assert container["fields"]["text"] == "Threads hello"
+        [create] = fake.creates
+        assert create.path == "/v1.0/27000000000000001/threads_publish"
+        assert result.url.startswith("https://www.threads.net/")
+
+    def test_image_container(self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
+        ctx = make_ctx()
+        threads.publish(Content(text="pic", media=photo(jpeg)), account("threads"), ctx)
+        fields = fake.graph_object(ctx.state["container_id"])["fields"]
+        assert (fields["media_type"], fields["image_url"]) == ("IMAGE", "https://cdn.example/p.jpg")
+
+    def test_timeout_then_find_existing(self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("create", "create_then_timeout", platform="threads")
+        ctx = make_ctx(timeout=0.3)
+        with pytest.raises(OutcomeUnknown):
+            threads.publish(Content(text="slow"), account("threads"), ctx)
+        ctx.timeout_seconds = 5
+        found = threads.find_existing(Content(text="slow"), account("threads"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+
+    def test_container_creation_failure_is_transient(self, fake: FakePlatform, account,
+                                                     make_ctx) -> None:
+        fake.inject("container", "5xx_before_create", platform="threads")
+        with pytest.raises(Transient):
+            threads.publish(Content(text="x"), account("threads"), make_ctx())
+
+    def test_rate_limit_and_check_connection(self, fake: FakePlatform, account,
+                                             make_ctx) -> None:
+        fake.inject("container", "429", platform="threads")
+        with pytest.raises(RateLimited):
+            threads.publish(Content(text="x"), account("threads"), make_ctx())
+        assert threads.check_connection(account("threads")) == "Poise Demo"
+
+    def test_validate_limit_and_user_id(self, account) -> None:
+        acct = replace(account("threads"), external_id="")
+        fields = [p.field for p in threads.validate(Content(text="a" * 501), acct)]
+        assert fields == ["text", "account"]
+
+
+def test_unreadable_container_status_is_unknown(fake: FakePlatform, account, make_ctx,
+                                                jpeg: Path) -> None:
+    ctx = make_ctx(state={"container_id": "17800000000000999"})
+    fake.inject("read", "422")
+    with pytest.raises(OutcomeUnknown):
+        instagram.find_existing(Content(text="x", media=photo(jpeg)), account("instagram"), ctx)
+    with pytest.raises(OutcomeUnknown):  # an object without a status is no answer either
+        instagram.find_existing(Content(text="x", media=photo(jpeg)), account("instagram"), ctx)
