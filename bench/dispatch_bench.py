@@ -1,0 +1,209 @@
+"""Publishing throughput and lateness: N publications over A accounts all due at one instant.
+
+Real worker processes (``python -m planner.jobs --exit-when-idle``) drain a fresh database
+against a loopback fake platform that answers every create after ``--latency-ms``. Printed per
+configuration: drain time (due instant -> last publish), lateness p50/p95/p99 (publish time
+minus due time, on the database clock), publishes per second, and the ideal drain time
+N x latency / (workers x threads). Then a lone post: how late it goes out with one idle worker.
+
+    .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+FAULTS = ROOT / "tests" / "faults"
+sys.path[:0] = [str(ROOT), str(FAULTS)]
+
+from fake_platform import FakePlatform  # noqa: E402
+from seed import seed_publications  # noqa: E402
+
+from planner.db import make_engine  # noqa: E402
+from planner.migrate import upgrade  # noqa: E402
+
+DEFAULT_PG = os.environ.get("TEST_DATABASE_URL",
+                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Figures:
+    db: str
+    workers: int
+    n: int
+    drain: float
+    ideal: float
+    p50: float
+    p95: float
+    p99: float
+    rate: float
+    other: dict[str, int]
+
+
+class Database:
+    """A fresh, migrated database per run (a temp SQLite file, or a new PostgreSQL db)."""
+
+    def __init__(self, kind: str, pg_url: str) -> None:
+        self.kind = kind
+        if kind == "sqlite":
+            self.dir = tempfile.mkdtemp(prefix="poise-bench-")
+            self.url = f"sqlite:///{self.dir}/bench.db"
+        else:
+            server = make_url(pg_url)
+            self.name = f"poise_bench_{uuid.uuid4().hex[:8]}"
+            self.admin = make_engine(server.render_as_string(hide_password=False),
+                                     isolation_level="AUTOCOMMIT")
+            with self.admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.url = server.set(database=self.name).render_as_string(hide_password=False)
+        upgrade(self.url)
+        self.engine = make_engine(self.url)
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self.kind == "postgres":
+            with self.admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self.admin.dispose()
+
+
+def worker_cmd(url: str, args: argparse.Namespace, workers: int, *,
+               idle_exit: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "planner.jobs", "--database-url", url, "--import",
+           "fake_adapters", "--tick", str(args.tick), "--threads", str(args.threads),
+           "--max-seconds", "900"]
+    if not url.startswith("sqlite"):
+        # Stay under max_connections (100 by default) with every worker busy.
+        cmd += ["--db-pool", str(max(8, min(args.threads + 2, 80 // workers)))]
+    return cmd + (["--exit-when-idle"] if idle_exit else [])
+
+
+def worker_env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAULTS), str(ROOT)])}
+    env.pop("POISE_FAULT_KILL_AT", None)
+    return env
+
+
+def _as_utc(value: object) -> datetime:
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(parsed, datetime)
+    return parsed.replace(tzinfo=UTC)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
+    db = Database(kind, args.postgres_url)
+    platform = FakePlatform(latency=args.latency_ms / 1000).start()
+    try:
+        due = datetime.now(UTC) + timedelta(seconds=args.lead_seconds)
+        seed_publications(db.engine, n=args.n, api_base=platform.url, accounts=args.accounts,
+                          platforms=("fake-idem",), scheduled_at=due, text_prefix="bench")
+        procs = [subprocess.Popen(worker_cmd(db.url, args, workers), env=worker_env(),
+                                  cwd=ROOT) for _ in range(workers)]
+        codes = [p.wait() for p in procs]
+        if any(codes):
+            print(f"  warning: worker exit codes {codes}", file=sys.stderr)
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT published_at FROM publication "
+                                     "WHERE status = 'published'")).scalars().all()
+            other = {str(s): int(c) for s, c in conn.execute(text(
+                "SELECT status, count(*) FROM publication WHERE status != 'published' "
+                "GROUP BY status"))}
+        lateness = [(_as_utc(r) - due).total_seconds() for r in rows]
+        drain = max(lateness)
+        ideal = args.n * args.latency_ms / 1000 / (workers * args.threads)
+        creates = len(platform.creates())
+        if creates != args.n:
+            other["creates_on_platform"] = creates
+        return Figures(kind, workers, len(rows), drain, ideal, percentile(lateness, 50),
+                       percentile(lateness, 95), percentile(lateness, 99),
+                       len(rows) / drain if drain > 0 else 0.0, other)
+    finally:
+        platform.stop()
+        db.drop()
+
+
+def run_lone_post(kind: str, args: argparse.Namespace) -> float:
+    """One idle worker; one post due 3 s from now: seconds between its time and its publish."""
+    db = Database(kind, args.postgres_url)
+    platform = FakePlatform(latency=args.latency_ms / 1000).start()
+    proc = subprocess.Popen(worker_cmd(db.url, args, 1, idle_exit=False), env=worker_env(),
+                            cwd=ROOT)
+    try:
+        time.sleep(2.0)  # let the worker start ticking (not a measurement)
+        due = datetime.now(UTC) + timedelta(seconds=3)
+        seed_publications(db.engine, n=1, api_base=platform.url, platforms=("fake-idem",),
+                          scheduled_at=due, text_prefix="lone")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.engine.connect() as conn:
+                value = conn.execute(text("SELECT published_at FROM publication")).scalar()
+            if value is not None:
+                return (_as_utc(value) - due).total_seconds()
+            time.sleep(0.05)
+        return float("nan")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        platform.stop()
+        db.drop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "all"], default="all")
+    parser.add_argument("--workers", default="1,2,4",
+                        help="worker processes per PostgreSQL run (SQLite always uses 1)")
+    parser.add_argument("--threads", type=int, default=32, help="send threads per worker")
+    parser.add_argument("--tick", type=float, default=2.0, help="tick seconds (default as "
+                        "the product's POISE_TICK_SECONDS)")
+    parser.add_argument("--lead-seconds", type=float, default=4.0,
+                        help="the due instant is this far after seeding (workers start)")
+    parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    args = parser.parse_args(argv)
+
+    runs: list[tuple[str, int]] = []
+    if args.db in ("sqlite", "all"):
+        runs.append(("sqlite", 1))
+    if args.db in ("postgres", "all"):
+        runs += [("postgres", int(w)) for w in args.workers.split(",") if w.strip()]
+    print(f"# {args.n} publications, {args.accounts} accounts, fake platform "
+          f"{args.latency_ms:.0f} ms, {args.threads} threads/worker, tick {args.tick:g} s, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print("| database | workers | published | drain s | ideal s | drain/ideal | lateness p50 s "
+          "| p95 s | p99 s | publishes/s | other |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, workers in runs:
+        f = run_drain(kind, workers, args)
+        print(f"| {f.db} | {f.workers} | {f.n} | {f.drain:.1f} | {f.ideal:.1f} | "
+              f"{f.drain / f.ideal:.2f} | {f.p50:.1f} | {f.p95:.1f} | {f.p99:.1f} | "
+              f"{f.rate:.0f} | {f.other or ''} |", flush=True)
+        print(f"<!-- load average after this run: {os.getloadavg()[0]:.1f} -->", flush=True)
+    for kind in dict.fromkeys(kind for kind, _ in runs):
+        late = run_lone_post(kind, args)
+        print(f"lone post on {kind}, 1 idle worker, tick {args.tick:g} s: published "
+              f"{late:.2f} s after its time", flush=True)
+
+
+if __name__ == "__main__":
+    main()

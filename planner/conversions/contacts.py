@@ -1,0 +1,286 @@
+"""Contacts: one person across channels, joined only by explicit identifiers.
+
+A contact is found by an identity (visitor cookie, e-mail, phone, a platform's user id). When
+one request names identities of two different contacts (a shop order with the visitor cookie
+of one and the e-mail of another), the two are merged: that is an explicit match, not a guess.
+Names are never used to join.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from planner import audit
+from planner.db import utcnow
+from planner.errors import Invalid, NotFound
+from planner.models_conversions import (
+    Contact,
+    ContactIdentity,
+    ContactStatus,
+    ConversionEvent,
+    EventKind,
+    Message,
+    Touchpoint,
+)
+
+log = logging.getLogger(__name__)
+
+# Platform kinds hold the sender's id on that platform (X user id, Page-scoped id, IGSID ...).
+IDENTITY_KINDS = ("visitor", "email", "phone", "x", "facebook", "instagram", "threads",
+                  "mastodon", "bluesky", "linkedin", "whatsapp", "webhook")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def normal_email(value: str) -> str:
+    value = value.strip().lower()
+    if value and not _EMAIL_RE.match(value):
+        raise Invalid.at("email", f"{value!r} is not an e-mail address.")
+    return value
+
+
+def normal_phone(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    if value and len(digits) < 6:
+        raise Invalid.at("phone", f"{value!r} is not a phone number.")
+    return ("+" + digits) if value.strip().startswith("+") else digits
+
+
+def normal_identities(raw: dict[str, str]) -> dict[str, str]:
+    """Identity kind -> normalised value; empty values dropped."""
+    out: dict[str, str] = {}
+    for kind, value in raw.items():
+        value = (value or "").strip()
+        if not value:
+            continue
+        if kind not in IDENTITY_KINDS:
+            raise Invalid.at(kind, f"Unknown identity {kind!r}.")
+        if kind == "email":
+            value = normal_email(value)
+        elif kind == "phone":
+            value = normal_phone(value)
+        out[kind] = value[:254]
+    return out
+
+
+def get_contact(*, session: Session, workspace_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.workspace_id != workspace_id:
+        raise NotFound("No such contact in this workspace.")
+    return contact
+
+
+def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
+             name: str = "", source: str, now: datetime | None = None) -> tuple[Contact, bool]:
+    """The contact these identities name, created (with its ``contact`` event) if none does."""
+    now = now or utcnow()
+    ids = normal_identities(identities)
+    if not ids:
+        raise Invalid("A contact needs at least one identifier (visitor id, e-mail, phone or "
+                      "a platform user id).")
+    found = session.exec(select(ContactIdentity).where(
+        ContactIdentity.workspace_id == workspace_id,
+        col(ContactIdentity.kind).in_(list(ids)))).all()
+    contact_ids = sorted({i.contact_id for i in found if ids.get(i.kind) == i.value})
+    created = not contact_ids
+    if created:
+        contact = Contact(workspace_id=workspace_id, name=name[:200], source=source,
+                          created_at=now)
+        session.add(contact)
+        session.flush()
+        session.add(ConversionEvent(workspace_id=workspace_id, contact_id=contact.id or 0,
+                                    kind=EventKind.contact, at=now, source=source))
+    else:
+        contact = get_contact(session=session, workspace_id=workspace_id,
+                              contact_id=contact_ids[0])
+        for other in contact_ids[1:]:
+            merge_contacts(session=session, keep=contact,
+                           drop=get_contact(session=session, workspace_id=workspace_id,
+                                            contact_id=other))
+    known = {(i.kind, i.value) for i in found if i.contact_id in contact_ids}
+    for kind, value in ids.items():
+        if (kind, value) not in known:
+            session.add(ContactIdentity(workspace_id=workspace_id, contact_id=contact.id or 0,
+                                        kind=kind, value=value))
+    contact.email = contact.email or ids.get("email", "")
+    contact.phone = contact.phone or ids.get("phone", "")
+    contact.name = contact.name or name[:200]
+    session.flush()
+    if "visitor" in ids:
+        _claim_visitor_sessions(session, workspace_id, contact.id or 0, ids["visitor"])
+    return contact, created
+
+
+def _claim_visitor_sessions(session: Session, workspace_id: int, contact_id: int,
+                            visitor_id: str) -> None:
+    session.execute(update(Touchpoint).where(
+        col(Touchpoint.workspace_id) == workspace_id, col(Touchpoint.visitor_id) == visitor_id,
+        col(Touchpoint.contact_id).is_(None)).values(contact_id=contact_id))
+
+
+def merge_contacts(*, session: Session, keep: Contact, drop: Contact) -> Contact:
+    """Move everything of ``drop`` to ``keep``; the earlier ``contact`` event survives."""
+    keep_id, drop_id = keep.id or 0, drop.id or 0
+    for table in (ContactIdentity, Touchpoint, Message):
+        session.execute(update(table).where(col(table.contact_id) == drop_id)
+                        .values(contact_id=keep_id))
+    events = session.exec(select(ConversionEvent).where(
+        col(ConversionEvent.contact_id).in_([keep_id, drop_id]),
+        col(ConversionEvent.kind).in_([EventKind.contact, EventKind.qualified]))
+        .order_by(col(ConversionEvent.at), col(ConversionEvent.id))).all()
+    seen: set[str] = set()
+    for event in events:
+        if event.kind in seen:
+            session.delete(event)  # one contact and one qualified event per person
+        seen.add(event.kind)
+    session.execute(update(ConversionEvent).where(col(ConversionEvent.contact_id) == drop_id)
+                    .values(contact_id=keep_id))
+    keep.email = keep.email or drop.email
+    keep.phone = keep.phone or drop.phone
+    keep.name = keep.name or drop.name
+    keep.created_at = min(keep.created_at, drop.created_at)
+    if drop.last_message_at and (keep.last_message_at is None
+                                 or drop.last_message_at > keep.last_message_at):
+        keep.last_message_at = drop.last_message_at
+    session.flush()
+    session.delete(drop)
+    session.flush()
+    audit.record(session=session, action="contact.merged", entity="contact", entity_id=keep_id,
+                 actor_id=None, workspace_id=keep.workspace_id, before={"merged": drop_id})
+    return keep
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: ConversionEvent
+    created: bool
+
+
+def record_event(*, session: Session, contact: Contact, kind: EventKind, source: str,
+                 at: datetime | None = None, external_id: str | None = None,
+                 amount_cents: int = 0, currency: str = "",
+                 actor_id: int | None = None) -> Recorded:
+    """A qualified or sale event; idempotent on (workspace, source, external id).
+
+    A contact is qualified once: a second ``qualified`` returns the first.
+    """
+    if kind not in (EventKind.qualified, EventKind.sale):
+        raise Invalid.at("kind", "Only 'qualified' and 'sale' can be recorded.")
+    external_id = (external_id or "").strip()[:120] or None
+    currency = currency.strip().upper()
+    if kind == EventKind.sale:
+        if amount_cents < 0:
+            raise Invalid.at("amount", "A sale amount cannot be negative.")
+        if not _CURRENCY_RE.match(currency):
+            raise Invalid.at("currency", "A sale needs a three-letter currency (e.g. EUR).")
+    ws = contact.workspace_id
+    if external_id is not None:
+        existing = _by_external_id(session, ws, source, external_id)
+        if existing is not None:
+            return Recorded(existing, False)
+    if kind == EventKind.qualified:
+        earlier = session.exec(select(ConversionEvent).where(
+            ConversionEvent.contact_id == contact.id,
+            ConversionEvent.kind == EventKind.qualified)).first()
+        if earlier is not None:
+            return Recorded(earlier, False)
+    event = ConversionEvent(workspace_id=ws, contact_id=contact.id or 0, kind=kind,
+                            at=at or utcnow(), source=source, external_id=external_id,
+                            amount_cents=amount_cents if kind == EventKind.sale else 0,
+                            currency=currency if kind == EventKind.sale else "",
+                            actor_id=actor_id)
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        # A concurrent delivery of the same external id won the race.
+        existing = _by_external_id(session, ws, source, external_id or "")
+        if existing is None:
+            raise
+        return Recorded(existing, False)
+    _advance_status(contact, kind)
+    audit.record(session=session, action=f"contact.{kind}", entity="contact",
+                 entity_id=contact.id, actor_id=actor_id, workspace_id=ws,
+                 after={"source": source, "external_id": external_id,
+                        "amount_cents": event.amount_cents, "currency": event.currency})
+    return Recorded(event, True)
+
+
+def _by_external_id(session: Session, workspace_id: int, source: str,
+                    external_id: str) -> ConversionEvent | None:
+    return session.exec(select(ConversionEvent).where(
+        ConversionEvent.workspace_id == workspace_id, ConversionEvent.source == source,
+        ConversionEvent.external_id == external_id)).first()
+
+
+def _advance_status(contact: Contact, kind: EventKind) -> None:
+    if kind == EventKind.sale:
+        contact.status = ContactStatus.won
+    elif contact.status in (ContactStatus.new, ContactStatus.talking):
+        contact.status = ContactStatus.qualified
+
+
+def set_status(*, session: Session, contact: Contact, status: ContactStatus,
+               actor_id: int | None, now: datetime | None = None) -> Contact:
+    """Status from the inbox; 'qualified' (or later) records the qualified event once."""
+    before = str(contact.status)
+    if status in (ContactStatus.qualified, ContactStatus.won):
+        record_event(session=session, contact=contact, kind=EventKind.qualified, source="inbox",
+                     at=now, actor_id=actor_id)
+    contact.status = status
+    audit.record(session=session, action="contact.status", entity="contact",
+                 entity_id=contact.id, actor_id=actor_id, workspace_id=contact.workspace_id,
+                 before={"status": before}, after={"status": str(status)})
+    return contact
+
+
+def assign(*, session: Session, contact: Contact, assignee_id: int | None,
+           actor_id: int | None) -> Contact:
+    before = contact.assignee_id
+    contact.assignee_id = assignee_id
+    audit.record(session=session, action="contact.assigned", entity="contact",
+                 entity_id=contact.id, actor_id=actor_id, workspace_id=contact.workspace_id,
+                 before={"assignee_id": before}, after={"assignee_id": assignee_id})
+    return contact
+
+
+@dataclass(frozen=True)
+class CsvResult:
+    created: int
+    updated: int
+    problems: list[str]
+
+
+def import_csv(*, session: Session, workspace_id: int, data: str,
+               now: datetime | None = None) -> CsvResult:
+    """Rows with name, email, phone and optionally visitor_id; header row required."""
+    reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
+    headers = {h.strip().lower() for h in (reader.fieldnames or [])}
+    if not headers & {"email", "phone", "visitor_id"}:
+        raise Invalid.at("file", "The CSV needs a header row with email, phone or visitor_id.")
+    created = updated = 0
+    problems: list[str] = []
+    for number, row in enumerate(reader, start=2):
+        clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        try:
+            with session.begin_nested():
+                _, new = identify(session=session, workspace_id=workspace_id, source="csv",
+                                  name=clean.get("name", ""), now=now,
+                                  identities={"email": clean.get("email", ""),
+                                              "phone": clean.get("phone", ""),
+                                              "visitor": clean.get("visitor_id", "")})
+        except Invalid as exc:
+            problems.append(f"line {number}: {exc.message}")
+            continue
+        created += new
+        updated += not new
+    return CsvResult(created, updated, problems)

@@ -1,0 +1,300 @@
+"""The inbox: DMs that prompts produce, replies through the platforms' DM APIs, auto-replies.
+
+A DM is attributed to a post when it names the post's DM keyword (case-insensitive, whole
+word) or carries its Messenger/Instagram ``ref``: the most recent published publication of
+that post on the receiving account gets a ``dm`` touchpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+import tweepy
+from sqlmodel import Session, col, select
+
+from planner.conversions import contacts as contacts_service
+from planner.conversions.links import tracked_link_for
+from planner.crypto import decrypt_credentials
+from planner.db import utcnow
+from planner.errors import Invalid
+from planner.models import Account, Post, Publication, PublicationStatus, User
+from planner.models_conversions import (
+    AutoReply,
+    Contact,
+    ContactStatus,
+    ConversionSettings,
+    Message,
+    Touchpoint,
+)
+from publishers import http
+from publishers.x import RebasedSession
+
+log = logging.getLogger(__name__)
+
+DM_PLATFORMS = {"x": "X", "facebook": "Messenger", "instagram": "Instagram"}
+GRAPH_API = "https://graph.facebook.com"
+GRAPH_VERSION = "v21.0"
+X_API = "https://api.twitter.com"
+_REF_POST_RE = re.compile(r"_(\d+)$")
+
+
+@dataclass
+class Inbound:
+    contact: Contact
+    message: Message
+    duplicate: bool = False
+    publication: Publication | None = None
+    touchpoint: Touchpoint | None = None
+    auto_reply: Message | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def keyword_matches(keyword: str, text: str) -> bool:
+    keyword = keyword.strip()
+    if not keyword:
+        return False
+    return re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def prompt_publication(*, session: Session, account: Account, text: str = "",
+                       ref: str = "") -> Publication | None:
+    """The most recent published publication on ``account`` whose prompt this DM answers."""
+    rows = session.exec(
+        select(Publication, Post).join(Post, col(Post.id) == col(Publication.post_id))
+        .where(Publication.account_id == account.id,
+               Publication.status == PublicationStatus.published, Post.dm_keyword != "")
+        .order_by(col(Publication.published_at).desc(), col(Publication.id).desc())
+        .limit(500)).all()
+    ref_post = _REF_POST_RE.search(ref.strip())
+    if ref_post:
+        for publication, post in rows:
+            if post.id == int(ref_post.group(1)):
+                return publication
+    for publication, post in rows:
+        if keyword_matches(post.dm_keyword, text) or (ref and keyword_matches(
+                post.dm_keyword, ref.replace("_", " ").replace("-", " "))):
+            return publication
+    return None
+
+
+def record_dm(*, session: Session, account: Account, sender_id: str, text: str,
+              remote_id: str | None = None, ref: str = "", sender_name: str = "",
+              at: datetime | None = None, auto_reply: bool = True) -> Inbound:
+    """Store an incoming DM, find or create its contact, attribute it, maybe auto-reply."""
+    at = at or utcnow()
+    ws = account.workspace_id
+    if remote_id:
+        existing = session.exec(select(Message).where(
+            Message.workspace_id == ws, Message.channel == account.platform,
+            Message.remote_id == remote_id)).first()
+        if existing is not None:
+            contact = contacts_service.get_contact(session=session, workspace_id=ws,
+                                                   contact_id=existing.contact_id)
+            return Inbound(contact=contact, message=existing, duplicate=True)
+    contact, _ = contacts_service.identify(
+        session=session, workspace_id=ws, identities={account.platform: sender_id},
+        name=sender_name, source="dm", now=at)
+    publication = prompt_publication(session=session, account=account, text=text, ref=ref)
+    message = Message(workspace_id=ws, contact_id=contact.id or 0, account_id=account.id,
+                      post_id=publication.post_id if publication else None,
+                      channel=account.platform, direction="in", kind="dm", delivery="received",
+                      text=text, remote_id=remote_id, at=at)
+    session.add(message)
+    contact.last_message_at = max(at, contact.last_message_at or at)
+    result = Inbound(contact=contact, message=message, publication=publication)
+    untouched = session.exec(select(Touchpoint.id).where(
+        Touchpoint.contact_id == contact.id)).first() is None
+    if publication is not None or untouched:
+        # A prompt's DM is a touch on its channel; so is the first DM of someone never seen.
+        result.touchpoint = Touchpoint(
+            workspace_id=ws, kind="dm", at=at, contact_id=contact.id, account_id=account.id,
+            publication_id=publication.id if publication else None,
+            post_id=publication.post_id if publication else None)
+        session.add(result.touchpoint)
+    session.flush()
+    if auto_reply and publication is not None:
+        result.auto_reply = _auto_reply(session, account, contact, publication, at)
+    return result
+
+
+def settings_for(session: Session, workspace_id: int) -> ConversionSettings:
+    row = session.exec(select(ConversionSettings).where(
+        ConversionSettings.workspace_id == workspace_id)).first()
+    if row is None:
+        row = ConversionSettings(workspace_id=workspace_id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def auto_reply_of(session: Session, post_id: int) -> AutoReply | None:
+    return session.exec(select(AutoReply).where(AutoReply.post_id == post_id)).first()
+
+
+def set_auto_reply(*, session: Session, post: Post, enabled: bool, text: str = "") -> AutoReply:
+    if enabled and not post.dm_product_url:
+        raise Invalid.at("enabled", "This prompt has no product link to answer with.")
+    rule = auto_reply_of(session, post.id or 0)
+    if rule is None:
+        rule = AutoReply(workspace_id=post.workspace_id, post_id=post.id or 0)
+        session.add(rule)
+    rule.enabled = enabled
+    rule.text = text.strip()[:500]
+    session.flush()
+    return rule
+
+
+def _auto_reply(session: Session, account: Account, contact: Contact,
+                publication: Publication, now: datetime) -> Message | None:
+    post = session.get(Post, publication.post_id)
+    rule = auto_reply_of(session, publication.post_id)
+    if post is None or rule is None or not rule.enabled or not post.dm_product_url:
+        return None
+    hours = settings_for(session, account.workspace_id).auto_reply_cooldown_hours
+    recent = session.exec(select(Message.id).where(
+        Message.contact_id == contact.id, Message.post_id == post.id, Message.kind == "auto",
+        col(Message.at) > now - timedelta(hours=hours))).first()
+    if recent is not None:
+        return None  # at most one auto-reply per contact and prompt per cooldown
+    link = tracked_link_for(session, publication, post.dm_product_url)
+    template = rule.text or "Thanks for your message! Here is the link: {link}"
+    text = template.replace("{link}", link) if "{link}" in template else f"{template} {link}"
+    return send_message(session=session, contact=contact, account=account, text=text,
+                        kind="auto", post_id=post.id, now=now)
+
+
+def recipient_of(session: Session, contact: Contact, platform: str) -> str:
+    from planner.models_conversions import ContactIdentity
+
+    identity = session.exec(select(ContactIdentity).where(
+        ContactIdentity.contact_id == contact.id, ContactIdentity.kind == platform)).first()
+    return identity.value if identity else ""
+
+
+def send_message(*, session: Session, contact: Contact, account: Account | None, text: str,
+                 kind: str = "dm", author_id: int | None = None, post_id: int | None = None,
+                 now: datetime | None = None) -> Message:
+    """Send through the platform's DM API where there is one; else keep it as a note."""
+    text = text.strip()
+    if not text:
+        raise Invalid.at("text", "Write a reply first.")
+    message = Message(workspace_id=contact.workspace_id, contact_id=contact.id or 0,
+                      account_id=account.id if account else None, post_id=post_id,
+                      channel=account.platform if account else "note", direction="out",
+                      kind=kind, text=text[:10000], author_id=author_id, at=now or utcnow())
+    recipient = recipient_of(session, contact, account.platform) if account else ""
+    if account is None or account.platform not in DM_PLATFORMS or not recipient:
+        where = DM_PLATFORMS.get(account.platform, account.platform) if account else "Poise"
+        message.kind, message.delivery, message.channel = "note", "note", "note"
+        message.error = (f"{where} has no DM API Poise can use for this contact; kept as a "
+                         "note. Answer them on the platform.")
+    else:
+        try:
+            message.remote_id = _deliver(account, recipient, text)
+            message.delivery = "sent"
+        except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
+            log.warning("DM to contact %s on %s failed: %s", contact.id, account.platform, exc)
+            message.delivery, message.error = "failed", str(exc)[:500]
+    if contact.status == ContactStatus.new and kind == "dm":
+        contact.status = ContactStatus.talking
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _deliver(account: Account, recipient: str, text: str) -> str | None:
+    creds = decrypt_credentials(account.credentials_enc)
+    if account.platform == "x":
+        client = x_client(account, creds)
+        response = client.create_direct_message(participant_id=recipient, text=text,
+                                                user_auth=bool(creds.get("access_token_secret")))
+        data: Any = response.data or {}
+        return str(data.get("dm_event_id") or "") or None
+    base = f"{http.base_url(account.api_base, GRAPH_API)}/" \
+           f"{creds.get('graph_version') or GRAPH_VERSION}"
+    page_id = account.external_id or creds.get("page_id", "")
+    resp = requests.post(f"{base}/{page_id}/messages", timeout=15,
+                         params={"access_token": creds.get("page_access_token")
+                                 or creds.get("access_token", "")},
+                         json={"recipient": {"id": recipient}, "messaging_type": "RESPONSE",
+                               "message": {"text": text}})
+    if resp.status_code >= 400:
+        raise ValueError(f"Graph answered HTTP {resp.status_code}: {resp.text[:200]}")
+    return str(http.json_or_empty(resp).get("message_id") or "") or None
+
+
+def x_client(account: Account, creds: dict[str, str] | None = None) -> tweepy.Client:
+    """tweepy's Client, its fixed host rebased onto the account's api_base (as publishers.x)."""
+    creds = creds if creds is not None else decrypt_credentials(account.credentials_enc)
+    if creds.get("access_token_secret"):
+        client = tweepy.Client(consumer_key=creds.get("consumer_key"),
+                               consumer_secret=creds.get("consumer_secret"),
+                               access_token=creds.get("access_token"),
+                               access_token_secret=creds.get("access_token_secret"))
+    else:
+        client = tweepy.Client(bearer_token=creds.get("access_token"))
+    client.session = RebasedSession(account.api_base, 15.0)
+    return client
+
+
+def poll_x_dms(session: Session, account: Account,
+               client: tweepy.Client | None = None) -> list[Inbound]:
+    """Fetch recent X DM events and record the ones not seen yet (idempotent on event id)."""
+    if account.platform != "x":
+        raise Invalid.at("account", "Only X accounts are polled for DMs.")
+    client = client or x_client(account)
+    oauth1 = bool(decrypt_credentials(account.credentials_enc).get("access_token_secret"))
+    response = client.get_direct_message_events(
+        event_types="MessageCreate", user_auth=oauth1,
+        dm_event_fields=["id", "text", "sender_id", "created_at", "dm_conversation_id"])
+    results = []
+    for event in sorted(response.data or [], key=lambda e: (e.created_at or utcnow(), e.id)):
+        sender = str(event.sender_id or "")
+        if not sender or sender == account.external_id:
+            continue  # our own outgoing messages
+        inbound = record_dm(session=session, account=account, sender_id=sender,
+                            text=event.text or "", remote_id=str(event.id),
+                            at=event.created_at or utcnow())
+        if not inbound.duplicate:
+            results.append(inbound)
+    return results
+
+
+@dataclass(frozen=True)
+class Conversation:
+    contact: Contact
+    last: Message | None
+    post: Post | None
+    assignee: User | None
+
+
+def conversations(*, session: Session, workspace_id: int, status: str = "",
+                  limit: int = 100) -> list[Conversation]:
+    query = select(Contact).where(Contact.workspace_id == workspace_id)
+    if status:
+        query = query.where(Contact.status == status)
+    people = list(session.exec(query.order_by(
+        col(Contact.last_message_at).desc().nulls_last(), col(Contact.id).desc())
+        .limit(limit)).all())
+    ids = [c.id for c in people]
+    last: dict[int, Message] = {}
+    for message in session.exec(select(Message).where(col(Message.contact_id).in_(ids))
+                                .order_by(col(Message.at), col(Message.id))).all():
+        last[message.contact_id] = message
+    started = {}
+    for tp in session.exec(select(Touchpoint).where(
+            col(Touchpoint.contact_id).in_(ids), col(Touchpoint.post_id).is_not(None))
+            .order_by(col(Touchpoint.at).desc())).all():
+        started[tp.contact_id] = tp.post_id
+    posts = {p.id: p for p in session.exec(select(Post).where(
+        col(Post.id).in_(list(started.values())))).all()}
+    users = {u.id: u for u in session.exec(select(User).where(
+        col(User.id).in_([c.assignee_id for c in people if c.assignee_id]))).all()}
+    return [Conversation(contact=c, last=last.get(c.id or 0),
+                         post=posts.get(started.get(c.id)),
+                         assignee=users.get(c.assignee_id)) for c in people]

@@ -1,0 +1,279 @@
+"""SQLModel tables (the first cut of the data model) and their API variants.
+
+Times are UTC-aware in Python and naive UTC in the database (see ``UTCDateTime``). A post's
+chosen local wall time and zone are kept beside its UTC instant, so what the user picked can be
+shown back exactly and recomputed if the zone rules change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from planner.db import utcnow
+from planner.dbtypes import UTCDateTime
+
+
+def _ts(*, index: bool = False, nullable: bool = True) -> datetime | None:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+def _created() -> datetime:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    brand_lead = "brand_lead"
+    manager = "manager"
+    viewer = "viewer"
+
+
+ROLE_RANK = {Role.viewer: 0, Role.manager: 1, Role.brand_lead: 2, Role.admin: 3}
+
+
+class AccountStatus(StrEnum):
+    ok = "ok"
+    needs_reconnect = "needs_reconnect"
+    paused = "paused"
+
+
+class PostStatus(StrEnum):
+    draft = "draft"
+    in_review = "in_review"
+    changes_requested = "changes_requested"
+    approved = "approved"
+    cancelled = "cancelled"
+
+
+class PublicationStatus(StrEnum):
+    pending = "pending"
+    claimed = "claimed"
+    sending = "sending"
+    published = "published"
+    retry_wait = "retry_wait"
+    unknown = "unknown"
+    needs_review = "needs_review"
+    failed = "failed"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+FINAL_PUBLICATION_STATES = frozenset({
+    PublicationStatus.published, PublicationStatus.failed, PublicationStatus.needs_review,
+    PublicationStatus.missed, PublicationStatus.cancelled,
+})
+
+
+# --- workspaces and people -------------------------------------------------------------------
+
+class WorkspaceBase(SQLModel):
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = Field(default="Europe/Warsaw", max_length=64)
+
+
+class Workspace(WorkspaceBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=80)
+    # Target value mix in percent per quadrant ("try", "share", "care", "learn").
+    target_try: float = 25.0
+    target_share: float = 25.0
+    target_care: float = 25.0
+    target_learn: float = 25.0
+    balance_window: int = 20
+    balance_min_sample: int = 8
+    daily_cap_per_account: int = 3
+    utm_campaign: str = Field(default="poise", max_length=80)
+    feed_secret: str = Field(default="", max_length=64)
+    # JSON of the other balance settings (alpha, missing_after, half-lives, scheduled or not).
+    balance_overrides: str = Field(default="", sa_column=Column(Text, nullable=False,
+                                                                server_default=""))
+    created_at: datetime = _created()
+
+
+class WorkspacePublic(WorkspaceBase):
+    id: int
+    slug: str
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=254)
+    name: str = Field(default="", max_length=120)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    created_at: datetime = _created()
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: Role = Field(default=Role.viewer, sa_type=String(20))
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=120)
+    prefix: str = Field(max_length=16)  # shown to the user to recognise the token
+    token_hash: str = Field(unique=True, index=True, max_length=64)  # sha256 hex
+    created_at: datetime = _created()
+    last_used_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+class AccountBase(SQLModel):
+    platform: str = Field(max_length=20)
+    handle: str = Field(max_length=120)
+    display_name: str = Field(default="", max_length=120)
+    api_base: str = Field(default="", max_length=300)
+
+
+class Account(AccountBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    external_id: str = Field(default="", max_length=120)
+    credentials_enc: str = Field(default="", sa_column=Column(Text, nullable=False,
+                                                              server_default=""))
+    status: AccountStatus = Field(default=AccountStatus.ok, sa_type=String(20))
+    status_reason: str = Field(default="", max_length=500)
+    owner_id: int | None = Field(default=None, foreign_key="user.id")
+    # Rate limits live here so every worker process respects them.
+    next_allowed_at: datetime | None = _ts()
+    token_expires_at: datetime | None = _ts()
+    # Held by the one process refreshing this account's single-use refresh token.
+    token_refresh_lease: datetime | None = _ts()
+    text_limit: int | None = None  # per-instance limit (Mastodon), read when connecting
+    # JSON of balance settings that differ from the workspace's (window, min_sample ...).
+    balance_overrides: str = Field(default="", sa_column=Column(Text, nullable=False,
+                                                                server_default=""))
+    created_at: datetime = _created()
+
+
+class AccountPublic(AccountBase):
+    id: int
+    workspace_id: int
+    status: AccountStatus
+    status_reason: str
+
+
+class QueueSlot(SQLModel, table=True):
+    """A weekly posting time of an account, in the workspace's local time."""
+
+    __table_args__ = (UniqueConstraint("account_id", "weekday", "local_time"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    weekday: int = Field(ge=0, le=6)  # Monday = 0
+    local_time: str = Field(max_length=5)  # "HH:MM"
+
+
+# --- posts and publications --------------------------------------------------------------------
+
+class PostBase(SQLModel):
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    link: str = Field(default="", max_length=2000)
+    tags: str = Field(default="", max_length=40)  # quadrant keys, comma separated, at most two
+    dm_keyword: str = Field(default="", max_length=40)
+    dm_product_url: str = Field(default="", max_length=2000)
+    dm_prefill: str = Field(default="", max_length=500)
+
+
+class Post(PostBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="user.id")
+    tag_source: str = Field(default="manual", max_length=20)  # manual, suggested, confirmed
+    media_path: str = Field(default="", max_length=300)
+    media_mime: str = Field(default="", max_length=60)
+    status: PostStatus = Field(default=PostStatus.draft, sa_type=String(20), index=True)
+    scheduled_at: datetime | None = _ts()
+    scheduled_local: str = Field(default="", max_length=19)  # "YYYY-MM-DDTHH:MM" as chosen
+    scheduled_tz: str = Field(default="", max_length=64)
+    version: int = 1
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    submitted_at: datetime | None = _ts()
+
+
+class Publication(SQLModel, table=True):
+    """One post on one account: the unit the worker claims, sends and records."""
+
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        Index("ix_publication_due", "status", "due_at"),
+        Index("ix_publication_ws_time", "workspace_id", "scheduled_at"),
+        Index("ix_publication_account_time", "account_id", "scheduled_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    workspace_id: int = Field(foreign_key="workspace.id")
+    text_variant: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: PublicationStatus = Field(default=PublicationStatus.pending, sa_type=String(20))
+    scheduled_at: datetime | None = _ts()  # copied from the post; the calendar reads this
+    due_at: datetime | None = _ts()  # when the worker may next act (scheduled or retry time)
+    attempt_id: str = Field(default="", max_length=36)
+    lease_until: datetime | None = _ts()
+    attempts: int = 0
+    idempotency_key: str = Field(default="", max_length=64)
+    fingerprint: str = Field(default="", max_length=64)
+    remote_state: str = Field(default="{}", sa_column=Column(Text, nullable=False,
+                                                             server_default="{}"))
+    remote_id: str = Field(default="", max_length=200)
+    remote_url: str = Field(default="", max_length=500)
+    last_error: str = Field(default="", max_length=1000)
+    published_at: datetime | None = _ts()
+    updated_at: datetime = _created()
+
+
+class Attempt(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    attempt_id: str = Field(max_length=36)
+    worker: str = Field(default="", max_length=120)
+    started_at: datetime = _created()
+    finished_at: datetime | None = _ts()
+    outcome: str = Field(default="", max_length=30)
+    error_class: str = Field(default="", max_length=40)
+    http_status: int | None = None
+    detail: str = Field(default="", max_length=2000)
+
+
+class Review(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    reviewer_id: int = Field(foreign_key="user.id")
+    decision: str = Field(max_length=30)  # approved, changes_requested
+    comment: str = Field(default="", max_length=2000)
+    created_at: datetime = _created()
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (Index("ix_audit_ws_at", "workspace_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int | None = Field(default=None, foreign_key="workspace.id")
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=60)
+    entity: str = Field(max_length=40)
+    entity_id: int | None = None
+    before: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    after: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    at: datetime = _created()
+
+
+class Notification(SQLModel, table=True):
+    """Something a person must know (an account that needs reconnecting ...)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    text: str = Field(max_length=1000)
+    created_at: datetime = _created()
+    read_at: datetime | None = _ts()

@@ -1,0 +1,181 @@
+"""Local wall time <-> UTC, honest about DST, and the weekly queue slots of an account.
+
+A user picks a wall-clock time in the workspace's zone. A time that does not exist (the
+spring-forward gap) is refused; one that exists twice (the fall-back overlap) must be
+disambiguated by the user (``fold`` 0 = the first, summer-time instance; 1 = the second).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from planner import audit
+from planner.errors import FieldProblem, Invalid
+from planner.models import Account, Post, PostStatus, Publication, PublicationStatus, QueueSlot
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class AmbiguousLocalTime(Invalid):
+    """The wall time happens twice in this zone; the user must say which."""
+
+    def __init__(self, local: datetime, zone: str, choices: list[datetime]) -> None:
+        first, second = choices
+        super().__init__(
+            f"{local:%d %b %Y %H:%M} happens twice in {zone} (clocks go back). Choose the "
+            f"first ({first:%H:%M %Z}, UTC{first:%z}) or the second ({second:%H:%M %Z}, "
+            f"UTC{second:%z}).")
+        self.choices = choices
+        self.problems = [_problem("scheduled_local", self.message)]
+
+
+def _problem(field: str, message: str) -> FieldProblem:
+    return FieldProblem((field,), message)
+
+
+def parse_local(value: str) -> datetime:
+    """A naive wall time from the form/API format ``YYYY-MM-DDTHH:MM`` (seconds allowed)."""
+    text = value.strip().replace(" ", "T")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid.at("scheduled_local", f"{value!r} is not a date and time; use "
+                         "YYYY-MM-DDTHH:MM, e.g. 2026-03-29T09:30.") from None
+    if parsed.tzinfo is not None:
+        raise Invalid.at("scheduled_local", "Give the local wall time without an offset; the "
+                         "workspace's time zone is applied.")
+    return parsed.replace(second=0, microsecond=0)
+
+
+def to_utc(local: datetime, zone_name: str, *, fold: int | None = None) -> datetime:
+    """The UTC instant of a naive wall time in ``zone_name``; refuses gaps and asks on overlaps.
+
+    ``fold`` None means "the user has not chosen": an ambiguous time raises AmbiguousLocalTime.
+    """
+    zone = ZoneInfo(zone_name)
+    candidates = []
+    for f in (0, 1):
+        aware = local.replace(tzinfo=zone, fold=f)
+        instant = aware.astimezone(UTC)
+        # A wall time exists iff converting back gives the same wall time.
+        if instant.astimezone(zone).replace(tzinfo=None) == local:
+            candidates.append((f, instant))
+    if not candidates:
+        raise Invalid.at("scheduled_local", f"{local:%d %b %Y %H:%M} does not exist in "
+                         f"{zone_name}: the clocks jump forward over it. Pick a time outside "
+                         "the gap, e.g. one hour later.")
+    distinct = {instant for _, instant in candidates}
+    if len(distinct) == 1:
+        return candidates[0][1]
+    if fold is None:
+        raise AmbiguousLocalTime(local, zone_name,
+                                 [instant.astimezone(zone) for _, instant in candidates])
+    return dict(candidates)[1 if fold else 0]
+
+
+def to_local(instant: datetime, zone_name: str) -> datetime:
+    return instant.astimezone(ZoneInfo(zone_name))
+
+
+# --- queue slots -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    weekday: int
+    local_time: time
+
+    @property
+    def label(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.local_time:%H:%M}"
+
+
+def parse_slot_time(value: str) -> time:
+    try:
+        parsed = time.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid.at("local_time", f"{value!r} is not a time; use HH:MM.") from None
+    return parsed.replace(second=0, microsecond=0)
+
+
+def slots_of(*, session: Session, account_id: int) -> list[Slot]:
+    rows = session.exec(select(QueueSlot).where(QueueSlot.account_id == account_id)).all()
+    return sorted(Slot(r.weekday, parse_slot_time(r.local_time)) for r in rows)
+
+
+def set_slots(*, session: Session, account: Account, slots: Iterable[tuple[int, str]],
+              actor_id: int | None) -> list[Slot]:
+    """Replace an account's weekly schedule."""
+    clean: set[tuple[int, str]] = set()
+    for weekday, at in slots:
+        if not 0 <= int(weekday) <= 6:
+            raise Invalid.at("weekday", "Weekday must be 0 (Monday) to 6 (Sunday).")
+        clean.add((int(weekday), parse_slot_time(at).strftime("%H:%M")))
+    before = [s.label for s in slots_of(session=session, account_id=account.id or 0)]
+    for row in session.exec(select(QueueSlot).where(QueueSlot.account_id == account.id)).all():
+        session.delete(row)
+    session.flush()
+    for weekday, at in sorted(clean):
+        session.add(QueueSlot(account_id=account.id or 0, weekday=weekday, local_time=at))
+    session.flush()
+    after = slots_of(session=session, account_id=account.id or 0)
+    audit.record(session=session, action="queue.slots_set", entity="account",
+                 entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
+                 before={"slots": before}, after={"slots": [s.label for s in after]})
+    return after
+
+
+def upcoming_slot_instants(slots: list[Slot], zone_name: str, after: datetime,
+                           *, days: int = 366) -> Iterable[datetime]:
+    """Each slot's UTC instant from ``after`` on, in order, computed per local day.
+
+    The wall time is applied on each local date, so a 09:00 slot is 09:00 local on both
+    sides of a DST change. A slot inside a spring-forward gap moves to the first valid
+    minute after the gap; in an overlap the first occurrence is used.
+    """
+    if not slots:
+        return
+    zone = ZoneInfo(zone_name)
+    start = after.astimezone(zone).date()
+    for offset in range(days + 1):
+        day: date = start + timedelta(days=offset)
+        for slot in (s for s in slots if s.weekday == day.weekday()):
+            local = datetime.combine(day, slot.local_time)
+            instant = _slot_instant(local, zone_name)
+            if instant > after:
+                yield instant
+
+
+def _slot_instant(local: datetime, zone_name: str) -> datetime:
+    try:
+        return to_utc(local, zone_name, fold=0)
+    except Invalid:
+        # In a gap: the same UTC instant as the wall time "pushed" forward by the jump.
+        return local.replace(tzinfo=ZoneInfo(zone_name)).astimezone(UTC)
+
+
+def next_free_slot(*, session: Session, account: Account, zone_name: str,
+                   after: datetime) -> datetime:
+    """The first slot instant after ``after`` with no live publication on this account."""
+    slots = slots_of(session=session, account_id=account.id or 0)
+    if not slots:
+        raise Invalid.at("accounts", f"{account.handle} has no queue slots yet; set its weekly "
+                         "schedule on the Accounts page or pick a time.")
+    horizon = after + timedelta(days=370)
+    taken = set(session.exec(
+        select(Publication.scheduled_at)
+        .join(Post, col(Post.id) == col(Publication.post_id))
+        .where(Publication.account_id == account.id, col(Publication.scheduled_at) > after,
+               col(Publication.scheduled_at) <= horizon,
+               col(Publication.status).not_in([PublicationStatus.cancelled]),
+               col(Post.status) != PostStatus.cancelled)).all())
+    for instant in upcoming_slot_instants(slots, zone_name, after):
+        if instant not in taken:
+            return instant
+    raise Invalid.at("accounts", f"Every queue slot of {account.handle} is taken for the next "
+                     "year.")

@@ -1,0 +1,44 @@
+"""The bridge from planner rows to the publishers' text rules and previews.
+
+The composer's live counters, the Review page previews and the checks before submit and
+approval all call these, so what a person sees counted is what is validated and sent.
+"""
+
+from __future__ import annotations
+
+from planner.models import Account, Post, Publication
+from publishers import AccountRef, Content, DmPrompt, MediaFile
+from publishers.dm import Preview, preview, text_problems
+
+
+def content_for(post: Post, publication: Publication | None = None, *,
+                utm_campaign: str = "", text: str | None = None) -> Content:
+    """The exact content one publication sends (its text variant if it has one)."""
+    body = text if text is not None else (
+        publication.text_variant if publication and publication.text_variant else post.text)
+    prompt = None
+    if post.dm_keyword:
+        prompt = DmPrompt(keyword=post.dm_keyword, product_url=post.dm_product_url,
+                          prefill=post.dm_prefill)
+    media = (MediaFile(path=post.media_path, mime_type=post.media_mime),) \
+        if post.media_path else ()
+    return Content(text=body, link=post.link or None, media=media, dm_prompt=prompt,
+                   utm_campaign=utm_campaign, post_ref=str(post.id or ""))
+
+
+def account_ref(account: Account, credentials: dict[str, str] | None = None) -> AccountRef:
+    """The adapter's view of an account; credentials only where a network call needs them."""
+    return AccountRef(platform=account.platform, handle=account.handle,
+                      api_base=account.api_base, credentials=credentials or {},
+                      external_id=account.external_id, text_limit=account.text_limit)
+
+
+def preview_for(*, post: Post, publication: Publication | None, account: Account,
+                utm_campaign: str = "", text: str | None = None) -> Preview:
+    return preview(content_for(post, publication, utm_campaign=utm_campaign, text=text),
+                   account_ref(account))
+
+
+def problems_for(*, post: Post, publication: Publication, account: Account) -> list[str]:
+    content = content_for(post, publication)
+    return [p.message for p in text_problems(content, account_ref(account))]

@@ -1,0 +1,74 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from planner.settings import PROJECT_ROOT, Settings, get_settings
+from planner.web import errors
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """The Poise REST API. Authenticate with a personal API token (Settings ->
+API tokens) sent as `Authorization: Bearer <token>`. Errors are RFC 9457 problem details
+(`application/problem+json`) with an `errors` list of `{loc, field, msg}` for invalid input."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Poise", version="0.1.0", description=API_DESCRIPTION,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.add_middleware(
+        SessionMiddleware, secret_key=settings.effective_secret_key(),
+        session_cookie="poise_session", same_site="lax", https_only=settings.secure_cookies,
+        max_age=int(timedelta(days=14).total_seconds()),
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def server_timing(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Server time per response, for operators' dev tools and for bench/.
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
+
+    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list[APIRouter]:
+    from planner.web import (
+        accounts,
+        api,
+        api_compass,
+        api_posts,
+        auth,
+        balance,
+        calendar,
+        pages,
+        posts,
+        publishing,
+        review,
+        system,
+    )
+
+    return [system.router, auth.router, pages.router, calendar.router, posts.router,
+            review.router, accounts.router, balance.router, api.router, api_posts.router,
+            api_compass.router, publishing.router, *_conversion_routers()]
+
+
+def _conversion_routers() -> list[APIRouter]:
+    from planner.web import api_conversions, conversions
+
+    return [conversions.router, api_conversions.router]

@@ -1,0 +1,92 @@
+"""One handler for every error: JSON problem details for /api, a partial for htmx, else a page.
+
+Tracebacks go to the log, never to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from planner.errors import FieldProblem, PlannerError
+from planner.web.deps import LoginRequired
+from planner.web.render import is_htmx, render
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or (
+        "application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", ""))
+
+
+def problem_response(request: Request, *, status: int, title: str, detail: str,
+                     problems: list[FieldProblem] | None = None) -> Response:
+    if wants_json(request):
+        body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                                "detail": detail}
+        if problems:
+            body["errors"] = [{"loc": list(p.loc), "field": p.field, "msg": p.message}
+                              for p in problems]
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    context = {"status": status, "title": title, "detail": detail, "problems": problems or []}
+    if is_htmx(request):
+        # Errors from a fragment request land in the page's flash area, not in the fragment.
+        return render(request, "partials/_error.html", context, status_code=status,
+                      headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+    return render(request, "error.html", context, status_code=status)
+
+
+async def _planner_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PlannerError)
+    if isinstance(exc, LoginRequired) and not wants_json(request):
+        target = "/login?expired=1" if exc.expired else "/login"
+        if request.method == "GET" and not is_htmx(request):
+            target += ("&" if "?" in target else "?") + "next=" + request.url.path
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    return problem_response(request, status=exc.status_code, title=exc.title,
+                            detail=exc.message, problems=exc.problems)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [FieldProblem(tuple(err.get("loc", ())), str(err.get("msg", "invalid")))
+                for err in exc.errors()]
+    detail = "; ".join(f"{p.field or 'body'}: {p.message}" for p in problems)
+    return problem_response(request, status=422, title="Invalid input", detail=detail,
+                            problems=problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    detail = {404: "There is nothing at this address.",
+              405: "This address does not accept that kind of request."}.get(
+        exc.status_code, str(exc.detail))
+    return problem_response(request, status=exc.status_code,
+                            title=titles.get(exc.status_code, "Error"), detail=detail)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, status=500, title="Something went wrong",
+                            detail="The error was logged; nothing you did was half-saved. "
+                                   "Try again, and tell your admin if it keeps happening.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PlannerError, _planner_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

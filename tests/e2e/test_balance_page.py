@@ -1,0 +1,71 @@
+"""The Balance page in real Chromium: the worked examples show, with a labelled SVG compass."""
+
+import os
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from browserhelpers import log_in, start_server, stop_server
+
+WORKED = {"@juniper@coffee.social": (10, 4, 3, 3), "juniper.bsky.social": (6, 5, 5, 4),
+          "@junipercoffee": (8, 6, 6, 0)}
+
+
+@pytest.fixture(scope="module")
+def balance_server(tmp_path_factory, browser):
+    """A demo server whose first three accounts carry DOMAIN.md's worked examples."""
+    var = tmp_path_factory.mktemp("balance-var")
+    proc, base = start_server(var)
+    db = sqlite3.connect(var / "poise.db")
+    ids = dict(db.execute("SELECT handle, id FROM account"))
+    db.execute("DELETE FROM publication")
+    start = datetime.now(UTC) - timedelta(days=40)
+    for handle, counts in WORKED.items():
+        tags = [q for q, n in zip(("try", "share", "care", "learn"), counts) for _ in range(n)]
+        tags = tags[::2] + tags[1::2]
+        for i, tag in enumerate(tags):
+            at = (start + timedelta(days=i)).strftime("%Y-%m-%d %H:%M:%S.000000")
+            cur = db.execute(
+                "INSERT INTO post (workspace_id, text, link, tags, dm_keyword, dm_product_url,"
+                " dm_prefill, tag_source, media_path, media_mime, status, scheduled_at,"
+                " scheduled_local, scheduled_tz, version, created_at, updated_at)"
+                " VALUES (1, ?, '', ?, '', '', '', 'manual', '', '', 'approved', ?, '', '', 1,"
+                " ?, ?)", (f"worked {handle} {i}", tag, at, at, at))
+            db.execute(
+                "INSERT INTO publication (post_id, account_id, workspace_id, status,"
+                " scheduled_at, due_at, attempt_id, attempts, idempotency_key, fingerprint,"
+                " remote_state, remote_id, remote_url, last_error, updated_at, published_at)"
+                " VALUES (?, ?, 1, 'published', ?, ?, '', 0, ?, '', '{}', '', '', '', ?, ?)",
+                (cur.lastrowid, ids[handle], at, at, f"k{cur.lastrowid}", at, at))
+    db.commit()
+    db.close()
+    yield base
+    stop_server(proc)
+
+
+def test_worked_examples_on_the_balance_page(browser, balance_server, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    log_in(page, balance_server, "lead@poise.local")
+    page.goto(f"{balance_server}/w/juniper-coffee-roasters/balance")
+    expectations = {"@juniper@coffee.social": ("overweight", "Try new things is overweight"),
+                    "juniper.bsky.social": ("balanced", "3.9 of 4"),
+                    "@junipercoffee": ("missing", "Learn new things is missing")}
+    for handle, (status, words) in expectations.items():
+        card = page.locator("article.balance-card", has_text=handle)
+        assert card.get_attribute("data-status") == status
+        assert words in card.locator(".verdicts").inner_text()
+        svg = card.locator("figure.compass-figure svg")
+        assert svg.get_attribute("role") == "img"
+        assert len(svg.get_attribute("aria-label") or "") > 20  # says the verdict in words
+        assert handle in svg.evaluate("e => e.querySelector('title').textContent")
+        labels = svg.locator("text").all_text_contents()
+        assert any("Try" in t for t in labels) and any("Learn" in t for t in labels)
+        box = svg.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100  # drawn, not collapsed
+    shot = tmp_path / "balance.png"
+    if os.environ.get("POISE_KEEP_SCREENSHOTS"):
+        shot = Path(os.environ["POISE_KEEP_SCREENSHOTS"]) / "balance.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    page.close()

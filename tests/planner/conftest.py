@@ -1,0 +1,88 @@
+"""Web fixtures: an app on the test database, people in two workspaces, logged-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from webhelpers import PASSWORD, login
+
+from planner import accounts, users, workspaces
+from planner.db import session_scope
+from planner.models import Role
+from planner.web.app import create_app
+
+
+@dataclass
+class World:
+    slug: str
+    workspace_id: int
+    other_slug: str
+    other_workspace_id: int
+    account_id: int
+    other_account_id: int
+    admin_id: int
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    with session_scope(engine) as s:
+        ws = workspaces.create_workspace(session=s, name="Acme Bikes", timezone="Europe/Warsaw")
+        other = workspaces.create_workspace(session=s, name="Other Brand",
+                                            timezone="America/New_York")
+        ids = {}
+        for email, role in (("admin@acme.test", Role.admin), ("lead@acme.test", Role.brand_lead),
+                            ("manager@acme.test", Role.manager),
+                            ("viewer@acme.test", Role.viewer)):
+            u = users.create_user(session=s, email=email, password=PASSWORD)
+            users.add_member(session=s, workspace=ws, user=u, role=role)
+            ids[role] = u.id
+        stranger = users.create_user(session=s, email="admin@other.test", password=PASSWORD)
+        users.add_member(session=s, workspace=other, user=stranger, role=Role.admin)
+        acct = accounts.create_account(session=s, workspace_id=ws.id, platform="mastodon",
+                                       handle="@acme@bikes.social",
+                                       credentials={"access_token": "secret-token-123"})
+        other_acct = accounts.create_account(session=s, workspace_id=other.id, platform="x",
+                                             handle="@other")
+        return World(ws.slug, ws.id, other.slug, other.id, acct.id, other_acct.id,
+                     ids[Role.admin])
+
+
+@pytest.fixture
+def app(engine: Engine):
+    return create_app()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def make_client(app):
+    clients: list[TestClient] = []
+
+    def factory(email: str | None = None) -> TestClient:
+        c = TestClient(app, raise_server_exceptions=False)
+        c.__enter__()
+        clients.append(c)
+        if email:
+            login(c, email)
+        return c
+
+    yield factory
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _light_suggester(monkeypatch):
+    """Web tests use the lexicon suggester; the embedding one has its own ml-marked tests."""
+    from planner.settings import get_settings
+
+    monkeypatch.setenv("POISE_SUGGESTER", "lexicon")
+    get_settings.cache_clear()
