@@ -36,9 +36,13 @@ def due_for_refresh(engine: Engine, now: datetime) -> list[int]:
 
 
 def _take_lease(engine: Engine, account_id: int, now: datetime) -> bool:
+    # Still due is part of the condition: a caller that listed the account before another
+    # finished its refresh (and cleared the lease) must not refresh the fresh token again.
     with session_scope(engine) as session:
         result = session.execute(
-            update(Account).where(col(Account.id) == account_id, or_(
+            update(Account).where(
+                col(Account.id) == account_id,
+                col(Account.token_expires_at) <= now + REFRESH_AHEAD, or_(
                 col(Account.token_refresh_lease).is_(None),
                 col(Account.token_refresh_lease) < now))
             .values(token_refresh_lease=now + LEASE)
