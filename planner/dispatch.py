@@ -42,18 +42,18 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from planner.conversions import links
 from planner.crypto import CredentialsUnreadable, decrypt_credentials
 from planner.db import is_sqlite
 from planner.dbtypes import UTCDateTime
 from planner.models import Account, Post, Publication, Workspace
 from planner.settings import Settings, get_settings
+from planner.textrules import content_for
 from publishers import (
     AccountRef,
     AuthExpired,
     Content,
     ContentRejected,
-    DmPrompt,
-    MediaFile,
     OutcomeUnknown,
     PublishContext,
     Publisher,
@@ -162,7 +162,7 @@ def content_fingerprint(content: Content) -> str:
     prompt = content.dm_prompt
     payload = [content.text, content.link or "", [m.path for m in content.media],
                [prompt.keyword, prompt.product_url, prompt.prefill] if prompt else None,
-               content.utm_campaign, content.post_ref]
+               content.utm_campaign, content.post_ref, [list(t) for t in content.tracked_links]]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -171,18 +171,9 @@ def idempotency_key_for(publication_id: int, post_version: int) -> str:
 
 
 def build_content(publication: Publication, post: Post, workspace: Workspace,
-                  media_dir: Path) -> Content:
-    media: tuple[MediaFile, ...] = ()
-    if post.media_path:
-        path = Path(post.media_path)
-        media = (MediaFile(str(path if path.is_absolute() else media_dir / path),
-                           post.media_mime),)
-    prompt = None
-    if post.dm_keyword or post.dm_product_url:
-        prompt = DmPrompt(post.dm_keyword, post.dm_product_url, post.dm_prefill)
-    return Content(text=publication.text_variant or post.text, link=post.link or None,
-                   media=media, dm_prompt=prompt, utm_campaign=workspace.utm_campaign,
-                   post_ref=str(post.id))
+                  media_dir: Path, tracked: tuple[tuple[str, str], ...] = ()) -> Content:
+    return content_for(post, publication, utm_campaign=workspace.utm_campaign,
+                       media_dir=media_dir, tracked_links=tracked)
 
 
 def build_account_ref(account: Account) -> AccountRef:
@@ -281,7 +272,7 @@ def claim(engine: Engine, config: DispatchConfig, *, limit: int, mode: str = SEN
                 .where(col(Publication.id).in_(list(attempt_ids)))
             ).all()
             jobs = [_job(mode, pub, post, account, workspace, attempt_ids[pub.id or 0],
-                         media_dir or get_settings().media_dir)
+                         media_dir or get_settings().media_dir, session)
                     for pub, post, account, workspace in loaded]
     return jobs
 
@@ -325,9 +316,9 @@ def ensure_statistics(engine: Engine) -> None:
 
 
 def _job(mode: str, pub: Publication, post: Post, account: Account, workspace: Workspace,
-         attempt_id: str, media_dir: Path) -> Job:
+         attempt_id: str, media_dir: Path, session: Session) -> Job:
     try:
-        return _prepare(mode, pub, post, account, workspace, attempt_id, media_dir)
+        return _prepare(mode, pub, post, account, workspace, attempt_id, media_dir, session)
     except Exception as exc:  # noqa: BLE001 - one bad row must not block every claim
         log.exception("publication %s: cannot be prepared", pub.id)
         return Job(mode=mode, publication_id=pub.id or 0, attempt_id=attempt_id,
@@ -338,8 +329,11 @@ def _job(mode: str, pub: Publication, post: Post, account: Account, workspace: W
 
 
 def _prepare(mode: str, pub: Publication, post: Post, account: Account, workspace: Workspace,
-             attempt_id: str, media_dir: Path) -> Job:
-    content = build_content(pub, post, workspace, media_dir)
+             attempt_id: str, media_dir: Path, session: Session) -> Job:
+    # Created in the claim's transaction, so the short links exist before anything is sent
+    # and a reconcile rebuilds exactly the text that went out.
+    tracked = links.tracked_links_for(session, pub, post)
+    content = build_content(pub, post, workspace, media_dir, tracked)
     try:
         state = {str(k): str(v) for k, v in json.loads(pub.remote_state or "{}").items()}
     except (ValueError, AttributeError):

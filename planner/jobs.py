@@ -23,6 +23,7 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from planner.conversions import dm_poll
 from planner.db import get_engine, make_engine
 from planner.dispatch import DispatchConfig, Dispatcher, ensure_statistics
 from planner.reaper import outstanding, reap_expired_leases, sweep_missed
@@ -79,6 +80,16 @@ def _refresh_tokens(engine: Engine) -> None:
         log.info("refreshed OAuth tokens of %d account(s)", refreshed)
 
 
+def _poll_dms(engine: Engine, interval_seconds: float) -> None:
+    try:
+        fetched = dm_poll.poll_due(engine, interval_seconds=interval_seconds)
+    except Exception:  # a failed round is retried next interval; it must not stop the worker
+        log.exception("DM poll round failed")
+        return
+    if fetched:
+        log.info("fetched %d new direct message(s) into the Inbox", fetched)
+
+
 def _tick(dispatcher: Dispatcher, budget_seconds: float) -> None:
     dispatcher.tick(budget_seconds=budget_seconds)
 
@@ -111,6 +122,10 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
     # from spending one single-use refresh token twice.
     scheduler.add_job(_refresh_tokens, "interval", seconds=TOKEN_REFRESH_SECONDS,
                       args=[engine], id="token-refresh", next_run_time=now)
+    if settings.dm_poll_seconds > 0:
+        scheduler.add_job(_poll_dms, "interval", seconds=settings.dm_poll_seconds,
+                          args=[engine, settings.dm_poll_seconds], id="dm-poll",
+                          next_run_time=now)
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_skip_overlap_notices)
     scheduler.start()

@@ -150,6 +150,8 @@ class Account(AccountBase, table=True):
     token_expires_at: datetime | None = _ts()
     # Held by the one process refreshing this account's single-use refresh token.
     token_refresh_lease: datetime | None = _ts()
+    # When DMs were last fetched (X has no DM webhook): one poller per account and interval.
+    dm_polled_at: datetime | None = _ts()
     text_limit: int | None = None  # per-instance limit (Mastodon), read when connecting
     # JSON of balance settings that differ from the workspace's (window, min_sample ...).
     balance_overrides: str = Field(default="", sa_column=Column(Text, nullable=False,

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
                                     "platforms that `serve --demo` starts for demo accounts.")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL used in "
                                  "tracked links and feed URLs.")
+    dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
+                                   "direct messages for the Inbox (0 turns polling off).")
 
     @field_validator("default_timezone")
     @classmethod

@@ -6,24 +6,37 @@ approval all call these, so what a person sees counted is what is validated and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from planner.models import Account, Post, Publication
 from publishers import AccountRef, Content, DmPrompt, MediaFile
 from publishers.dm import Preview, preview, text_problems
 
 
 def content_for(post: Post, publication: Publication | None = None, *,
-                utm_campaign: str = "", text: str | None = None) -> Content:
-    """The exact content one publication sends (its text variant if it has one)."""
+                utm_campaign: str = "", text: str | None = None,
+                media_dir: Path | None = None,
+                tracked_links: tuple[tuple[str, str], ...] = ()) -> Content:
+    """The exact content one publication sends (its text variant if it has one).
+
+    ``media_dir`` resolves a relative media path to the file the adapter uploads;
+    ``tracked_links`` are the short links the dispatcher sends in place of product links.
+    """
     body = text if text is not None else (
         publication.text_variant if publication and publication.text_variant else post.text)
     prompt = None
-    if post.dm_keyword:
+    if post.dm_keyword or post.dm_product_url:
         prompt = DmPrompt(keyword=post.dm_keyword, product_url=post.dm_product_url,
                           prefill=post.dm_prefill)
-    media = (MediaFile(path=post.media_path, mime_type=post.media_mime),) \
-        if post.media_path else ()
+    media: tuple[MediaFile, ...] = ()
+    if post.media_path:
+        path = Path(post.media_path)
+        if media_dir is not None and not path.is_absolute():
+            path = media_dir / path
+        media = (MediaFile(path=str(path), mime_type=post.media_mime),)
     return Content(text=body, link=post.link or None, media=media, dm_prompt=prompt,
-                   utm_campaign=utm_campaign, post_ref=str(post.id or ""))
+                   utm_campaign=utm_campaign, post_ref=str(post.id or ""),
+                   tracked_links=tracked_links)
 
 
 def account_ref(account: Account, credentials: dict[str, str] | None = None) -> AccountRef:

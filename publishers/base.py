@@ -44,6 +44,12 @@ class Content:
     dm_prompt: DmPrompt | None = None
     utm_campaign: str = ""
     post_ref: str = ""  # the post id used in utm_content and DM refs
+    # (original URL, tracked short URL) pairs: where a URL has one, it goes out instead of
+    # the UTM-tagged original, so a click is counted before it reaches the shop.
+    tracked_links: tuple[tuple[str, str], ...] = ()
+
+    def tracked(self, url: str) -> str | None:
+        return next((short for original, short in self.tracked_links if original == url), None)
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,9 @@ def render_prompt(content: Content, account: AccountRef) -> RenderedPrompt | Non
     if prompt is None:
         return None
     cta = prompt.call_to_action or f"DM us {prompt.keyword} for the link"
-    product = with_utm(prompt.product_url, source=account.platform,
-                       campaign=content.utm_campaign, content=content.post_ref)
+    product = content.tracked(prompt.product_url) or with_utm(
+        prompt.product_url, source=account.platform, campaign=content.utm_campaign,
+        content=content.post_ref)
     link = deep_link(prompt, content, account)
     # Without a DM deep link the reader still needs somewhere to go: the tagged product link.
     suffix = f"{cta} {link or product}".strip()
@@ -112,8 +113,9 @@ def render_prompt(content: Content, account: AccountRef) -> RenderedPrompt | Non
 def tagged_link(content: Content, account: AccountRef) -> str | None:
     if not content.link:
         return None
-    return with_utm(content.link, source=account.platform, campaign=content.utm_campaign,
-                    content=content.post_ref)
+    return content.tracked(content.link) or with_utm(
+        content.link, source=account.platform, campaign=content.utm_campaign,
+        content=content.post_ref)
 
 
 def final_text(content: Content, account: AccountRef) -> str:

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
-from planner.models import Account, Publication, Workspace
+from planner.models import Account, Post, Publication, Workspace
 from planner.models_conversions import Touchpoint, TrackedLink
 from planner.settings import get_settings
 from publishers.dm import with_utm
@@ -70,6 +70,15 @@ def tracked_link_for(session: Session, publication: Publication, url: str) -> st
     if link is None:
         link = _create(session, publication, url)
     return short_url(link.code)
+
+
+def tracked_links_for(session: Session, publication: Publication,
+                      post: Post) -> tuple[tuple[str, str], ...]:
+    """(product URL, short URL) for the post's link and its DM prompt's product link."""
+    urls = [url for url in (post.link, post.dm_product_url)
+            if url and url.strip().lower().startswith(("http://", "https://"))]
+    return tuple((url, tracked_link_for(session, publication, url))
+                 for url in dict.fromkeys(urls))
 
 
 def _existing(session: Session, publication_id: int, url: str) -> TrackedLink | None:

@@ -32,6 +32,8 @@ class FakeDMs:
     def __init__(self) -> None:
         self.events: list[dict] = []
         self.sent: list[tuple[str, dict]] = []
+        self.gets: list[str] = []
+        self.fail_gets = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +49,9 @@ class FakeDMs:
                 self.wfile.write(raw)
 
             def do_GET(self):
+                fake.gets.append(self.path)
+                if fake.fail_gets:
+                    return self._reply(fake.fail_gets, {"title": "Forbidden"})
                 if self.path.startswith("/2/dm_events"):
                     return self._reply(200, {"data": fake.events,
                                              "meta": {"result_count": len(fake.events)}})
@@ -261,3 +266,63 @@ class TestInboxPages:
             [c] = s.exec(select(Contact)).all()
             assert (c.email, c.phone) == ("ola@x.test", "+48600100200")
             assert s.exec(select(Touchpoint)).all() == []
+
+
+class TestPollJob:
+    @pytest.fixture(autouse=True)
+    def _one_x_account_on_the_fake(self, engine, conv, fake):
+        # Only conv.x is polled: other X accounts are paused (and never reach the internet).
+        with session_scope(engine) as s:
+            for account in s.exec(select(Account).where(Account.platform == "x")):
+                account.api_base = fake.base
+                if account.id != conv.x:
+                    account.status = "paused"
+
+    EVENT = {"id": "9101", "event_type": "MessageCreate", "text": "GLOW please",
+             "sender_id": "777", "created_at": "2026-11-20T10:00:00.000Z"}
+
+    def test_due_x_accounts_are_polled_once_per_interval(self, engine, conv, fake):
+        from planner.conversions import dm_poll
+
+        fake.events = [self.EVENT]
+        now = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+        assert dm_poll.poll_due(engine, interval_seconds=60, now=now) == 1
+        polls = lambda: sum(1 for _ in fake.gets)  # noqa: E731
+        before = polls()
+        # a second worker in the same interval does not call X again
+        assert dm_poll.poll_due(engine, interval_seconds=60,
+                                now=now + timedelta(seconds=30)) == 0
+        assert polls() == before
+        # the next interval polls again; the known event is not stored twice
+        assert dm_poll.poll_due(engine, interval_seconds=60,
+                                now=now + timedelta(seconds=61)) == 0
+        assert polls() == before + 1
+        with session_scope(engine) as s:
+            assert [m.text for m in s.exec(select(Message))] == ["GLOW please"]
+
+    def test_a_refused_poll_is_logged_not_raised(self, engine, conv, fake, caplog):
+        from planner.conversions import dm_poll
+
+        fake.fail_gets = 403
+        assert dm_poll.poll_due(engine, interval_seconds=60) == 0
+        assert "X DM poll of account" in caplog.text
+
+    def test_the_worker_schedules_the_poll(self, engine, conv, fake):
+        import time
+
+        from planner.jobs import start_worker
+        from planner.settings import Settings
+
+        fake.events = [self.EVENT]
+        handle = start_worker(Settings(tick_seconds=0.5, dm_poll_seconds=0.5), engine=engine)
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                with session_scope(engine) as s:
+                    if s.exec(select(Message)).first() is not None:
+                        break
+                time.sleep(0.1)
+        finally:
+            handle.stop(wait=True)
+        with session_scope(engine) as s:
+            assert [m.text for m in s.exec(select(Message))] == ["GLOW please"]

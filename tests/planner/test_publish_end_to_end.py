@@ -13,8 +13,9 @@ from planner import connections, posts
 from planner.db import session_scope
 from planner.dispatch import DispatchConfig
 from planner.jobs import start_worker
-from planner.models import Publication, PublicationStatus, Role, Workspace
-from planner.settings import Settings
+from planner.models import Account, Publication, PublicationStatus, Role, Workspace
+from planner.models_conversions import TrackedLink
+from planner.settings import Settings, get_settings
 from publishers.fakes import EXTERNAL_IDS, FakePlatform, credentials_for
 
 PLATFORMS = {"mastodon": "@brand@fake.social", "bluesky": "brand.bsky.social",
@@ -72,9 +73,21 @@ def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
     creates = {c.platform: c for c in fake.creates}
     assert sorted(c.platform for c in fake.creates) == ["bluesky", "mastodon", "x"]
 
+    PUBLIC_BASE = get_settings().public_base_url.rstrip("/")
     status = creates["mastodon"].body["status"]
     assert "DM us GLOW" in status
-    product = next(w for w in status.split() if w.startswith("https://shop.example/"))
+    # The product link goes out as a tracked short link whose target carries the UTM tags;
+    # a URL merely written in the text is left as written.
+    short = [w for w in status.split() if w.startswith(f"{PUBLIC_BASE}/r/")]
+    assert len(short) == 1 and "https://shop.example/" not in status
+    assert "https://brand.example/guide" in status
+    with session_scope(engine) as s:
+        targets = {link.url: link.target_url for link in s.exec(select(TrackedLink).where(
+            TrackedLink.publication_id == creates_pub(s, post_id, "mastodon")))}
+        assert {f"{PUBLIC_BASE}/r/{link.code}" for link in s.exec(select(TrackedLink).where(
+            TrackedLink.publication_id == creates_pub(s, post_id, "mastodon")))} == set(short)
+    assert set(targets) == {"https://shop.example/glow?size=30"}
+    product = targets["https://shop.example/glow?size=30"]
     query = parse_qs(urlsplit(product).query)
     assert query["utm_source"] == ["mastodon"] and query["utm_medium"] == ["social"]
     assert query["utm_campaign"] == ["winter"] and query["utm_content"] == [str(post_id)]
@@ -95,3 +108,8 @@ def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
     assert deep.startswith("https://twitter.com/messages/compose?recipient_id=")
     assert EXTERNAL_IDS["x"] in deep
     assert "GLOW" in tweet["text"]
+
+
+def creates_pub(session, post_id, platform):
+    return session.exec(select(Publication.id).join(Account).where(
+        Publication.post_id == post_id, Account.platform == platform)).one()

@@ -142,3 +142,29 @@ class TestLimits:
         shown = preview(content(), account)
         assert shown.text == final_text(content(), account)
         assert shown.count.used > len("New serum is here.")
+
+
+class TestTrackedLinks:
+    SHORT_PRODUCT = "https://poise.example/r/abc123XYZ"
+    SHORT_LINK = "https://poise.example/r/def456UVW"
+
+    def tracked(self, text: str) -> Content:
+        return content(text, link="https://brand.example/guide", tracked_links=(
+            (PROMPT.product_url, self.SHORT_PRODUCT),
+            ("https://brand.example/guide", self.SHORT_LINK)))
+
+    def test_short_links_go_out_instead_of_the_tagged_originals(self) -> None:
+        sent = final_text(self.tracked("Read https://brand.example/guide first."),
+                          acct("mastodon"))
+        assert f"Read {self.SHORT_LINK} first." in sent
+        assert sent.endswith(f"DM us GLOW for the link {self.SHORT_PRODUCT}")
+        assert "utm_" not in sent and "shop.example" not in sent
+
+    def test_the_dm_reply_link_is_the_tracked_one_too(self) -> None:
+        rendered = render_prompt(self.tracked("x"), acct("x", external_id="123"))
+        assert rendered is not None and rendered.product_url == self.SHORT_PRODUCT
+        assert rendered.deep_link.startswith("https://twitter.com/messages/compose")
+
+    def test_untracked_urls_still_get_utm(self) -> None:
+        sent = final_text(content("Hello", link="https://other.example/"), acct("bluesky"))
+        assert "https://other.example/?utm_source=bluesky" in sent
