@@ -46,6 +46,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/suggest_eval.py
 	$(BIN)/python bench/balance_pure.py
 	$(BIN)/python bench/dispatch_bench.py
+	$(BIN)/python bench/attribution_bench.py
+	$(BIN)/python bench/redirect_bench.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache
