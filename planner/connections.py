@@ -12,11 +12,22 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from planner import accounts, audit
-from planner.crypto import decrypt_credentials, encrypt_credentials, rotate_token
-from planner.errors import FieldProblem, Invalid
+from planner.crypto import (
+    CredentialsUnreadable,
+    decrypt_credentials,
+    encrypt_credentials,
+    rotate_token,
+)
+from planner.errors import FieldProblem, Invalid, Unavailable
 from planner.models import Account, AccountStatus, Publication, PublicationStatus
 from planner.textrules import account_ref
-from publishers import PublishError, get_publisher
+from publishers import (
+    AuthExpired,
+    ContentRejected,
+    Identity,
+    PublishError,
+    get_publisher,
+)
 from publishers.mastodon import MastodonPublisher
 
 log = logging.getLogger(__name__)
@@ -49,7 +60,7 @@ FORMS: dict[str, PlatformForm] = {
               CredentialField("consumer_secret", "API key secret"),
               CredentialField("access_token", "Access token", secret=False),
               CredentialField("access_token_secret", "Access token secret")),
-        external_id_label="Numeric user id (for DM links)",
+        external_id_label="Numeric user id (for DM links; looked up when empty)",
         alternatives=((CredentialField("access_token", "OAuth 2.0 access token"),
                        CredentialField("refresh_token", "Refresh token"),
                        CredentialField("client_id", "Client id", secret=False),
@@ -64,7 +75,8 @@ FORMS: dict[str, PlatformForm] = {
         api_base_help="Leave empty for bsky.social; your PDS URL if self-hosted"),
     "linkedin": PlatformForm(
         "linkedin", (CredentialField("access_token", "Access token"),),
-        external_id_label="Author URN (urn:li:person:... or urn:li:organization:...)"),
+        external_id_label="Author URN (urn:li:organization:... for a page; empty = the "
+                          "member who owns the token)"),
     "facebook": PlatformForm(
         "facebook", (CredentialField("page_access_token", "Page access token"),),
         external_id_label="Page id"),
@@ -96,7 +108,11 @@ def _clean_credentials(form: PlatformForm, given: dict[str, str]) -> dict[str, s
 def connect(*, session: Session, workspace_id: int, platform: str, handle: str,
             credentials: dict[str, str], api_base: str = "", external_id: str = "",
             actor_id: int | None, check: bool = True) -> Account:
-    """Check the credentials against the platform, then save the account (encrypted)."""
+    """Check the credentials against the platform, then save the account (encrypted).
+
+    Where the platform names the account's owner (X user id, LinkedIn member URN, Mastodon
+    account id), an empty ``external_id`` or ``handle`` is filled in from its answer.
+    """
     form = FORMS.get(platform)
     if form is None:
         raise Invalid.at("platform", f"Unknown platform {platform!r}.")
@@ -108,27 +124,42 @@ def connect(*, session: Session, workspace_id: int, platform: str, handle: str,
         raise Invalid.at("api_base", "The URL must start with https://.")
     draft = Account(workspace_id=workspace_id, platform=platform, handle=handle.strip(),
                     api_base=api_base, external_id=external_id.strip())
-    display = handle
+    identity = Identity(display_name=handle.strip())
     text_limit = None
     if check:
-        display, text_limit = _check(draft, clean)
+        identity, text_limit = _check(draft, clean)
+    handle = handle.strip() or (f"@{identity.username}" if identity.username
+                                else identity.display_name)
     account = accounts.create_account(
         session=session, workspace_id=workspace_id, platform=platform, handle=handle,
-        credentials=clean, api_base=api_base, display_name=display,
-        external_id=external_id.strip(), actor_id=actor_id)
+        credentials=clean, api_base=api_base, display_name=identity.display_name,
+        external_id=external_id.strip() or identity.external_id, actor_id=actor_id)
     account.text_limit = text_limit
     return account
 
 
-def _check(account: Account, credentials: dict[str, str]) -> tuple[str, int | None]:
+def _probe(account: Account, credentials: dict[str, str]) -> tuple[Identity, int | None]:
+    """One authenticated call (two on Mastodon); raises the adapter's typed outcome."""
     ref = account_ref(account, credentials)
+    publisher = get_publisher(account.platform)
+    identify = getattr(publisher, "identify", None)
+    identity = identify(ref) if identify is not None else Identity(
+        display_name=publisher.check_connection(ref))
+    limit = MastodonPublisher().text_limit(ref) if account.platform == "mastodon" else None
+    return identity, limit
+
+
+def _check(account: Account, credentials: dict[str, str]) -> tuple[Identity, int | None]:
+    """``_probe`` for details a person just typed: every failure is a problem to show."""
     try:
-        display = get_publisher(account.platform).check_connection(ref)
-        limit = MastodonPublisher().text_limit(ref) if account.platform == "mastodon" else None
-    except PublishError as exc:
+        return _probe(account, credentials)
+    except (AuthExpired, ContentRejected) as exc:
         raise Invalid("The platform did not accept these details: " + exc.reason,
                       problems=[FieldProblem(("credentials",), exc.reason)]) from exc
-    return display, limit
+    except PublishError as exc:
+        message = (f"Could not check these details with the platform right now: {exc.reason}."
+                   " Nothing was saved; try again in a moment.")
+        raise Unavailable(message, problems=[FieldProblem(("credentials",), message)]) from exc
 
 
 @dataclass(frozen=True)
@@ -139,21 +170,41 @@ class ConnectionResult:
 
 def test_connection(*, session: Session, account: Account,
                     actor_id: int | None) -> ConnectionResult:
-    """A cheap authenticated call; a refusal marks the account for reconnecting."""
+    """A cheap authenticated call.
+
+    Only a refusal of the credentials (``AuthExpired``) marks the account for reconnecting:
+    a platform that is down, slow or rate limiting says nothing about them, so the account
+    keeps its status and the person is told to try again.
+    """
+    name = accounts.PLATFORMS.get(account.platform, account.platform)
     try:
-        display, limit = _check(account, decrypt_credentials(account.credentials_enc))
-    except Invalid as exc:
+        identity, limit = _probe(account, decrypt_credentials(account.credentials_enc))
+    except (AuthExpired, CredentialsUnreadable) as exc:
+        reason = exc.reason if isinstance(exc, AuthExpired) else \
+            "the stored credentials cannot be read with the current key"
+        message = f"{name} refused the connection: {reason}. Reconnect the account."
         accounts.set_status(session=session, account=account,
-                            status=AccountStatus.needs_reconnect, reason=exc.message,
+                            status=AccountStatus.needs_reconnect, reason=message[:500],
                             actor_id=actor_id)
-        return ConnectionResult(False, exc.message)
-    account.display_name = display
+        return ConnectionResult(False, message)
+    except ContentRejected as exc:
+        return ConnectionResult(False, f"The account's settings need fixing: {exc.reason}")
+    except PublishError as exc:
+        state = {"ok": "connected", "paused": "paused",
+                 "needs_reconnect": "marked for reconnecting"}.get(str(account.status), "as is")
+        return ConnectionResult(False, f"Could not reach {name} to test the connection "
+                                f"({exc.reason}). Nothing changed: the account stays {state}; "
+                                "try again in a moment.")
+    account.display_name = identity.display_name
+    if identity.external_id and not account.external_id:
+        account.external_id = identity.external_id  # e.g. accounts connected before ids
     if limit:
         account.text_limit = limit
-    if account.status == AccountStatus.needs_reconnect:
+    if account.status == AccountStatus.needs_reconnect or (
+            account.status == AccountStatus.ok and account.status_reason):
         accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                             actor_id=actor_id)
-    return ConnectionResult(True, f"Connected as {display}.")
+    return ConnectionResult(True, f"Connected as {identity.display_name}.")
 
 
 def reconnect(*, session: Session, account: Account, credentials: dict[str, str],
@@ -161,9 +212,10 @@ def reconnect(*, session: Session, account: Account, credentials: dict[str, str]
     """New credentials for an existing account; publishing resumes if it was held."""
     form = FORMS[account.platform]
     clean = _clean_credentials(form, credentials)
-    display, limit = _check(account, clean)
+    identity, limit = _check(account, clean)
     account.credentials_enc = encrypt_credentials(clean)
-    account.display_name, account.text_limit = display, limit or account.text_limit
+    account.display_name, account.text_limit = identity.display_name, limit or account.text_limit
+    account.external_id = account.external_id or identity.external_id
     accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                         actor_id=actor_id)
     return account

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
                                  "clients only).")
     linkedin_client_id: str = Field("", description="LinkedIn OAuth client id.")
     linkedin_client_secret: str = Field("", description="LinkedIn OAuth client secret.")
+    meta_app_id: str = Field("", description="Meta app id, for 'Connect with Meta' "
+                             "(Facebook Pages, Instagram, Threads).")
+    meta_app_secret: str = Field("", description="Meta app secret.")
+    threads_app_id: str = Field("", description="Threads app id, when the Meta app's Threads "
+                                "use case has its own; empty means the Meta app id.")
+    threads_app_secret: str = Field("", description="Threads app secret (with "
+                                    "POISE_THREADS_APP_ID).")
     suggester: Literal["auto", "lexicon"] = Field("auto", description="Value-tag suggester: "
                                                   "'auto' uses the embedding model when the ml "
                                                   "extra is installed, else the lexicon.")

@@ -7,8 +7,10 @@ approval all call these, so what a person sees counted is what is validated and 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from planner.models import Account, Post, Publication
+from planner.settings import get_settings
 from publishers import AccountRef, Content, DmPrompt, MediaFile
 from publishers.dm import Preview, preview, text_problems
 
@@ -31,9 +33,13 @@ def content_for(post: Post, publication: Publication | None = None, *,
     media: tuple[MediaFile, ...] = ()
     if post.media_path:
         path = Path(post.media_path)
+        # Instagram and Threads fetch images by URL: an upload's public address is
+        # <public base>/media/<its path under the media dir>.
+        url = "" if path.is_absolute() else (
+            f"{get_settings().public_base_url.rstrip('/')}/media/{quote(post.media_path)}")
         if media_dir is not None and not path.is_absolute():
             path = media_dir / path
-        media = (MediaFile(path=str(path), mime_type=post.media_mime),)
+        media = (MediaFile(path=str(path), mime_type=post.media_mime, url=url),)
     return Content(text=body, link=post.link or None, media=media, dm_prompt=prompt,
                    utm_campaign=utm_campaign, post_ref=str(post.id or ""),
                    tracked_links=tracked_links)

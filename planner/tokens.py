@@ -3,6 +3,10 @@
 Refresh tokens on X are single-use: two workers refreshing the same account at once would
 leave one of them (and then the account) with a dead token. A conditional UPDATE takes a short
 lease on the account first, so across every process exactly one refresh runs per account.
+
+Only a refused refresh (``AuthExpired``) asks for a reconnect. A platform that is down or
+rate limiting leaves the account connected, with a note saying so; the lease is kept until
+it runs out (or until the rate limit resets), so the next round tries again after a pause.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from planner.crypto import decrypt_credentials, encrypt_credentials
 from planner.db import session_scope, utcnow
 from planner.models import Account, AccountStatus, Notification
 from planner.textrules import account_ref
-from publishers import PublishError, get_publisher
+from publishers import AuthExpired, PublishError, RateLimited, get_publisher
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +70,8 @@ def refresh_account(engine: Engine, account_id: int, *, now: datetime | None = N
                 return False
             credentials = decrypt_credentials(account.credentials_enc)
             fresh = refresh(account_ref(account, credentials))
-        except PublishError as exc:
-            log.warning("token refresh failed for account %s: %s", account_id, exc.reason)
+        except AuthExpired as exc:
+            log.warning("token refresh refused for account %s: %s", account_id, exc.reason)
             accounts.set_status(session=session, account=account,
                                 status=AccountStatus.needs_reconnect,
                                 reason=f"Token refresh failed: {exc.reason}")
@@ -75,11 +79,21 @@ def refresh_account(engine: Engine, account_id: int, *, now: datetime | None = N
                                      text=f"{account.handle} needs reconnecting: {exc.reason}"))
             account.token_refresh_lease = None
             return False
+        except PublishError as exc:
+            log.warning("token refresh of account %s failed for now: %s", account_id,
+                        exc.reason)
+            account.status_reason = (f"The last token refresh failed for now ({exc.reason}); "
+                                     "it is tried again automatically.")[:500]
+            if isinstance(exc, RateLimited) and exc.reset_at > now + LEASE:
+                account.token_refresh_lease = exc.reset_at
+            return False
         expires_at = str(fresh.get("expires_at", ""))
         account.credentials_enc = encrypt_credentials({**credentials, **fresh})
         account.token_expires_at = datetime.fromtimestamp(int(expires_at), UTC) \
             if expires_at.isdigit() else now + timedelta(hours=2)
         account.token_refresh_lease = None
+        if account.status == AccountStatus.ok:
+            account.status_reason = ""  # clears a note left by a failed earlier round
         return True
 
 

@@ -6,6 +6,7 @@ from publishers.base import (
     Content,
     ContentRejected,
     DmPrompt,
+    Identity,
     MediaFile,
     OutcomeUnknown,
     Problem,
@@ -35,7 +36,7 @@ for _publisher in BUILTIN:
 
 __all__ = [
     "BUILTIN_PLATFORMS", "AccountRef", "AuthExpired", "Content", "ContentRejected", "DmPrompt",
-    "MediaFile",
+    "Identity", "MediaFile",
     "OutcomeUnknown", "Problem", "PublishContext", "PublishError", "PublishResult", "Publisher",
     "RateLimited", "Transient", "get_publisher", "platforms", "register",
 ]

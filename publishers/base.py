@@ -90,6 +90,15 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who an account's credentials belong to, as the platform says (optional capability)."""
+
+    display_name: str
+    external_id: str = ""  # what AccountRef.external_id should hold (user id, author URN)
+    username: str = ""  # the @name, where the platform has one
+
+
+@dataclass(frozen=True)
 class Problem:
     """A reason content cannot go to an account, in plain words, with the field it concerns."""
 

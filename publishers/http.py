@@ -131,7 +131,8 @@ def reset_from_epoch(value: str | None) -> datetime | None:
         return None
 
 
-def reset_from_iso(value: str | None) -> datetime | None:
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` allowed) as an aware datetime; None when absent or garbled."""
     if not value:
         return None
     try:
@@ -139,6 +140,9 @@ def reset_from_iso(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+reset_from_iso = parse_iso
 
 
 def reset_from_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -177,6 +181,12 @@ def classify(resp: requests.Response, *, platform: str, creates: bool, idempoten
     error: PublishError
     if status == 401:
         error = AuthExpired(f"{platform} refused the credentials: {words}", status=status,
+                            detail=detail)
+    elif status == 403:
+        # Forbidden is about the account, not the post (a revoked permission, a read-only
+        # app, a suspended account): the same request can never succeed until someone
+        # reconnects. Adapters handle the 403s that mean something else (X duplicates) first.
+        error = AuthExpired(f"{platform} refused access: {words}", status=status,
                             detail=detail)
     elif status == 429:
         error = RateLimited(f"{platform} rate limit reached: {words}", reset_at=reset(resp),

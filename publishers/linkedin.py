@@ -17,6 +17,7 @@ from publishers.base import (
     AuthExpired,
     Content,
     ContentRejected,
+    Identity,
     OutcomeUnknown,
     Problem,
     PublishContext,
@@ -30,6 +31,9 @@ PUBLIC_API = "https://api.linkedin.com"
 DEFAULT_VERSION = "202510"
 CREDENTIALS = ("access_token",)
 RESERVED = set("\\|{}@[]()<>#*_~")
+# A post counts as this publication's only if created at most this long before the first
+# send: room for clock skew, never room for an older post with the same text.
+MATCH_MARGIN_SECONDS = 300
 _HASHTAG = regex.compile(r"(?<![\w&])#(\w+)")
 _SHARE_URN = regex.compile(r"urn:li:(?:share|ugcPost):\d+")
 
@@ -100,11 +104,17 @@ class LinkedInPublisher:
         return problems
 
     def check_connection(self, account: AccountRef) -> str:
-        resp = self._call("GET", "/v2/userinfo", account, timeout=15.0)
+        return self.identify(account).display_name
+
+    def identify(self, account: AccountRef, *, timeout: float = 15.0) -> Identity:
+        """The member behind the token (OpenID userinfo): name and person URN."""
+        resp = self._call("GET", "/v2/userinfo", account, timeout=timeout)
         http.classify(resp, platform="LinkedIn", creates=False, idempotent=True,
                       reason=_reason, reset=_reset)
         body = http.json_or_empty(resp)
-        return str(body.get("name") or account.handle)
+        sub = str(body.get("sub") or "")
+        return Identity(display_name=str(body.get("name") or account.handle),
+                        external_id=f"urn:li:person:{sub}" if sub else "")
 
     def body(self, content: Content, account: AccountRef) -> dict[str, Any]:
         return {
@@ -141,6 +151,9 @@ class LinkedInPublisher:
 
     def find_existing(self, content: Content, account: AccountRef,
                       ctx: PublishContext) -> PublishResult | None:
+        first_sent = int(ctx.state.get("first_sent_at", "0") or 0)
+        if not first_sent:
+            return None  # first_sent_at is checkpointed before the create, so none was sent
         author = self._author(account)
         try:
             # Rest.li 2.0: the URN goes into the query string encoded.
@@ -153,8 +166,13 @@ class LinkedInPublisher:
             raise OutcomeUnknown(f"Could not list the LinkedIn account's posts: {exc.reason}",
                                  status=exc.status) from exc
         wanted = escape_little_text(final_text(content, account))
+        earliest_ms = (first_sent - MATCH_MARGIN_SECONDS) * 1000
         for post in http.json_or_empty(resp).get("elements") or []:
-            if isinstance(post, dict) and post.get("commentary") == wanted:
+            if not isinstance(post, dict) or post.get("commentary") != wanted:
+                continue
+            created = post.get("createdAt") or post.get("publishedAt")
+            # An identical post from before the first send is an older post, not this one.
+            if isinstance(created, int | float) and created >= earliest_ms:
                 urn = str(post.get("id", ""))
                 return PublishResult(remote_id=urn, url=_post_url(urn))
         return None

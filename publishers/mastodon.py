@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -17,6 +18,7 @@ from publishers.base import (
     AccountRef,
     Content,
     ContentRejected,
+    Identity,
     MediaFile,
     OutcomeUnknown,
     Problem,
@@ -31,6 +33,11 @@ from publishers.validation import MediaRules, common_problems
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW_SECONDS = 3600
+# Stop trusting the key a minute before the server forgets it (clocks differ a little).
+KEY_SAFETY_SECONDS = 60
+# A status counts as this publication's only if created at most this long before the first
+# send: room for clock skew, never room for an older post with the same text.
+MATCH_MARGIN_SECONDS = 300
 MEDIA_POLL_SECONDS = 0.5
 MEDIA_POLL_ATTEMPTS = 20
 CREDENTIALS = ("access_token",)
@@ -111,14 +118,31 @@ class MastodonPublisher:
         return problems
 
     def check_connection(self, account: AccountRef) -> str:
-        resp = self._call("GET", f"{self._base(account)}/api/v1/accounts/verify_credentials",
-                          account, timeout=15.0)
-        body = http.json_or_empty(resp)
+        identity = self.identify(account)
         self.text_limit(account)
-        return str(body.get("display_name") or body.get("username") or account.handle)
+        return identity.display_name
+
+    def identify(self, account: AccountRef, *, timeout: float = 15.0) -> Identity:
+        """The account behind the token: display name, account id, user@instance."""
+        base = self._base(account)
+        resp = self._call("GET", f"{base}/api/v1/accounts/verify_credentials", account,
+                          timeout=timeout)
+        body = http.json_or_empty(resp)
+        acct = str(body.get("acct") or body.get("username") or "")
+        if acct and "@" not in acct:
+            acct = f"{acct}@{urlsplit(base).netloc}"
+        return Identity(
+            display_name=str(body.get("display_name") or body.get("username") or account.handle),
+            external_id=str(body.get("id") or ""), username=acct)
 
     def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
         base = self._base(account)
+        if _key_expired(ctx):
+            # The server has forgotten the key: resending it would make a second post if
+            # the first attempt landed, so look at the account's statuses first.
+            found = self._lookup(base, content, account, ctx)
+            if found is not None:
+                return found
         if "media_ids" in ctx.state:
             media_ids = [m for m in ctx.state["media_ids"].split(",") if m]
         else:
@@ -168,8 +192,9 @@ class MastodonPublisher:
     def find_existing(self, content: Content, account: AccountRef,
                       ctx: PublishContext) -> PublishResult | None:
         base = self._base(account)
-        first_sent = int(ctx.state.get("first_sent_at", "0") or 0)
-        if first_sent and time.time() - first_sent < IDEMPOTENCY_WINDOW_SECONDS - 60:
+        if not _first_sent(ctx):
+            return None  # first_sent_at is checkpointed before any create, so none was sent
+        if not _key_expired(ctx):
             # Within the window the server answers a repeated key with the original status
             # (or creates it now if the first attempt never arrived): either way, one post.
             media_ids = [m for m in ctx.state.get("media_ids", "").split(",") if m]
@@ -189,12 +214,30 @@ class MastodonPublisher:
                           timeout=ctx.timeout_seconds,
                           params={"limit": 40, "exclude_replies": "true"})
         wanted = final_text(content, account)
+        earliest = _first_sent(ctx) - MATCH_MARGIN_SECONDS
         body = http.json_or_empty(resp).get("data")
         statuses = body if isinstance(body, list) else []
         for status in statuses:
-            if _plain(status) == wanted:
+            if not isinstance(status, dict) or _plain(status) != wanted:
+                continue
+            created = http.parse_iso(str(status.get("created_at") or ""))
+            # An identical status from before this publication's first send is another
+            # post (a repeated promotion), never this one.
+            if created is not None and created.timestamp() >= earliest:
                 return _result(status)
         return None
+
+
+def _first_sent(ctx: PublishContext) -> int:
+    raw = ctx.state.get("first_sent_at", "")
+    return int(raw) if raw.isdigit() else 0
+
+
+def _key_expired(ctx: PublishContext) -> bool:
+    """True once the server may have forgotten the Idempotency-Key of the first send."""
+    first_sent = _first_sent(ctx)
+    return bool(first_sent) and (
+        time.time() - first_sent >= IDEMPOTENCY_WINDOW_SECONDS - KEY_SAFETY_SECONDS)
 
 
 def _plain(status: dict[str, Any]) -> str:

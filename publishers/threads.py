@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from publishers.base import AccountRef, Content, Problem
+from publishers import http
+from publishers.base import AccountRef, AuthExpired, Content, Problem, Transient
 from publishers.dm import final_text
-from publishers.meta import ContainerPublisher
+from publishers.meta import ContainerPublisher, classify
 from publishers.validation import MediaRules, common_problems
 
 CREDENTIALS = ("access_token",)
@@ -39,3 +41,26 @@ class ThreadsPublisher(ContainerPublisher):
             if content.media[0].alt_text:
                 fields["alt_text"] = content.media[0].alt_text
         return fields
+
+    def refresh_credentials(self, account: AccountRef, *, timeout: float = 15.0) -> dict[str, str]:
+        """Extend a long-lived token (60 days) before it expires; returns the new credentials.
+
+        Threads refreshes a still-valid long-lived token in place (``th_refresh_token``);
+        an expired one cannot be refreshed and the account must be reconnected.
+        """
+        creds = dict(account.credentials)
+        if not creds.get("access_token"):
+            raise AuthExpired("This Threads account has no access token; reconnect it.")
+        base = http.base_url(account.api_base, self.public_api)
+        resp = http.request("GET", f"{base}/refresh_access_token", timeout=timeout,
+                            params={"grant_type": "th_refresh_token",
+                                    "access_token": creds["access_token"]})
+        classify(resp, platform=self.label, creates=False)
+        body = http.json_or_empty(resp)
+        token = str(body.get("access_token") or "")
+        if not token:
+            raise Transient("Threads answered the refresh without a token; trying again later.")
+        fresh = {**creds, "access_token": token}
+        if str(body.get("expires_in", "")).isdigit():
+            fresh["expires_at"] = str(int(time.time()) + int(body["expires_in"]))
+        return fresh

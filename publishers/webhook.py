@@ -13,7 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -68,10 +68,13 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: str | bytes,
                for candidate in lowered.get("webhook-signature", "").split())
 
 
-def payload(content: Content, account: AccountRef, ctx: PublishContext) -> dict[str, Any]:
+def payload(content: Content, account: AccountRef, ctx: PublishContext,
+            at: int | None = None) -> dict[str, Any]:
+    """The Standard Webhooks envelope: type, timestamp (ISO 8601, UTC) and data."""
     prompt = render_prompt(content, account)
     return {
         "type": "post.published",
+        "timestamp": _iso(int(time.time()) if at is None else at),
         "data": {
             "text": final_text(content, account),
             "link": tagged_link(content, account),
@@ -84,6 +87,10 @@ def payload(content: Content, account: AccountRef, ctx: PublishContext) -> dict[
             "fingerprint": ctx.fingerprint,
         },
     }
+
+
+def _iso(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reason(resp: requests.Response) -> str:
@@ -118,8 +125,7 @@ class WebhookPublisher:
         return problems
 
     def _send(self, url: str, account: AccountRef, msg_id: str, body: str,
-              timeout: float) -> requests.Response:
-        stamp = int(time.time())
+              timeout: float, stamp: int) -> requests.Response:
         headers = {
             "Content-Type": "application/json",
             "webhook-id": msg_id,
@@ -135,10 +141,12 @@ class WebhookPublisher:
         return resp
 
     def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
-        body = json.dumps(payload(content, account, ctx), separators=(",", ":"),
+        # The same second goes into the envelope and the signed webhook-timestamp header.
+        stamp = int(time.time())
+        body = json.dumps(payload(content, account, ctx, stamp), separators=(",", ":"),
                           ensure_ascii=False)
         resp = self._send(self._url(account), account, ctx.idempotency_key, body,
-                          ctx.timeout_seconds)
+                          ctx.timeout_seconds, stamp)
         remote = http.json_or_empty(resp).get("id")
         return PublishResult(remote_id=str(remote or ctx.idempotency_key))
 
@@ -148,6 +156,8 @@ class WebhookPublisher:
         return self.publish(content, account, ctx)
 
     def check_connection(self, account: AccountRef) -> str:
-        body = json.dumps({"type": "poise.ping", "data": {}}, separators=(",", ":"))
-        self._send(self._url(account), account, f"ping_{int(time.time())}", body, 15.0)
+        stamp = int(time.time())
+        body = json.dumps({"type": "poise.ping", "timestamp": _iso(stamp), "data": {}},
+                          separators=(",", ":"))
+        self._send(self._url(account), account, f"ping_{stamp}", body, 15.0, stamp)
         return self._url(account)

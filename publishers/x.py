@@ -26,6 +26,7 @@ from publishers.base import (
     AuthExpired,
     Content,
     ContentRejected,
+    Identity,
     MediaFile,
     OutcomeUnknown,
     Problem,
@@ -167,11 +168,18 @@ class XPublisher:
     # --- the Protocol ---------------------------------------------------------------------
 
     def check_connection(self, account: AccountRef) -> str:
-        client = self._client(account, 15.0)
+        return self.identify(account).display_name
+
+    def identify(self, account: AccountRef, *, timeout: float = 15.0) -> Identity:
+        """The user behind the credentials (GET /2/users/me): name, numeric id, @username."""
+        client = self._client(account, timeout)
         response = self._tweepy_call(client.get_me, "/2/users/me", creates=False,
                                      user_auth=_uses_oauth1(account))
         data = response.data
-        return str(getattr(data, "name", "") or getattr(data, "username", "") or account.handle)
+        username = str(getattr(data, "username", "") or "")
+        return Identity(
+            display_name=str(getattr(data, "name", "") or username or account.handle),
+            external_id=str(getattr(data, "id", "") or ""), username=username)
 
     def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
         earlier_attempt = "first_sent_at" in ctx.state

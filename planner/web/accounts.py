@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -78,7 +79,7 @@ async def connect_account(request: Request, session: SessionDep,
 
 
 def _back(request: Request, member: Member, notice: str) -> Response:
-    target = f"/w/{member.workspace.slug}/accounts?notice={notice}"
+    target = f"/w/{member.workspace.slug}/accounts?{urlencode({'notice': notice})}"
     if request.headers.get("HX-Request"):
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
@@ -179,10 +180,11 @@ def parse_slot_lines(text: str) -> list[tuple[int, str]]:
 
 
 @router.get("/w/{slug}/accounts/oauth/{platform}")
-def oauth_start(request: Request, platform: str, api_base: str = "",
+def oauth_start(request: Request, platform: str, api_base: str = "", pick: str = "",
                 member: Member = require(Role.manager)) -> Response:
     redirect_uri = str(request.url_for("oauth_callback", platform=platform))
-    url, flow = oauth.start(platform=platform, api_base=api_base, redirect_uri=redirect_uri)
+    url, flow = oauth.start(platform=platform, api_base=api_base, redirect_uri=redirect_uri,
+                            pick=pick)
     request.session["oauth"] = {**flow, "slug": member.workspace.slug}
     return RedirectResponse(url, status_code=303)
 
@@ -195,19 +197,18 @@ def oauth_callback(request: Request, platform: str, session: SessionDep, user: U
     flow = dict(request.session.pop("oauth", {}) or {})
     if flow.get("platform") != platform:
         flow = {}
-    credentials = oauth.finish(flow=flow, code=code, state=state)
+    grant = oauth.finish(flow=flow, code=code, state=state)
     workspace, role = workspaces.workspace_for_member(session=session, slug=flow["slug"],
                                                       user_id=user.id or 0)
     member = Member(user=user, workspace=workspace, role=role)
     if not member.can(Role.manager):
         raise Invalid.at("role", "Only managers and above can connect accounts.")
-    expires_in = credentials.pop("expires_in", "")
+    # An empty handle is filled in from the platform's answer (@username or name).
     account = connections.connect(
         session=session, workspace_id=member.workspace_id, platform=platform,
-        handle=platform, credentials=credentials, api_base=flow["api_base"],
-        actor_id=member.user_id)
-    account.handle = account.display_name or account.handle
-    if expires_in.isdigit():
-        account.token_expires_at = utcnow() + timedelta(seconds=int(expires_in))
-    return RedirectResponse(f"/w/{member.workspace.slug}/accounts?notice=Connected "
-                            f"{account.handle}.", status_code=303)
+        handle=grant.handle, credentials=grant.credentials, api_base=flow["api_base"],
+        external_id=grant.external_id, actor_id=member.user_id)
+    if grant.expires_in:
+        account.token_expires_at = utcnow() + timedelta(seconds=grant.expires_in)
+    notice = urlencode({"notice": f"Connected {account.handle}."})
+    return RedirectResponse(f"/w/{member.workspace.slug}/accounts?{notice}", status_code=303)

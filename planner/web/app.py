@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+    # Uploaded images, public by design: Instagram and Threads fetch a post's image by URL.
+    # Names are random UUIDs under the workspace id, so they cannot be guessed or listed.
+    app.mount("/media", StaticFiles(directory=str(settings.media_dir), check_dir=False),
+              name="media")
     for router in _routers():
         app.include_router(router)
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from publishers.base import AccountRef
 from publishers.fakes.core import KINDS, OPS, Create, FakeRequest, FakeResponse
+from publishers.fakes.oauth import INSTAGRAM_USER_ID, META_PAGE_ID, THREADS_USER_ID
 from publishers.fakes.platform import (
     MASTODON_ACCOUNT_ID,
     WEBHOOK_SECRET,
@@ -28,9 +29,9 @@ EXTERNAL_IDS = {
     "mastodon": MASTODON_ACCOUNT_ID,
     "bluesky": "",
     "linkedin": "urn:li:person:fake-member",
-    "facebook": "200000000000001",
-    "instagram": "17841400000000001",
-    "threads": "27000000000000001",
+    "facebook": META_PAGE_ID,
+    "instagram": INSTAGRAM_USER_ID,
+    "threads": THREADS_USER_ID,
     "webhook": "",
 }
 
@@ -45,6 +46,7 @@ def fake_account(platform: str, base_url: str, *, handle: str = "poise.test",
 
 
 __all__ = [
-    "EXTERNAL_IDS", "KINDS", "OPS", "WEBHOOK_SECRET", "X_CLIENT_ID", "X_REFRESH_TOKEN",
+    "EXTERNAL_IDS", "INSTAGRAM_USER_ID", "KINDS", "META_PAGE_ID", "OPS", "THREADS_USER_ID",
+    "WEBHOOK_SECRET", "X_CLIENT_ID", "X_REFRESH_TOKEN", "X_USER_ID",
     "Create", "FakePlatform", "FakeRequest", "FakeResponse", "credentials_for", "fake_account",
 ]

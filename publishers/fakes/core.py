@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 OPS = ("create", "container", "upload", "auth", "read", "any")
 KINDS = (
     "5xx_before_create", "create_then_5xx", "create_then_timeout", "create_then_reset",
-    "connection_reset", "429", "401", "422", "duplicate", "expired_token",
+    "connection_reset", "429", "401", "403", "422", "duplicate", "expired_token",
 )
 _AFTER_CREATE = {"create_then_5xx", "create_then_timeout", "create_then_reset"}
 
@@ -115,6 +115,8 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
     if platform in ("facebook", "instagram", "threads"):
         graph = {
             "401": (400, 190, "Error validating access token: Session has expired.", 463),
+            "403": (403, 200, "(#200) The user hasn't authorized the application to perform "
+                              "this action", 0),
             "429": (400, 4, "Application request limit reached", 0),
             "422": (400, 100, "Invalid parameter", 0),
             "duplicate": (400, 506, "Duplicate status message", 0),
@@ -140,6 +142,10 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
         if kind == "401":
             return FakeResponse(401, {"title": "Unauthorized", "type": "about:blank",
                                       "status": 401, "detail": "Unauthorized"})
+        if kind == "403":
+            return FakeResponse(403, {"title": "Forbidden", "type": "about:blank",
+                                      "status": 403,
+                                      "detail": "You are not permitted to perform this action."})
         if kind == "duplicate":
             return FakeResponse(403, {"detail": "You are not allowed to create a Tweet with "
                                                 "duplicate content.", "type": "about:blank",
@@ -158,6 +164,8 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
                                  "X-RateLimit-Reset": reset})
         if kind == "401":
             return FakeResponse(401, {"error": "The access token is invalid"})
+        if kind == "403":
+            return FakeResponse(403, {"error": "This action is outside the authorized scopes"})
         if kind in ("422", "duplicate"):
             return FakeResponse(422, {"error": "Validation failed: Text can't be blank"})
         return FakeResponse(503, {"error": "Service Unavailable"})
@@ -171,6 +179,9 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
         if kind == "401":
             return FakeResponse(401, {"error": "AuthenticationRequired",
                                       "message": "Invalid identifier or password"})
+        if kind == "403":
+            return FakeResponse(403, {"error": "Forbidden",
+                                      "message": "This account has been suspended"})
         if kind == "expired_token":
             return FakeResponse(400, {"error": "ExpiredToken", "message": "Token has expired"})
         if kind in ("422", "duplicate"):
@@ -186,6 +197,11 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
                                       "code": "REVOKED_ACCESS_TOKEN",
                                       "message": "The token used in the request has been "
                                                  "revoked by the user"})
+        if kind == "403":
+            return FakeResponse(403, {"status": 403, "serviceErrorCode": 100,
+                                      "code": "ACCESS_DENIED",
+                                      "message": "Not enough permissions to access: "
+                                                 "partnerApiPostsExternal.CREATE.20251001"})
         if kind == "duplicate":
             return FakeResponse(422, {"status": 422, "code": "DUPLICATE_POST",
                                       "message": "Content is a duplicate of "
@@ -199,6 +215,8 @@ def platform_error(platform: str, kind: str) -> FakeResponse:
         return FakeResponse(429, {"error": "slow down"}, {"Retry-After": "30"})
     if kind == "401":
         return FakeResponse(401, {"error": "bad signature"})
+    if kind == "403":
+        return FakeResponse(403, {"error": "forbidden"})
     if kind in ("422", "duplicate"):
         return FakeResponse(422, {"error": "unprocessable"})
     return FakeResponse(503, {"error": "unavailable"})

@@ -9,6 +9,7 @@ accepts is listed in ``credentials_for()``.
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import html
 import re
@@ -49,6 +50,10 @@ def _did(handle: str) -> str:
 
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + ".000Z"
+
+
+def _from_iso(text: str) -> float:
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
 class FakePlatform(OAuthRoutes, FakeCore):
@@ -127,6 +132,23 @@ class FakePlatform(OAuthRoutes, FakeCore):
         with self.lock:
             self._counter += 1
             return str(self._counter)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass for everything stored: posts look older, idempotency keys
+        age (Mastodon forgets them after an hour) and rkeys' records keep their key."""
+        with self.lock:
+            for status in self._m_statuses:
+                status["created_at"] = _iso(_from_iso(status["created_at"]) - seconds)
+            self._m_idempotency = {key: (at - seconds, status)
+                                   for key, (at, status) in self._m_idempotency.items()}
+            for tweet in self._x_tweets:
+                tweet["at"] -= seconds
+            for post in self._l_posts:
+                post["createdAt"] -= int(seconds * 1000)
+            for item in self._g_objects.values():
+                for name in ("created_time", "timestamp"):
+                    if isinstance(item.get(name), float | int):
+                        item[name] -= seconds
 
     def expire_bluesky_sessions(self) -> None:
         """Make every issued access token answer ExpiredToken (refresh tokens stay valid)."""
@@ -443,6 +465,11 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     def _x_upload(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.x_scope_missing(bearer, "media.write"):
+            return FakeResponse(403, {"title": "Forbidden", "type": "about:blank",
+                                      "status": 403, "detail": "This token lacks the "
+                                                               "media.write scope."})
         body = req.body if isinstance(req.body, dict) else {}
         if not isinstance(body.get("media"), dict):
             return FakeResponse(400, {"errors": [{"message": "media is required"}]})

@@ -1,5 +1,8 @@
 """Connecting accounts against the loopback fake platforms: credentials, OAuth, status."""
 
+import base64
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,10 +13,25 @@ from webhelpers import page_csrf
 
 from planner import connections
 from planner.crypto import decrypt_credentials, encrypt_credentials
-from planner.db import session_scope
+from planner.db import session_scope, utcnow
+from planner.dispatch import build_account_ref
 from planner.errors import Invalid
-from planner.models import Account, AccountStatus
-from publishers.fakes import FakePlatform
+from planner.models import Account, AccountStatus, Post
+from planner.settings import get_settings
+from planner.textrules import content_for
+from publishers import AccountRef, Content, MediaFile, PublishContext, mastodon
+from publishers.facebook import FacebookPublisher
+from publishers.fakes import (
+    INSTAGRAM_USER_ID,
+    META_PAGE_ID,
+    THREADS_USER_ID,
+    X_USER_ID,
+    FakePlatform,
+)
+from publishers.instagram import InstagramPublisher
+from publishers.linkedin import LinkedInPublisher
+from publishers.mastodon import MastodonPublisher
+from publishers.x import XPublisher
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +92,30 @@ class TestConnectByCredentials:
                             api_base=f"{fake.base_url}/webhook/shop",
                             cred_secret=WEBHOOK_SECRET).status_code == 303
 
+    def test_platform_trouble_while_checking_saves_nothing_and_says_why(
+            self, world, make_client, fake):
+        fake.inject("read", "5xx_before_create", platform="mastodon")
+        c = make_client("manager@acme.test")
+        r = connect_form(c, world, platform="mastodon", handle="@later",
+                         api_base=fake.base_url, cred_access_token="fake-token")
+        assert r.status_code == 503 and "try again in a moment" in r.text
+        assert "did not accept" not in r.text
+        with session_scope() as s:
+            assert s.exec(select(Account).where(Account.handle == "@later")).first() is None
+
+    def test_x_user_id_is_filled_in_from_the_platform(self, world, make_client, fake):
+        c = make_client("manager@acme.test")
+        r = connect_form(c, world, platform="x", handle="@poise", api_base=fake.base_url,
+                         cred_consumer_key="fake-consumer-key",
+                         cred_consumer_secret="fake-consumer-secret",
+                         cred_access_token="fake-token",
+                         cred_access_token_secret="fake-token-secret")
+        assert r.status_code == 303, r.text
+        with session_scope() as s:
+            account = s.exec(select(Account).where(Account.platform == "x",
+                                                   Account.handle == "@poise")).one()
+            assert account.external_id == X_USER_ID
+
     def test_viewer_cannot_connect(self, world, make_client, fake):
         c = make_client("viewer@acme.test")
         r = connect_form(c, world, platform="mastodon", handle="@x", api_base=fake.base_url,
@@ -103,6 +145,46 @@ class TestStatus:
         assert "Reconnected" in r.text and "connected" in r.text
         with session_scope(engine) as s:
             assert s.get(Account, account_id).status == AccountStatus.ok
+
+    @pytest.mark.parametrize("kind, words", [
+        ("5xx_before_create", "server error"), ("429", "rate limit"),
+        ("connection_reset", "No answer")])
+    def test_platform_trouble_leaves_the_account_connected(self, world, engine, fake,
+                                                           make_client, kind, words):
+        account_id = self._account(engine, world, fake)
+        fake.inject("read", kind, platform="mastodon")
+        c = make_client("manager@acme.test")
+        token = page_csrf(c, f"/w/{world.slug}/accounts")
+        r = c.post(f"/w/{world.slug}/accounts/{account_id}/test",
+                   headers={"HX-Request": "true", "X-CSRF-Token": token})
+        assert r.status_code == 200 and "Could not reach Mastodon" in r.text
+        assert words in r.text and "stays connected" in r.text
+        assert "needs reconnect" not in r.text
+        with session_scope(engine) as s:
+            account = s.get(Account, account_id)
+            assert (account.status, account.status_reason) == (AccountStatus.ok, "")
+
+    def test_unreachable_platform_leaves_a_paused_account_paused(self, world, engine):
+        with session_scope(engine) as s:
+            account = connections.connect(
+                session=s, workspace_id=world.workspace_id, platform="mastodon", handle="@gone",
+                api_base="http://127.0.0.1:9", credentials={"access_token": "t"},
+                actor_id=None, check=False)
+            connections.pause(session=s, account=account, actor_id=None)
+            result = connections.test_connection(session=s, account=account, actor_id=None)
+            assert not result.ok and "Could not connect" in result.message
+            assert "stays paused" in result.message
+            assert account.status == AccountStatus.paused
+
+    def test_success_fills_a_missing_linkedin_urn(self, world, engine, fake):
+        with session_scope(engine) as s:
+            account = connections.connect(
+                session=s, workspace_id=world.workspace_id, platform="linkedin",
+                handle="Brand lead", api_base=fake.base_url,
+                credentials={"access_token": "fake-token"}, actor_id=None, check=False)
+            assert account.external_id == ""
+            result = connections.test_connection(session=s, account=account, actor_id=None)
+            assert result.ok and account.external_id == "urn:li:person:fake-member"
 
     def test_pause_and_resume(self, world, engine, fake, make_client):
         account_id = self._account(engine, world, fake)
@@ -135,6 +217,36 @@ class TestStatus:
         r = c.post(f"/w/{world.other_slug}/accounts/{world.account_id}/pause",
                    headers={"X-CSRF-Token": token})
         assert r.status_code == 404
+
+
+def _jpeg(tmp_path: Path) -> tuple[MediaFile, ...]:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64) + b"\xff\xd9")
+    return (MediaFile(path=str(path), mime_type="image/jpeg", url="https://cdn.example/p.jpg"),)
+
+
+def _ctx(key: str = "pub-1") -> PublishContext:
+    return PublishContext(idempotency_key=key, fingerprint="fp", timeout_seconds=5.0)
+
+
+def _last(platform: str) -> Account:
+    with session_scope() as s:
+        account = s.exec(select(Account).where(Account.platform == platform)
+                         .order_by(Account.id.desc())).first()  # type: ignore[union-attr]
+        s.expunge(account)
+        return account
+
+
+@pytest.fixture
+def meta_app(monkeypatch):
+    """The operator's Meta app, set the documented way (POISE_META_APP_ID/_SECRET)."""
+    from planner import settings as settings_module
+
+    monkeypatch.setenv("POISE_META_APP_ID", "fake-meta-app")
+    monkeypatch.setenv("POISE_META_APP_SECRET", "fake-meta-secret")
+    settings_module.get_settings.cache_clear()
+    yield
+    settings_module.get_settings.cache_clear()
 
 
 def _follow_oauth(c, start_url):
@@ -173,6 +285,47 @@ class TestOAuth:
             creds = decrypt_credentials(account.credentials_enc)
             assert creds["refresh_token"].startswith("x-refresh-") and account.token_expires_at
 
+    def test_x_stores_the_user_id_and_can_upload_images(self, world, make_client, fake,
+                                                         monkeypatch, tmp_path):
+        monkeypatch.setenv("POISE_X_CLIENT_ID", "fake-client-id")
+        get_settings.cache_clear()
+        c = make_client("manager@acme.test")
+        authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/x?api_base="
+                                        f"{fake.base_url}")
+        assert "media.write" in parse_qs(urlsplit(authorize).query)["scope"][0].split()
+        account = _last("x")
+        assert (account.external_id, account.handle) == (X_USER_ID, "@poise")
+        assert "Connected+%40poise" in r.headers["location"]
+        # The fake refuses uploads by OAuth 2.0 tokens granted without media.write.
+        XPublisher().publish(Content(text="with a picture", media=_jpeg(tmp_path)),
+                             build_account_ref(account), _ctx())
+        assert len(fake.creates) == 1 and fake.creates[0].body["media"]["media_ids"]
+
+    def test_linkedin_stores_the_author_urn_and_can_publish(self, world, make_client, fake,
+                                                           monkeypatch):
+        monkeypatch.setenv("POISE_LINKEDIN_CLIENT_ID", "li-client")
+        monkeypatch.setenv("POISE_LINKEDIN_CLIENT_SECRET", "li-secret")
+        get_settings.cache_clear()
+        c = make_client("manager@acme.test")
+        authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/linkedin?api_base="
+                                        f"{fake.base_url}")
+        assert parse_qs(urlsplit(authorize).query)["client_id"] == ["li-client"]
+        assert r.status_code == 303, r.text
+        account = _last("linkedin")
+        assert account.external_id == "urn:li:person:fake-member"
+        assert account.token_expires_at is not None
+        result = LinkedInPublisher().publish(Content(text="Hello network"),
+                                             build_account_ref(account), _ctx())
+        assert fake.creates[0].body["author"] == "urn:li:person:fake-member"
+        assert result.remote_id.startswith("urn:li:share:")
+
+    def test_linkedin_needs_the_client_secret_too(self, world, make_client, monkeypatch):
+        monkeypatch.setenv("POISE_LINKEDIN_CLIENT_ID", "li-client")
+        get_settings.cache_clear()
+        c = make_client("manager@acme.test")
+        r = c.get(f"/w/{world.slug}/accounts/oauth/linkedin")
+        assert r.status_code == 422 and "POISE_LINKEDIN_CLIENT_SECRET" in r.text
+
     def test_forged_state_is_refused(self, world, make_client, fake):
         c = make_client("manager@acme.test")
         c.get(f"/w/{world.slug}/accounts/oauth/mastodon?api_base={fake.base_url}",
@@ -207,3 +360,131 @@ def test_unknown_platform_is_refused(world, engine):
     with session_scope(engine) as s, pytest.raises(Invalid):
         connections.connect(session=s, workspace_id=world.workspace_id, platform="myspace",
                             handle="x", credentials={}, actor_id=None)
+
+
+class TestConnectWithMeta:
+    def test_facebook_page_with_its_page_token(self, world, make_client, fake, meta_app):
+        c = make_client("manager@acme.test")
+        authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/facebook?api_base="
+                                        f"{fake.base_url}")
+        assert urlsplit(authorize).path == "/v21.0/dialog/oauth"
+        query = parse_qs(urlsplit(authorize).query)
+        assert query["client_id"] == ["fake-meta-app"]
+        assert "pages_manage_posts" in query["scope"][0]
+        assert r.status_code == 303, r.text
+        account = _last("facebook")
+        token = decrypt_credentials(account.credentials_enc)["page_access_token"]
+        assert (account.external_id, account.handle, account.display_name) == (
+            META_PAGE_ID, "poisedemo", "Poise Demo")  # the username makes m.me links work
+        assert token.startswith(f"meta-page-{META_PAGE_ID}-")  # the page's, not the user's
+        assert account.token_expires_at is None  # page tokens from long-lived ones last
+        FacebookPublisher().publish(Content(text="Hello page"), build_account_ref(account),
+                                    _ctx())
+        assert fake.creates[0].body["access_token"] == token
+        calls = [path for _, path, *_ in fake.requests]
+        assert calls.count("/v21.0/oauth/access_token") == 2  # code, then long-lived
+        assert "/v21.0/me/accounts" in calls
+
+    def test_the_named_page_is_picked(self, world, make_client, fake, meta_app):
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/facebook?api_base="
+                                f"{fake.base_url}&pick=poise+outlet")
+        assert r.status_code == 303, r.text
+        account = _last("facebook")
+        assert account.external_id == account.handle == "200000000000002"  # no username
+
+    def test_an_unknown_page_name_lists_the_pages(self, world, make_client, fake, meta_app):
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/facebook?api_base="
+                                f"{fake.base_url}&pick=Nope")
+        assert r.status_code == 422 and "Poise Demo, Poise Outlet" in r.text
+
+    def test_instagram_account_linked_to_the_page(self, world, make_client, fake, meta_app,
+                                                   tmp_path):
+        c = make_client("manager@acme.test")
+        authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/instagram?api_base="
+                                        f"{fake.base_url}")
+        assert "instagram_content_publish" in parse_qs(urlsplit(authorize).query)["scope"][0]
+        assert r.status_code == 303, r.text
+        account = _last("instagram")
+        assert (account.external_id, account.handle) == (INSTAGRAM_USER_ID, "@poise")
+        result = InstagramPublisher().publish(Content(text="caption", media=_jpeg(tmp_path)),
+                                              build_account_ref(account), _ctx())
+        assert fake.creates[0].path == f"/v21.0/{INSTAGRAM_USER_ID}/media_publish"
+        assert result.url.startswith("https://www.instagram.com/p/")
+
+    def test_instagram_without_a_linked_account_says_so(self, world, make_client, fake,
+                                                        meta_app):
+        fake.meta_pages = [page for page in fake.meta_pages
+                           if "instagram_business_account" not in page]
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/instagram?api_base="
+                                f"{fake.base_url}")
+        assert r.status_code == 422 and "Instagram professional account" in r.text
+        with session_scope() as s:
+            assert s.exec(select(Account).where(Account.platform == "instagram")).first() \
+                is None
+
+    def test_threads_long_lived_token_and_user_id(self, world, make_client, fake, meta_app):
+        c = make_client("manager@acme.test")
+        authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/threads?api_base="
+                                        f"{fake.base_url}")
+        assert urlsplit(authorize).path == "/oauth/authorize"
+        assert r.status_code == 303, r.text
+        account = _last("threads")
+        assert account.external_id == THREADS_USER_ID
+        creds = decrypt_credentials(account.credentials_enc)
+        assert creds["access_token"].startswith("threads-long-")
+        assert account.token_expires_at > utcnow() + timedelta(days=59)
+        calls = [path for _, path, *_ in fake.requests]
+        assert calls.index("/oauth/access_token") < calls.index("/access_token")
+
+    def test_the_app_secret_never_rides_in_the_session_cookie(self, world, make_client, fake,
+                                                               meta_app):
+        c = make_client("manager@acme.test")
+        r = c.get(f"/w/{world.slug}/accounts/oauth/facebook?api_base={fake.base_url}",
+                  follow_redirects=False)
+        assert r.status_code == 303
+        signed = c.cookies["poise_session"]  # base64 JSON, signed but readable
+        payload = base64.b64decode(signed.split(".")[0] + "==")
+        assert b"fake-meta-app" in payload and b"fake-meta-secret" not in payload
+
+    def test_without_the_app_settings_it_says_which(self, world, make_client):
+        c = make_client("manager@acme.test")
+        r = c.get(f"/w/{world.slug}/accounts/oauth/instagram")
+        assert r.status_code == 422 and "POISE_META_APP_ID" in r.text
+
+    def test_page_offers_connect_with_meta(self, world, make_client):
+        page = make_client("manager@acme.test").get(f"/w/{world.slug}/accounts").text
+        for platform in ("facebook", "instagram", "threads"):
+            assert f'formaction="/w/{world.slug}/accounts/oauth/{platform}"' in page
+
+
+class TestWhatTheAdaptersReceive:
+    def test_dispatch_passes_the_instance_text_limit(self, world, engine):
+        mastodon.forget_instance_limits()
+        with session_scope(engine) as s:
+            account = s.get(Account, world.account_id)
+            account.api_base, account.text_limit = "https://bikes.social", 777
+            ref = build_account_ref(account)
+        assert ref.text_limit == 777
+        assert MastodonPublisher().validate(Content(text="a" * 600), ref) == []
+        assert MastodonPublisher().validate(Content(text="a" * 778), ref)[0].field == "text"
+
+    def test_uploaded_images_get_a_public_url(self, monkeypatch):
+        monkeypatch.setenv("POISE_PUBLIC_BASE_URL", "https://poise.example/")
+        get_settings.cache_clear()
+        post = Post(workspace_id=1, text="Look", media_path="3/ab12.jpg",
+                    media_mime="image/jpeg")
+        [image] = content_for(post, media_dir=Path("/srv/media")).media
+        assert image.url == "https://poise.example/media/3/ab12.jpg"
+        assert image.path == "/srv/media/3/ab12.jpg"
+        instagram = AccountRef(platform="instagram", handle="@b", api_base="",
+                               credentials={"access_token": "t"}, external_id="1")
+        problems = InstagramPublisher().validate(content_for(post), instagram)
+        assert not [p for p in problems if "https URL" in p.message]
+
+    def test_images_stored_elsewhere_have_no_url(self):
+        post = Post(workspace_id=1, text="Look", media_path="/abs/x.jpg",
+                    media_mime="image/jpeg")
+        assert content_for(post).media[0].url == ""

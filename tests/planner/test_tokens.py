@@ -57,3 +57,71 @@ def test_refused_refresh_asks_for_reconnect(world, engine, fake):
     with session_scope(engine) as s:
         assert s.get(Account, account_id).status == AccountStatus.needs_reconnect
         assert len(s.exec(select(Notification)).all()) == 1
+
+
+@pytest.mark.parametrize("kind", ["5xx_before_create", "connection_reset"])
+def test_platform_trouble_keeps_the_account_connected(world, engine, fake, kind):
+    account_id = x_account(engine, world, fake)
+    fake.inject("auth", kind, platform="x")
+    now = utcnow()
+    assert tokens.refresh_expiring(engine, now=now) == 0
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert account.status == AccountStatus.ok
+        assert "failed for now" in account.status_reason
+        assert "tried again automatically" in account.status_reason
+        assert s.exec(select(Notification)).all() == []
+        assert decrypt_credentials(account.credentials_enc)["refresh_token"] == X_REFRESH_TOKEN
+    # The lease stays until it runs out: the next round does not hammer the platform...
+    assert tokens.refresh_expiring(engine, now=now + timedelta(seconds=30)) == 0
+    assert [r[1] for r in fake.requests].count("/2/oauth2/token") == 1
+    # ...and a later one refreshes, clearing the note.
+    assert tokens.refresh_expiring(engine, now=now + tokens.LEASE + timedelta(seconds=1)) == 1
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert (account.status, account.status_reason) == (AccountStatus.ok, "")
+
+
+def test_rate_limit_waits_for_the_reset(world, engine, fake):
+    account_id = x_account(engine, world, fake)
+    fake.inject("auth", "429", platform="x")
+    now = utcnow()
+    assert tokens.refresh_expiring(engine, now=now) == 0
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert account.status == AccountStatus.ok
+        assert account.token_refresh_lease > now + timedelta(minutes=14)  # x-rate-limit-reset
+    assert tokens.refresh_expiring(engine, now=now + tokens.LEASE * 2) == 0
+    assert [r[1] for r in fake.requests].count("/2/oauth2/token") == 1
+
+
+def test_unreachable_platform_keeps_the_account_connected(world, engine):
+    with session_scope(engine) as s:
+        account = connections.connect(
+            session=s, workspace_id=world.workspace_id, platform="x",
+            handle=f"@gone-{uuid.uuid4().hex[:6]}", api_base="http://127.0.0.1:9",
+            actor_id=None, check=False,
+            credentials={"access_token": "old", "refresh_token": "r", "client_id": "c"})
+        account.token_expires_at = utcnow() + timedelta(minutes=5)
+        account_id = account.id
+    assert tokens.refresh_expiring(engine) == 0
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert account.status == AccountStatus.ok and "Could not connect" in \
+            account.status_reason
+
+
+def test_threads_long_lived_token_is_extended(world, engine, fake):
+    with session_scope(engine) as s:
+        account = connections.connect(
+            session=s, workspace_id=world.workspace_id, platform="threads", handle="@brand",
+            api_base=fake.base_url, external_id="27000000000000001", actor_id=None,
+            check=False, credentials={"access_token": "fake-token"})
+        account.token_expires_at = utcnow() + timedelta(minutes=10)
+        account_id = account.id
+    assert tokens.refresh_expiring(engine) == 1
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert decrypt_credentials(account.credentials_enc)["access_token"].startswith(
+            "threads-long-")
+        assert account.token_expires_at > utcnow() + timedelta(days=59)

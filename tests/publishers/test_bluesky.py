@@ -160,6 +160,14 @@ class TestErrors:
         with pytest.raises(Transient):
             pub.publish(Content(text="x"), account("bluesky"), make_ctx())
 
+    def test_403_is_a_refusal_of_the_account(self, fake: FakePlatform, account,
+                                             make_ctx) -> None:
+        fake.inject("create", "403", platform="bluesky")
+        with pytest.raises(AuthExpired) as caught:
+            pub.publish(Content(text="x"), account("bluesky"), make_ctx())
+        assert caught.value.status == 403 and "suspended" in caught.value.reason
+        assert fake.creates == []
+
     def test_check_connection(self, fake: FakePlatform, account) -> None:
         assert pub.check_connection(account("bluesky")) == "Poise Demo"
 

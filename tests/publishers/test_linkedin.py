@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -67,12 +68,52 @@ class TestPublish:
         assert found is not None and found.remote_id == fake.creates[0].remote_id
         assert pub.find_existing(Content(text="never"), account("linkedin"), ctx) is None
 
+    def test_find_existing_ignores_an_older_identical_post(self, fake: FakePlatform, account,
+                                                          make_ctx) -> None:
+        weekly = Content(text="Tip of the week: stretch")
+        pub.publish(weekly, account("linkedin"), make_ctx("last-week"))
+        fake.advance(7 * 24 * 3600)
+        # This week's attempt recorded its first send, then the worker died.
+        ctx = make_ctx("this-week", state={"first_sent_at": str(int(time.time()))})
+        assert pub.find_existing(weekly, account("linkedin"), ctx) is None
+
+    def test_find_existing_allows_a_little_clock_skew(self, fake: FakePlatform, account,
+                                                      make_ctx) -> None:
+        fake.inject("create", "create_then_reset", platform="linkedin")
+        ctx = make_ctx()
+        with pytest.raises(OutcomeUnknown):
+            pub.publish(Content(text="skewed"), account("linkedin"), ctx)
+        fake.advance(120)  # LinkedIn's clock two minutes behind ours
+        found = pub.find_existing(Content(text="skewed"), account("linkedin"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+
+    def test_find_existing_without_a_first_send_is_none(self, fake: FakePlatform, account,
+                                                        make_ctx) -> None:
+        pub.publish(Content(text="same"), account("linkedin"), make_ctx("a"))
+        assert pub.find_existing(Content(text="same"), account("linkedin"),
+                                 make_ctx("b")) is None
+
     @pytest.mark.parametrize("kind, error", [
-        ("401", AuthExpired), ("422", ContentRejected), ("5xx_before_create", OutcomeUnknown)])
+        ("401", AuthExpired), ("403", AuthExpired), ("422", ContentRejected),
+        ("5xx_before_create", OutcomeUnknown), ("create_then_timeout", OutcomeUnknown),
+        ("connection_reset", OutcomeUnknown)])
     def test_errors(self, fake: FakePlatform, account, make_ctx, kind: str, error: type) -> None:
         fake.inject("create", kind, platform="linkedin")
         with pytest.raises(error):
+            pub.publish(Content(text="x"), account("linkedin"), make_ctx(timeout=0.3))
+
+    def test_403_names_the_missing_permission(self, fake: FakePlatform, account,
+                                              make_ctx) -> None:
+        fake.inject("create", "403", platform="linkedin")
+        with pytest.raises(AuthExpired) as caught:
             pub.publish(Content(text="x"), account("linkedin"), make_ctx())
+        assert caught.value.status == 403 and "Not enough permissions" in caught.value.reason
+
+    def test_lookup_timeout_is_unknown(self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("read", "create_then_timeout", platform="linkedin")
+        ctx = make_ctx(state={"first_sent_at": str(int(time.time()))}, timeout=0.3)
+        with pytest.raises(OutcomeUnknown):
+            pub.find_existing(Content(text="x"), account("linkedin"), ctx)
 
     def test_429_without_reset_header_backs_off_a_minute(self, fake: FakePlatform, account,
                                                          make_ctx) -> None:
@@ -81,6 +122,11 @@ class TestPublish:
             pub.publish(Content(text="x"), account("linkedin"), make_ctx())
         wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
         assert 55 < wait <= 60
+
+    def test_identify_gives_the_member_urn(self, fake: FakePlatform, account) -> None:
+        identity = pub.identify(account("linkedin"))
+        assert (identity.display_name, identity.external_id) == (
+            "Poise Demo", "urn:li:person:fake-member")
 
     def test_check_connection_and_validate(self, fake: FakePlatform, account) -> None:
         assert pub.check_connection(account("linkedin")) == "Poise Demo"

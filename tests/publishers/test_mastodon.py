@@ -89,6 +89,14 @@ class TestErrors:
         assert len(fake.creates) == 1
         assert result.remote_id == fake.creates[0].remote_id
 
+    def test_403_means_the_token_lacks_a_permission(self, fake: FakePlatform, account,
+                                                     make_ctx) -> None:
+        fake.inject("create", "403", platform="mastodon")
+        with pytest.raises(AuthExpired) as caught:
+            pub.publish(Content(text="x"), account("mastodon"), make_ctx())
+        assert caught.value.status == 403 and "authorized scopes" in caught.value.reason
+        assert fake.creates == []
+
     def test_connection_refused_is_transient(self, make_ctx) -> None:
         dead = AccountRef(platform="mastodon", handle="p", api_base="http://127.0.0.1:9",
                           credentials={"access_token": "t"})
@@ -118,6 +126,86 @@ class TestFindExisting:
         assert len(fake.creates) == 1
 
 
+HOUR = 3600
+
+
+def _hours_pass(fake: FakePlatform, ctx, seconds: float) -> None:
+    """Let time pass for the platform and for what the first attempt recorded."""
+    fake.advance(seconds)
+    ctx.state["first_sent_at"] = str(int(ctx.state["first_sent_at"]) - int(seconds))
+
+
+class TestRetryAfterTheKeyWindow:
+    """The server keeps an Idempotency-Key for an hour; later retries must look first."""
+
+    def test_a_landed_post_is_found_not_sent_again(self, fake: FakePlatform, account,
+                                                   make_ctx) -> None:
+        fake.inject("create", "create_then_reset", platform="mastodon")
+        ctx = make_ctx("k-late")
+        with pytest.raises(Transient):
+            pub.publish(Content(text="Answer lost"), account("mastodon"), ctx)
+        _hours_pass(fake, ctx, HOUR + 100)
+        result = pub.publish(Content(text="Answer lost"), account("mastodon"), ctx)
+        assert len(fake.creates) == 1
+        assert result.remote_id == fake.creates[0].remote_id
+
+    def test_nothing_landed_so_it_is_sent_after_looking(self, fake: FakePlatform, account,
+                                                        make_ctx) -> None:
+        fake.inject("create", "5xx_before_create", platform="mastodon")
+        ctx = make_ctx("k-late-2")
+        with pytest.raises(Transient):
+            pub.publish(Content(text="Never arrived"), account("mastodon"), ctx)
+        _hours_pass(fake, ctx, HOUR + 100)
+        pub.publish(Content(text="Never arrived"), account("mastodon"), ctx)
+        assert len(fake.creates) == 1
+        calls = [(method, path) for method, path, *_ in fake.requests]
+        looked = calls.index(("GET", "/api/v1/accounts/109000000000000001/statuses"))
+        assert calls[looked + 1:] == [("POST", "/api/v1/statuses")]
+
+    def test_inside_the_window_the_key_is_trusted_without_looking(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("create", "create_then_reset", platform="mastodon")
+        ctx = make_ctx("k-early")
+        with pytest.raises(Transient):
+            pub.publish(Content(text="Soon"), account("mastodon"), ctx)
+        _hours_pass(fake, ctx, HOUR - 300)
+        pub.publish(Content(text="Soon"), account("mastodon"), ctx)
+        assert len(fake.creates) == 1
+        assert not [r for r in fake.requests if r[1].endswith("/statuses") and r[0] == "GET"]
+
+    def test_an_older_identical_status_is_not_taken_for_this_one(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        weekly = Content(text="Tip of the week: drink water")
+        last_week = pub.publish(weekly, account("mastodon"), make_ctx("last-week"))
+        fake.advance(7 * 24 * HOUR)
+        fake.inject("create", "5xx_before_create", platform="mastodon")
+        ctx = make_ctx("this-week")
+        with pytest.raises(Transient):
+            pub.publish(weekly, account("mastodon"), ctx)
+        _hours_pass(fake, ctx, HOUR + 100)
+        assert pub.find_existing(weekly, account("mastodon"), ctx) is None
+        this_week = pub.publish(weekly, account("mastodon"), ctx)
+        assert this_week.remote_id != last_week.remote_id and len(fake.creates) == 2
+
+    def test_a_status_from_just_before_the_recorded_send_still_counts(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        """Clocks differ: a status stamped a little before our first_sent_at is ours."""
+        fake.inject("create", "create_then_reset", platform="mastodon")
+        ctx = make_ctx("k-skew")
+        with pytest.raises(Transient):
+            pub.publish(Content(text="Skewed"), account("mastodon"), ctx)
+        fake.advance(120)  # the server's clock is two minutes behind ours
+        _hours_pass(fake, ctx, HOUR + 100)
+        found = pub.find_existing(Content(text="Skewed"), account("mastodon"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+
+    def test_without_a_first_send_nothing_was_sent(self, fake: FakePlatform, account,
+                                                   make_ctx) -> None:
+        pub.publish(Content(text="Same words"), account("mastodon"), make_ctx("other"))
+        assert pub.find_existing(Content(text="Same words"), account("mastodon"),
+                                 make_ctx("never-started")) is None
+
+
 class TestAccount:
     def test_check_connection_and_instance_limit(self, account) -> None:
         fake = FakePlatform(mastodon_max_characters=1000)
@@ -131,6 +219,12 @@ class TestAccount:
             assert pub.validate(Content(text="a" * 1001), acct)[0].field == "text"
         finally:
             fake.stop()
+
+    def test_identify(self, fake: FakePlatform, account) -> None:
+        identity = pub.identify(account("mastodon"))
+        host = fake.base_url.split("://", 1)[1]
+        assert (identity.display_name, identity.external_id, identity.username) == (
+            "Poise Demo", "109000000000000001", f"poise@{host}")
 
     def test_validate_missing_instance_and_token(self) -> None:
         acct = AccountRef(platform="mastodon", handle="p", api_base="")

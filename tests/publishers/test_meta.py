@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
+from publishers import meta
 from publishers.base import (
     AuthExpired,
     Content,
@@ -55,12 +59,13 @@ class TestFacebook:
         assert facebook.find_existing(Content(text="no"), account("facebook"), ctx) is None
 
     @pytest.mark.parametrize("kind, error", [
-        ("401", AuthExpired), ("422", ContentRejected), ("duplicate", ContentRejected),
-        ("connection_reset", OutcomeUnknown)])
+        ("401", AuthExpired), ("403", AuthExpired), ("422", ContentRejected),
+        ("duplicate", ContentRejected), ("connection_reset", OutcomeUnknown),
+        ("create_then_timeout", OutcomeUnknown)])
     def test_errors(self, fake: FakePlatform, account, make_ctx, kind: str, error: type) -> None:
         fake.inject("create", kind, platform="facebook")
         with pytest.raises(error):
-            facebook.publish(Content(text="x"), account("facebook"), make_ctx())
+            facebook.publish(Content(text="x"), account("facebook"), make_ctx(timeout=0.3))
 
     def test_rate_limit_code_4_with_business_usage_header(self, fake: FakePlatform, account,
                                                           make_ctx) -> None:
@@ -148,6 +153,31 @@ class TestInstagram:
         over = instagram.validate(Content(text=tags, media=photo(jpeg)), account("instagram"))
         assert "30 hashtags" in over[0].message
 
+    @pytest.mark.parametrize("op, kind, error", [
+        ("container", "403", AuthExpired), ("create", "403", AuthExpired),
+        ("container", "429", RateLimited), ("create", "429", RateLimited),
+        ("container", "5xx_before_create", Transient),
+        ("create", "create_then_5xx", OutcomeUnknown),
+        ("container", "create_then_timeout", Transient),
+        ("create", "create_then_timeout", OutcomeUnknown)])
+    def test_errors(self, fake: FakePlatform, account, make_ctx, jpeg: Path, op: str,
+                    kind: str, error: type) -> None:
+        fake.inject(op, kind, platform="instagram")
+        with pytest.raises(error):
+            instagram.publish(Content(text="x", media=photo(jpeg)), account("instagram"),
+                              make_ctx(timeout=0.3))
+
+    def test_timeout_on_publish_then_retry_publishes_once(self, fake: FakePlatform, account,
+                                                          make_ctx, jpeg: Path) -> None:
+        fake.inject("create", "create_then_timeout", platform="instagram")
+        ctx = make_ctx(timeout=0.3)
+        content = Content(text="slow", media=photo(jpeg))
+        with pytest.raises(OutcomeUnknown):
+            instagram.publish(content, account("instagram"), ctx)
+        ctx.timeout_seconds = 5
+        again = instagram.publish(content, account("instagram"), ctx)
+        assert len(fake.creates) == 1 and again.remote_id == fake.creates[0].remote_id
+
     def test_expired_token(self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
         with pytest.raises(AuthExpired):
             instagram.publish(Content(text="x", media=photo(jpeg)),
@@ -193,6 +223,26 @@ class TestThreads:
             threads.publish(Content(text="x"), account("threads"), make_ctx())
         assert threads.check_connection(account("threads")) == "Poise Demo"
 
+    def test_403_permission(self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("container", "403", platform="threads")
+        with pytest.raises(AuthExpired) as caught:
+            threads.publish(Content(text="x"), account("threads"), make_ctx())
+        assert "lacks a permission" in caught.value.reason
+
+    def test_refresh_extends_the_long_lived_token(self, fake: FakePlatform, account) -> None:
+        fresh = threads.refresh_credentials(account("threads"))
+        assert fresh["access_token"].startswith("threads-long-")
+        assert int(fresh["expires_at"]) > time.time() + 59 * 24 * 3600
+        assert [r[1] for r in fake.requests] == ["/refresh_access_token"]
+        assert threads.check_connection(replace(account("threads"), credentials=fresh))
+
+    def test_refresh_refused_or_failing(self, fake: FakePlatform, account) -> None:
+        with pytest.raises(AuthExpired):
+            threads.refresh_credentials(account("threads", access_token="expired"))
+        fake.inject("auth", "5xx_before_create", platform="threads")
+        with pytest.raises(Transient):
+            threads.refresh_credentials(account("threads"))
+
     def test_validate_limit_and_user_id(self, account) -> None:
         acct = replace(account("threads"), external_id="")
         fields = [p.field for p in threads.validate(Content(text="a" * 501), acct)]
@@ -207,3 +257,15 @@ def test_unreadable_container_status_is_unknown(fake: FakePlatform, account, mak
         instagram.find_existing(Content(text="x", media=photo(jpeg)), account("instagram"), ctx)
     with pytest.raises(OutcomeUnknown):  # an object without a status is no answer either
         instagram.find_existing(Content(text="x", media=photo(jpeg)), account("instagram"), ctx)
+
+
+@pytest.mark.parametrize("code", [10, 200, 299])
+def test_permission_codes_need_a_reconnect(code: int) -> None:
+    """Graph permission errors come as HTTP 400 or 403 with codes 10 and 200-299."""
+    for status in (400, 403):
+        resp = requests.Response()
+        resp.status_code = status
+        resp._content = json.dumps({"error": {"message": f"(#{code}) Permission denied",
+                                              "type": "OAuthException", "code": code}}).encode()
+        with pytest.raises(AuthExpired):
+            meta.classify(resp, platform="Facebook", creates=True)

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,6 +53,18 @@ class TestPublish:
         assert data["dm_prompt"]["product_url"].endswith("utm_content=p9")
         assert result.remote_id == create.remote_id
 
+    def test_envelope_has_the_standard_timestamp(self, fake: FakePlatform, account,
+                                                 make_ctx) -> None:
+        before = int(time.time())
+        pub.publish(Content(text="Hello"), account("webhook"), make_ctx("pub-w3"))
+        [create] = fake.creates
+        assert list(create.body) == ["type", "timestamp", "data"]
+        stamp = datetime.strptime(create.body["timestamp"], "%Y-%m-%dT%H:%M:%SZ")
+        # the same instant as the signed webhook-timestamp header, in ISO 8601 UTC
+        assert int(stamp.replace(tzinfo=UTC).timestamp()) == int(
+            create.headers["webhook-timestamp"])
+        assert before <= int(create.headers["webhook-timestamp"]) <= time.time()
+
     def test_receiver_dedupes_by_id_so_timeouts_are_transient(self, fake: FakePlatform,
                                                               account, make_ctx) -> None:
         fake.inject("create", "create_then_timeout", platform="webhook")
@@ -64,7 +77,8 @@ class TestPublish:
         assert len(fake.creates) == 1
 
     @pytest.mark.parametrize("kind, error", [
-        ("401", AuthExpired), ("429", RateLimited), ("422", ContentRejected),
+        ("401", AuthExpired), ("403", AuthExpired), ("429", RateLimited),
+        ("422", ContentRejected),
         ("5xx_before_create", Transient)])
     def test_errors(self, fake: FakePlatform, account, make_ctx, kind: str, error: type) -> None:
         fake.inject("create", kind, platform="webhook")

@@ -101,6 +101,20 @@ class TestErrors:
         assert "duplicate" in caught.value.detail
         assert len(fake.creates) == 1
 
+    def test_other_403_is_a_permission_problem_not_a_duplicate(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.inject("create", "403", platform="x")
+        with pytest.raises(AuthExpired) as caught:
+            pub.publish(Content(text="x"), account("x"), make_ctx())
+        assert caught.value.status == 403 and "not permitted" in caught.value.reason
+
+    def test_403_on_a_retry_is_not_taken_for_a_duplicate(self, fake: FakePlatform, account,
+                                                         make_ctx) -> None:
+        fake.inject("create", "403", platform="x")
+        with pytest.raises(AuthExpired):
+            pub.publish(Content(text="x"), account("x"),
+                        make_ctx(state={"first_sent_at": "1", "media_ids": ""}))
+
     def test_5xx_is_unknown(self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "5xx_before_create", platform="x")
         with pytest.raises(OutcomeUnknown):
@@ -149,6 +163,12 @@ class TestCredentials:
     def test_check_connection(self, fake: FakePlatform, account) -> None:
         assert pub.check_connection(account("x")) == "Poise Demo"
         assert pub.check_connection(oauth2(account)) == "Poise Demo"
+
+    def test_identify_gives_the_numeric_user_id(self, fake: FakePlatform, account) -> None:
+        for acct in (account("x"), oauth2(account)):
+            identity = pub.identify(acct)
+            assert (identity.display_name, identity.external_id, identity.username) == (
+                "Poise Demo", "1000000001", "poise")
 
     def test_refresh_once_even_when_called_concurrently(self, fake: FakePlatform,
                                                         account) -> None:
