@@ -31,6 +31,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     """Each test gets its own var/ dir and fresh settings; nothing leaks between tests."""
     monkeypatch.setenv("POISE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("POISE_DATABASE_URL", raising=False)
+    # Workers started by tests poll X DMs only when a test asks (no test reaches the internet).
+    monkeypatch.setenv("POISE_DM_POLL_SECONDS", "0")
     settings_module.get_settings.cache_clear()
     yield
     settings_module.get_settings.cache_clear()

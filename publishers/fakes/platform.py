@@ -98,6 +98,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("GET", re.compile(r"^/2/users/\d+/tweets$"), "x", "read", self._x_list),
             ("POST", re.compile(r"^/2/media/upload$"), "x", "upload", self._x_upload),
             ("POST", re.compile(r"^/2/oauth2/token$"), "x", "auth", self._x_token),
+            ("GET", re.compile(r"^/2/dm_events$"), "x", "read", self._x_dm_events),
+            ("POST", re.compile(r"^/2/dm_conversations/with/[^/]+/messages$"), "x", "dm",
+             self._x_dm_send),
             ("POST", re.compile(r"^/rest/posts$"), "linkedin", "create", self._l_create),
             ("GET", re.compile(r"^/rest/posts$"), "linkedin", "read", self._l_list),
             ("GET", re.compile(r"^/v2/userinfo$"), "linkedin", "read", self._l_userinfo),
@@ -123,6 +126,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._b_records: dict[tuple[str, str, str], dict[str, Any]] = {}
             self._x_tweets: list[dict[str, Any]] = []
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
+            self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
             self._l_posts: list[dict[str, Any]] = []
             self._g_objects: dict[str, dict[str, Any]] = {}
             self._w_seen: dict[str, str] = {}
@@ -462,6 +466,35 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 for t in tweets[:limit]]
         return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
                             if data else {"meta": {"result_count": 0}})
+
+    def x_incoming_dm(self, sender_id: str, text: str) -> str:
+        """A follower sends the X account a DM (read back by GET /2/dm_events)."""
+        with self.lock:
+            event_id = str(1900000000000000000 + int(self._next_id()))
+            self._x_dms.append({"id": event_id, "event_type": "MessageCreate", "text": text,
+                                "sender_id": sender_id, "created_at": _iso(time.time()),
+                                "dm_conversation_id": f"{X_USER_ID}-{sender_id}"})
+        return event_id
+
+    def _x_dm_events(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        with self.lock:
+            data = list(reversed(self._x_dms))[:int(req.query.get("max_results", "100"))]
+        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
+                            if data else {"meta": {"result_count": 0}})
+
+    def _x_dm_send(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        recipient = req.path.split("/")[-2]
+        with self.lock:
+            event_id = str(1900000000000000000 + int(self._next_id()))
+            self._x_dms.append({"id": event_id, "event_type": "MessageCreate",
+                                "text": str(body.get("text", "")), "sender_id": X_USER_ID,
+                                "created_at": _iso(time.time()),
+                                "dm_conversation_id": f"{X_USER_ID}-{recipient}"})
+        return FakeResponse(201, {"data": {"dm_conversation_id": f"{X_USER_ID}-{recipient}",
+                                           "dm_event_id": event_id}})
 
     def _x_upload(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)

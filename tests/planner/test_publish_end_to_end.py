@@ -10,11 +10,12 @@ import pytest
 from sqlmodel import select
 
 from planner import connections, posts
+from planner.conversions import dm_poll, inbox
 from planner.db import session_scope
 from planner.dispatch import DispatchConfig
 from planner.jobs import start_worker
 from planner.models import Account, Publication, PublicationStatus, Role, Workspace
-from planner.models_conversions import TrackedLink
+from planner.models_conversions import Message, TrackedLink
 from planner.settings import Settings, get_settings
 from publishers.fakes import EXTERNAL_IDS, FakePlatform, credentials_for
 
@@ -51,6 +52,7 @@ def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
         posts.submit_for_review(session=s, actor=manager, post_id=post.id,
                                 expected_version=1, now=now)
         posts.approve(session=s, actor=lead, post_id=post.id, expected_version=2, now=now)
+        inbox.set_auto_reply(session=s, post=post, enabled=True)
         post_id = post.id
 
     # The worker's clock runs three minutes ahead, so the post is due without waiting.
@@ -108,6 +110,24 @@ def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
     assert deep.startswith("https://twitter.com/messages/compose?recipient_id=")
     assert EXTERNAL_IDS["x"] in deep
     assert "GLOW" in tweet["text"]
+
+    # A follower answers the prompt by DM on X; the worker's poll brings it into the Inbox,
+    # attributed to the X publication, and the auto-reply sends the tracked product link.
+    fake.x_incoming_dm("4242", "Hi! GLOW please")
+    with session_scope(engine) as s:  # only the account on the fake is polled
+        for other in s.exec(select(Account).where(Account.id.not_in(ids))):
+            other.status = "paused"
+    assert dm_poll.poll_due(engine, interval_seconds=60) == 1
+    with session_scope(engine) as s:
+        incoming = s.exec(select(Message).where(Message.direction == "in")).one()
+        assert incoming.post_id == post_id and incoming.channel == "x"
+        reply = s.exec(select(Message).where(Message.kind == "auto")).one()
+        x_pub = creates_pub(s, post_id, "x")
+        code = s.exec(select(TrackedLink.code).where(
+            TrackedLink.publication_id == x_pub)).one()
+    assert reply.delivery == "sent" and f"{PUBLIC_BASE}/r/{code}" in reply.text
+    sent = [r for r in fake.requests if r[1] == "/2/dm_conversations/with/4242/messages"]
+    assert len(sent) == 1
 
 
 def creates_pub(session, post_id, platform):
