@@ -65,7 +65,8 @@ def build_headlines(report: BalanceReport) -> tuple[str, ...]:
         if line:
             lines.append(line)
     in_use = f"{report.effective_quadrants:.1f} of 4 quadrants in use"
-    if report.status == "balanced":
+    # "Well rounded" would contradict a quadrant trending toward overweight.
+    if report.status == "balanced" and not any(q.trending for q in report.quadrants):
         lines.insert(0, f"Well rounded: {in_use}")
     else:
         lines.append(in_use[0].upper() + in_use[1:])

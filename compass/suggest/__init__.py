@@ -38,6 +38,8 @@ __all__ = [
 
 def default_suggester(
     examples: Sequence[tuple[str, Sequence[Quadrant]]] = (),
+    *,
+    reuse: Suggester | None = None,
 ) -> Suggester:
     """The best suggester this installation can run.
 
@@ -45,12 +47,14 @@ def default_suggester(
     workspace's confirmed ``examples`` if given. Without it: the lexicon suggester (which
     ignores examples). The embedding model loads lazily on the first suggestion, once per
     process; cheap to call per request without examples. With examples, keep the returned
-    suggester per workspace (the examples are encoded on its first use).
+    suggester per workspace (the examples are encoded on its first use); when they change,
+    pass the old one as ``reuse`` so that only the new examples are encoded.
     """
     if available():
         embedding = _shared_embedding()
         if examples:
-            embedding = embedding.with_examples(examples)
+            previous = reuse.embedding if isinstance(reuse, CombinedSuggester) else None
+            embedding = embedding.with_examples(examples, reuse=previous)
         return CombinedSuggester(embedding=embedding)
     return LexiconSuggester()
 

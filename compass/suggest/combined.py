@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from compass.model import QUADRANTS_ORDER, Quadrant
 from compass.suggest.base import Suggestion, ranked
 from compass.suggest.embedding import EmbeddingSuggester
-from compass.suggest.lexicon import LexiconSuggester
+from compass.suggest.lexicon import LexiconSuggester, normalise
 
 __all__ = ["CombinedSuggester"]
 
@@ -19,11 +19,25 @@ class CombinedSuggester:
 
     The embedding reads meaning; the lexicon catches explicit calls to action ("tag a
     friend", "how to") that a small embedding model can blur. The ``why`` names both.
+
+    No suggestion when the evidence is thin:
+
+    - the best combined score is below the embedding's ``min_score``; or
+    - the text is shorter than ``min_words`` words ("Happy Monday!") or, when
+      ``min_margin`` is set, the meaning is a near tie, *and* the wording gives the winner
+      less than ``min_wording`` of lexicon weight (one typical word such as "new" is enough).
+
+    ``min_margin`` is off by default: on the evaluation set every margin that withheld near
+    ties withheld more right answers than wrong ones (docs/compass.md), and a wrong
+    suggestion costs the same one click as no suggestion.
     """
 
     embedding: EmbeddingSuggester = field(default_factory=EmbeddingSuggester)
     lexicon: LexiconSuggester = field(default_factory=LexiconSuggester)
     lexicon_weight: float = 0.03
+    min_margin: float = 0.0
+    min_words: int = 3
+    min_wording: float = 1.0
     source: str = "combined"
 
     def suggest(self, text: str) -> Suggestion:
@@ -42,10 +56,23 @@ class CombinedSuggester:
             q: embedded.scores.get(q, 0.0) + self.lexicon_weight * lexical[q]
             for q in QUADRANTS_ORDER
         }
-        best = ranked(scores)[0]
+        best, runner_up = ranked(scores)[:2]
         if scores[best] < self.embedding.min_score:
             return Suggestion((), scores, "Too close to call", self.source)
+        close = scores[best] - scores[runner_up] < self.min_margin
+        short = len(normalise(text)) < self.min_words
+        if (close or short) and lexical[best] < self.min_wording:
+            reason = "Too little text" if short else "Too close to call"
+            return Suggestion(
+                (),
+                scores,
+                f"{reason} to suggest a quadrant (closest: {best.label}, then "
+                f"{runner_up.label}); tag it by hand",
+                self.source,
+            )
         why = f"Closest in meaning to {best.label}"
+        if self.embedding.examples:
+            why += " (descriptions and your confirmed examples)"
         words = [phrase for phrase, _ in matches[best]][:4]
         if words:
             why += "; wording: " + ", ".join(f"'{w}'" for w in words)

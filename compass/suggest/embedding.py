@@ -165,14 +165,19 @@ class EmbeddingSuggester:
         self.example_weight = example_weight
         self._prototype_vectors: dict[Quadrant, Any] | None = None
         self._example_vectors: Any = None
+        self._known: dict[str, Any] = {}  # example vectors carried over by ``reuse``
 
     def with_examples(
-        self, examples: Sequence[tuple[str, Sequence[Quadrant]]]
+        self,
+        examples: Sequence[tuple[str, Sequence[Quadrant]]],
+        *,
+        reuse: EmbeddingSuggester | None = None,
     ) -> EmbeddingSuggester:
         """A copy that also learns from a workspace's confirmed ``(text, tags)`` examples.
 
         The copy reuses this instance's prototype vectors; the examples are encoded on its
-        first suggestion. Keep one copy per workspace and rebuild it when examples change.
+        first suggestion. Keep one copy per workspace and rebuild it when examples change;
+        pass the previous copy as ``reuse`` so only new example texts are encoded.
         """
         copy = EmbeddingSuggester(
             self.prototypes,
@@ -184,7 +189,16 @@ class EmbeddingSuggester:
             example_weight=self.example_weight,
         )
         copy._prototype_vectors = self._prototype_vectors
+        if reuse is not None:
+            wanted = {text for text, _ in copy.examples}
+            copy._known = {t: v for t, v in reuse.example_vectors().items() if t in wanted}
         return copy
+
+    def example_vectors(self) -> dict[str, Any]:
+        """The encoded examples so far, by text (empty before the first suggestion)."""
+        if self._example_vectors is None:
+            return dict(self._known)
+        return {text: self._example_vectors[i] for i, (text, _) in enumerate(self.examples)}
 
     def _encode(self, texts: Sequence[str]) -> Any:
         return _load_model().encode(
@@ -195,8 +209,19 @@ class EmbeddingSuggester:
         if self._prototype_vectors is None:
             self._prototype_vectors = {q: self._encode(self.prototypes[q]) for q in QUADRANTS_ORDER}
         if self.examples and self._example_vectors is None:
-            self._example_vectors = self._encode([text for text, _ in self.examples])
+            self._example_vectors = self._encode_examples()
         return self._prototype_vectors
+
+    def _encode_examples(self) -> Any:
+        import numpy as np
+
+        texts = [text for text, _ in self.examples]
+        new = sorted({t for t in texts if t not in self._known})
+        known = dict(self._known)
+        if new:
+            known.update(zip(new, self._encode(new), strict=True))
+        self._known = {}
+        return np.stack([known[t] for t in texts])
 
     def scores(self, text: str) -> dict[Quadrant, float]:
         """Score per quadrant: prototype similarity plus the weighted example vote."""

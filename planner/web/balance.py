@@ -1,16 +1,17 @@
-"""The Balance page: every account's compass, verdicts in plain words, 12-week trend."""
+"""The Balance page: every account's compass, verdicts in plain words, 12-week trend, settings."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
-from compass import render_trend_svg
-from planner import accounts, audit, balance
-from planner.db import utcnow
+from planner import accounts, balance
 from planner.errors import FieldProblem, Invalid
 from planner.models import Role
 from planner.web.deps import Member, SessionDep, require
@@ -20,90 +21,129 @@ from planner.web.security import csrf_protect
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 WINDOWS = (10, 20, 30, 50, 100)
+SETTING_FIELDS = (*balance.SETTING_LIMITS, *balance.TARGET_FIELDS)
 
 
-def _context(session: SessionDep, member: Member, window: int | None, scheduled: bool,
-             **extra: Any) -> dict[str, Any]:
+@dataclass
+class Filters:
+    """What the page shows: as the URL says, so a filtered view can be bookmarked."""
+
+    window: int | None = None
+    scheduled: bool = True
+    day_from: str = ""  # YYYY-MM-DD, the workspace's local days, both inclusive
+    day_to: str = ""
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    problems: list[FieldProblem] = field(default_factory=list)
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {"window": str(self.window or ""), "scheduled": "1" if self.scheduled else "0",
+                "from": self.day_from, "to": self.day_to}
+
+
+def _day(value: str, name: str, zone: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise Invalid.at(name, "Enter a date as YYYY-MM-DD.") from None
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
+
+
+def filters_from(member: Member, window: str, scheduled: str, day_from: str, day_to: str
+                 ) -> Filters:
+    """The page's filters; a window outside 1..500 or a wrong date is a field error."""
+    chosen = Filters(scheduled=scheduled != "0", day_from=day_from.strip(),
+                     day_to=day_to.strip())
+    if window.strip():
+        if not window.strip().isdigit() or not 1 <= int(window) <= 500:
+            raise Invalid.at("window", "The window is between 1 and 500 posts.")
+        chosen.window = int(window)
+    zone = member.workspace.timezone
+    chosen.date_from = _day(chosen.day_from, "from", zone)
+    last_day = _day(chosen.day_to, "to", zone)
+    # "to" names the last day shown; the range ends when the next local day begins.
+    chosen.date_to = last_day + timedelta(days=1) if last_day else None
+    if chosen.date_from and chosen.date_to and chosen.date_from >= chosen.date_to:
+        raise Invalid.at("to", "The last day must not be before the first.")
+    return chosen
+
+
+def _context(session: SessionDep, member: Member, filters: Filters, **extra: Any
+             ) -> dict[str, Any]:
     rows = accounts.list_accounts(session=session, workspace_id=member.workspace_id)
-    cards = balance.workspace_balances(session=session, workspace=member.workspace,
-                                       accounts=rows, window=window,
-                                       include_scheduled=scheduled)
-    now = utcnow()
-    trends = {a.id: render_trend_svg(balance.weekly_trend(session=session,
-                                                          account_id=a.id or 0, now=now),
-                                     title=f"Values by week, {a.handle}")
-              for a in rows}
+    cards = balance.workspace_balances(
+        session=session, workspace=member.workspace, accounts=rows, window=filters.window,
+        include_scheduled=filters.scheduled, date_from=filters.date_from,
+        date_to=filters.date_to, with_trend=True)
     ws = member.workspace
+    windows = sorted({*WINDOWS, *([filters.window] if filters.window else [])})
     context: dict[str, Any] = {
-        "cards": cards, "trends": trends, "window": window or ws.balance_window,
-        "scheduled": scheduled, "windows": WINDOWS, "can_configure": member.can(Role.brand_lead),
-        "overrides": json.loads(ws.balance_overrides or "{}"), "errors": {}, "saved": False,
+        "cards": cards, "filters": filters, "windows": windows,
+        "can_configure": member.can(Role.brand_lead),
+        "ws_values": balance.effective_values(ws),
+        "errors": {}, "saved": False, "form_values": None,
+        "account_errors": {}, "account_saved": None, "account_form": {},
+        "account_values": {c.account.id: balance.setting_values(c.overrides) for c in cards},
     }
     context.update(extra)
     return context
 
 
 @router.get("/w/{slug}/balance")
-def balance_page(request: Request, session: SessionDep, window: int | None = None,
-                 scheduled: int = 1, member: Member = require(Role.viewer)) -> Response:
-    if window is not None and not 1 <= window <= 500:
-        raise Invalid.at("window", "The window is between 1 and 500 posts.")
-    return render(request, "balance/index.html",
-                  _context(session, member, window, bool(scheduled)),
-                  partial="balance/_cards.html")
+def balance_page(request: Request, session: SessionDep, window: str = "", scheduled: str = "1",
+                 day_from: str = Query("", alias="from"), day_to: str = Query("", alias="to"),
+                 member: Member = require(Role.viewer)) -> Response:
+    filters = filters_from(member, window, scheduled, day_from, day_to)
+    return render(request, "balance/index.html", _context(session, member, filters),
+                  partial="balance/_view.html")
 
 
-def _number(form: Any, name: str, low: float, high: float, kind: type = float) -> Any:
-    raw = str(form.get(name) or "").strip()
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise Invalid("Check the balance settings.", problems=[FieldProblem(
-            (name,), f"Enter a number between {low:g} and {high:g}.")]) from None
-    if not low <= value <= high:
-        raise Invalid("Check the balance settings.", problems=[FieldProblem(
-            (name,), f"Enter a number between {low:g} and {high:g}.")])
-    return value
+def _form_values(form: FormData) -> dict[str, str]:
+    return {name: str(form.get(name) or "").strip() for name in SETTING_FIELDS}
 
 
 @router.post("/w/{slug}/balance/settings")
 async def save_settings(request: Request, session: SessionDep,
                         member: Member = require(Role.brand_lead)) -> Response:
     """The workspace's target mix and balance rule settings."""
-    form = await request.form()
-    ws = member.workspace
+    values = _form_values(await request.form())
     try:
-        targets = {q: _number(form, f"target_{q}", 0, 100)
-                   for q in ("try", "share", "care", "learn")}
-        if abs(sum(targets.values()) - 100) > 0.01:
-            raise Invalid("Check the balance settings.", problems=[FieldProblem(
-                ("target_try",), f"The target mix must add up to 100% (now "
-                                 f"{sum(targets.values()):g}%).")])
-        window = _number(form, "balance_window", 4, 500, int)
-        min_sample = _number(form, "balance_min_sample", 1, 500, int)
-        alpha = _number(form, "alpha", 0.001, 0.5)
-        missing_after = _number(form, "missing_after", 4, 500, int)
-        half_life = str(form.get("half_life_posts") or "").strip()
-        overrides: dict[str, Any] = {"alpha": alpha, "missing_after": missing_after}
-        if half_life:
-            overrides["half_life_posts"] = _number(form, "half_life_posts", 1, 500)
+        balance.save_workspace_settings(session=session, workspace=member.workspace,
+                                        values=values, actor_id=member.user_id)
     except Invalid as exc:
         errors = {p.field: p.message for p in exc.problems}
         return render(request, "balance/index.html",
-                      _context(session, member, None, True, errors=errors),
+                      _context(session, member, Filters(), errors=errors, form_values=values),
                       partial="balance/_settings.html", status_code=422)
-    before = {"targets": [ws.target_try, ws.target_share, ws.target_care, ws.target_learn],
-              "window": ws.balance_window, "min_sample": ws.balance_min_sample,
-              "overrides": ws.balance_overrides}
-    ws.target_try, ws.target_share = targets["try"], targets["share"]
-    ws.target_care, ws.target_learn = targets["care"], targets["learn"]
-    ws.balance_window, ws.balance_min_sample = window, min_sample
-    ws.balance_overrides = json.dumps(overrides)
-    session.add(ws)
-    audit.record(session=session, action="workspace.balance_settings", entity="workspace",
-                 entity_id=ws.id, actor_id=member.user_id, workspace_id=ws.id, before=before,
-                 after={"targets": list(targets.values()), "window": window,
-                        "min_sample": min_sample, "overrides": overrides})
-    return render(request, "balance/index.html", _context(session, member, None, True,
+    return render(request, "balance/index.html", _context(session, member, Filters(),
                                                           saved=True),
                   partial="balance/_settings.html")
+
+
+@router.post("/w/{slug}/balance/accounts/{account_id}/settings")
+async def save_account_settings(request: Request, account_id: int, session: SessionDep,
+                                member: Member = require(Role.brand_lead)) -> Response:
+    """One account's own balance settings; blank fields follow the workspace's."""
+    form = await request.form()
+    account = accounts.get_account(session=session, workspace_id=member.workspace_id,
+                                   account_id=account_id)
+    filters = filters_from(member, str(form.get("window_filter") or ""),
+                           str(form.get("scheduled_filter") or "1"),
+                           str(form.get("from_filter") or ""), str(form.get("to_filter") or ""))
+    values = _form_values(form)
+    try:
+        balance.save_account_settings(session=session, workspace=member.workspace,
+                                      account=account, values=values, actor_id=member.user_id)
+    except Invalid as exc:
+        errors = {p.field: p.message for p in exc.problems}
+        context = _context(session, member, filters, account_errors={account_id: errors},
+                           account_form={account_id: values})
+        context["card"] = next(c for c in context["cards"] if c.account.id == account_id)
+        return render(request, "balance/index.html", context, partial="balance/_card.html",
+                      status_code=422)
+    context = _context(session, member, filters, account_saved=account_id)
+    context["card"] = next(c for c in context["cards"] if c.account.id == account_id)
+    return render(request, "balance/index.html", context, partial="balance/_card.html")

@@ -1,4 +1,8 @@
-"""The Review page: what waits for approval, oldest first, approved or sent back inline."""
+"""The Review page: what waits for approval, oldest first, approved or sent back inline.
+
+Every waiting post shows what approving it does to each target account's balance ("Try new
+things 7 -> 8 of last 20 on @brand"); one that makes an account overweight asks first.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi.responses import Response
 from sqlmodel import col, select
 
 from planner import accounts, balance, posts
-from planner.models import Account, Post, Publication, PublicationStatus, Role, User
+from planner.models import Account, Post, PublicationStatus, Role, User
 from planner.textrules import preview_for
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import render
@@ -28,14 +32,10 @@ def review_item(session: SessionDep, member: Member, post: Post) -> dict[str, An
                  "preview": preview_for(post=post, publication=p, account=by_id[p.account_id],
                                         utm_campaign=member.workspace.utm_campaign)}
                 for p in publications]
-    return {"post": post, "author": author, "previews": previews,
-            "impacts": _balance_impacts(session, member, post, publications)}
-
-
-def _balance_impacts(session: SessionDep, member: Member, post: Post,
-                     publications: list[Publication]) -> list[str]:
-    return balance.approval_warnings(session=session, workspace=member.workspace, post=post,
-                                     publications=publications)
+    impacts = balance.post_impacts(session=session, workspace=member.workspace, post=post,
+                                   publications=publications)
+    return {"post": post, "author": author, "previews": previews, "impacts": impacts,
+            "warnings": [f"{i.account.handle}: {i.warning}" for i in impacts if i.warning]}
 
 
 @router.get("/w/{slug}/review")

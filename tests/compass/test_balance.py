@@ -173,6 +173,10 @@ class TestRecency:
         assert weighted.quadrant(T).weighted_share > 0.5
         assert weighted.quadrant(T).trending
         assert any("trending toward overweight" in h for h in weighted.headlines)
+        # trending is not "well rounded", even though nothing is flagged yet
+        assert weighted.status == "balanced"
+        assert not weighted.headline.startswith("Well rounded")
+        assert weighted.headline.startswith("Try new things is trending toward overweight")
 
     def test_half_life_days(self, items_from_tags) -> None:
         items = items_from_tags([T, S, C, L] * 5)

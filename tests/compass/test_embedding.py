@@ -75,3 +75,59 @@ def test_default_is_combined_when_available() -> None:
     chosen = default_suggester()
     assert isinstance(chosen, CombinedSuggester)
     assert chosen.suggest("How to store coffee beans: tips").top is Quadrant.LEARN
+
+
+@pytest.fixture(scope="module")
+def combined() -> CombinedSuggester:
+    return CombinedSuggester()
+
+
+class TestCombinedThinEvidence:
+    @pytest.mark.parametrize("text", ["first", "Only today", "Happy Monday!", "ok"])
+    def test_short_text_without_wording_gives_no_suggestion(
+        self, combined: CombinedSuggester, text: str
+    ) -> None:
+        suggestion = combined.suggest(text)
+        assert suggestion.tags == (), suggestion
+        assert "Too little text" in suggestion.why and "tag it by hand" in suggestion.why
+        assert set(suggestion.scores) == set(Quadrant)  # the scores still explain it
+
+    def test_short_text_with_a_typical_word_is_suggested(self, combined: CombinedSuggester) -> None:
+        assert combined.suggest("Brand new").top is Quadrant.TRY
+
+    def test_near_tie_gives_no_suggestion(self, combined: CombinedSuggester) -> None:
+        text = "Our autumn menu: notes from the kitchen, with thanks to the team"
+        assert not combined.lexicon.suggest(text).tags  # meaning alone decides this post
+        base = combined.suggest(text)
+        best, runner_up = sorted(base.scores.values(), reverse=True)[:2]
+        # A margin just above this post's lead withholds it; just below lets it through.
+        strict = CombinedSuggester(embedding=combined.embedding, min_margin=best - runner_up + 1e-6)
+        loose = CombinedSuggester(embedding=combined.embedding, min_margin=best - runner_up - 1e-6)
+        assert strict.suggest(text).tags == ()
+        assert "Too close to call" in strict.suggest(text).why
+        assert loose.suggest(text).tags
+
+    def test_clear_posts_still_suggested(self, combined: CombinedSuggester) -> None:
+        assert combined.suggest("How to store coffee beans: tips").top is Quadrant.LEARN
+        assert combined.suggest("Tag a friend who needs this").top is Quadrant.SHARE
+
+
+def test_rebuilt_examples_reuse_encoded_vectors(suggester: EmbeddingSuggester, monkeypatch) -> None:
+    first = suggester.with_examples([("Fresh peaches are in", (Quadrant.CARE,))])
+    first.suggest("warm up")
+    encoded: list[str] = []
+    real = EmbeddingSuggester._encode
+
+    def spy(self, texts):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(EmbeddingSuggester, "_encode", spy)
+    second = suggester.with_examples(
+        [("Fresh peaches are in", (Quadrant.CARE,)),
+         ("Fresh plums have arrived", (Quadrant.CARE,))],
+        reuse=first,
+    )
+    second.suggest("Fresh figs are in")
+    assert encoded == ["Fresh plums have arrived", "Fresh figs are in"]  # not the peaches again
+    assert second.example_vectors().keys() == {"Fresh peaches are in", "Fresh plums have arrived"}
