@@ -42,11 +42,13 @@ class ConversionSettings(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", unique=True)
-    # A channel is a dud when, over the window, it had at least dud_min_sessions sessions and
-    # fewer than dud_contacts_per_100_sessions contacts per 100 of them.
+    # A channel is a dud when it *stays* below the threshold: in each of the last
+    # dud_weeks_below weeks it had at least dud_min_sessions sessions (per week) and fewer than
+    # dud_contacts_per_100_sessions last-touch contacts per 100 of them.
     dud_contacts_per_100_sessions: float = 2.0
-    dud_min_sessions: int = 20
+    dud_min_sessions: int = 10  # per week: fewer sessions are too few to judge that week
     dud_window_weeks: int = 4
+    dud_weeks_below: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     auto_reply_cooldown_hours: int = 24
     shop_secret_enc: str = Field(default="", sa_column=Column(Text, nullable=False,
                                                               server_default=""))
@@ -70,7 +72,8 @@ class TrackedLink(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
-    __table_args__ = (Index("ix_contact_ws_last", "workspace_id", "last_message_at"),)
+    __table_args__ = (Index("ix_contact_ws_last", "workspace_id", "last_message_at"),
+                      Index("ix_contact_ws_status", "workspace_id", "status"))
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id")
     name: str = Field(default="", max_length=200)
@@ -97,7 +100,8 @@ class ContactIdentity(SQLModel, table=True):
 class Touchpoint(SQLModel, table=True):
     __table_args__ = (
         Index("ix_touchpoint_contact_at", "contact_id", "at"),
-        Index("ix_touchpoint_ws_at", "workspace_id", "at"),
+        # Covers the sessions count per channel and post (index-only on PostgreSQL).
+        Index("ix_touchpoint_ws_kind_at", "workspace_id", "kind", "at", "account_id", "post_id"),
         Index("ix_touchpoint_visitor", "workspace_id", "visitor_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -114,8 +118,19 @@ class Touchpoint(SQLModel, table=True):
 
 
 class ConversionEvent(SQLModel, table=True):
+    """A stage reached, with its credit under both models stored when it is recorded.
+
+    ``first_*`` and ``last_*`` copy the first and the last touchpoint of the contact at or
+    before ``at`` (ordered by time, then id); all NULL when there was none. They are refreshed
+    whenever the contact's touchpoints change (``planner.conversions.credits``), so the report
+    is a GROUP BY over the events in the range instead of a window over every touchpoint.
+    """
+
     __table_args__ = (
-        UniqueConstraint("workspace_id", "source", "external_id"),
+        # An external id (a sale's order id) names one event of its kind per workspace,
+        # whichever route (shop webhook, API, inbox) brings it.
+        UniqueConstraint("workspace_id", "kind", "external_id",
+                         name="uq_conversionevent_ws_kind_external"),
         Index("ix_conversionevent_ws_kind_at", "workspace_id", "kind", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -128,6 +143,12 @@ class ConversionEvent(SQLModel, table=True):
     amount_cents: int = 0
     currency: str = Field(default="", max_length=3)
     actor_id: int | None = Field(default=None, foreign_key="user.id")
+    first_touch_id: int | None = None
+    first_account_id: int | None = None
+    first_post_id: int | None = None
+    last_touch_id: int | None = None
+    last_account_id: int | None = None
+    last_post_id: int | None = None
 
 
 class Message(SQLModel, table=True):

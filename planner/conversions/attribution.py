@@ -1,9 +1,11 @@
-"""First-touch and last-touch attribution, computed in SQL over indexed touchpoints.
+"""First-touch and last-touch attribution, computed in SQL over indexed tables.
 
 Every conversion event (a contact becoming known, a qualification, a sale) in the date range
 is credited to exactly one touchpoint per model: the first or the last touchpoint of its
-contact at or before the event (ROW_NUMBER() and COUNT() per event in one window pass, which
-SQLite and PostgreSQL share).
+contact at or before the event. That touch is stored with the event when it is recorded and
+refreshed when the contact's touchpoints change (``credits``), so the report groups the
+events of the range by their stored first and last channel and post, and counts sessions
+over a covering index.
 An event whose contact had no touchpoint by then is credited to "unattributed". The channel is
 the touchpoint's account; the value quadrant comes from its post's tags, split evenly between
 two tags, so totals by channel and by quadrant always agree.
@@ -93,30 +95,28 @@ def _dt(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime)
 
 
-def _week_expr(conn: Connection, column: str) -> str:
-    if conn.dialect.name == "sqlite":
-        return f"CAST((julianday({column}) - julianday(:start)) / 7 AS INTEGER)"
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({column} - :start)) / 604800) AS INTEGER)"
+def _weeks(column: str, start: datetime, weeks: int) -> tuple[str, dict[str, datetime]]:
+    """The week of ``column`` since ``start`` (0 ..), as a CASE over the week boundaries:
+    plain comparisons on the indexed column, twice as fast as date arithmetic per row."""
+    if weeks <= 1:
+        return "0", {}
+    bounds = {f"week_{i}": start + timedelta(weeks=i) for i in range(1, weeks)}
+    whens = " ".join(f"WHEN {column} < :week_{i} THEN {i - 1}" for i in range(1, weeks))
+    return f"CASE {whens} ELSE {weeks - 1} END", bounds
+
+
+def _run(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    stmt = text(sql).bindparams(*(_dt(name) for name, value in params.items()
+                                  if isinstance(value, datetime)))
+    return list(conn.execute(stmt, params))
 
 
 _CREDIT_SQL = """
-WITH ev AS (
-    SELECT id, contact_id, kind, at, amount_cents, currency, {bucket} AS bucket
-    FROM conversionevent
-    WHERE workspace_id = :ws AND at >= :start AND at < :end {kinds}
-),
-ranked AS (
-    SELECT ev.id, ev.kind, ev.bucket, ev.currency, ev.amount_cents, t.account_id, t.post_id,
-           ROW_NUMBER() OVER (PARTITION BY ev.id ORDER BY t.at, t.id) AS rn,
-           COUNT(*) OVER (PARTITION BY ev.id) AS cnt
-    FROM ev LEFT JOIN touchpoint t ON t.contact_id = ev.contact_id AND t.at <= ev.at
-)
-SELECT m.model, r.kind, r.bucket, r.account_id, r.post_id, r.currency,
-       COUNT(*) AS n, SUM(r.amount_cents) AS cents
-FROM ranked r
-JOIN (SELECT 'first' AS model UNION ALL SELECT 'last') m
-  ON (m.model = 'first' AND r.rn = 1) OR (m.model = 'last' AND r.rn = r.cnt)
-GROUP BY m.model, r.kind, r.bucket, r.account_id, r.post_id, r.currency
+SELECT '{model}' AS model, kind, {bucket} AS bucket, {model}_account_id AS account_id,
+       {model}_post_id AS post_id, currency, COUNT(*) AS n, SUM(amount_cents) AS cents
+FROM conversionevent
+WHERE workspace_id = :ws AND kind IN ({kinds}) AND at >= :start AND at < :end
+GROUP BY 2, 3, 4, 5, 6
 """
 
 _SESSIONS_SQL = """
@@ -135,19 +135,23 @@ def _split(tags: str | None) -> list[tuple[str, float]]:
 
 
 def credit_rows(conn: Connection, *, workspace_id: int, start: datetime, end: datetime,
-                weekly: bool = False, contacts_only: bool = False) -> list[Any]:
-    """Raw grouped rows: (model, kind, bucket, account_id, post_id, currency, n, cents)."""
-    sql = _CREDIT_SQL.replace("{bucket}", _week_expr(conn, "at") if weekly else "0")
-    sql = sql.replace("{kinds}", "AND kind = 'contact'" if contacts_only else "")
-    stmt = text(sql).bindparams(_dt("start"), _dt("end"))
-    return list(conn.execute(stmt, {"ws": workspace_id, "start": start, "end": end}))
+                weeks: int = 0, contacts_only: bool = False,
+                models: tuple[str, ...] = MODELS) -> list[Any]:
+    """Grouped rows: (model, kind, bucket, account_id, post_id, currency, n, cents); the
+    bucket is the week since ``start`` when ``weeks`` is given, else 0."""
+    kinds = "'contact'" if contacts_only else "'contact', 'qualified', 'sale'"
+    bucket, bounds = _weeks("at", start, weeks)
+    sql = " UNION ALL ".join(
+        _CREDIT_SQL.replace("{model}", model).replace("{bucket}", bucket)
+        .replace("{kinds}", kinds) for model in models if model in MODELS)
+    return _run(conn, sql, {"ws": workspace_id, "start": start, "end": end, **bounds})
 
 
 def session_rows(conn: Connection, *, workspace_id: int, start: datetime, end: datetime,
-                 weekly: bool = False) -> list[Any]:
-    expr = _week_expr(conn, "t.at") if weekly else "0"
-    stmt = text(_SESSIONS_SQL.replace("{bucket}", expr)).bindparams(_dt("start"), _dt("end"))
-    return list(conn.execute(stmt, {"ws": workspace_id, "start": start, "end": end}))
+                 weeks: int = 0) -> list[Any]:
+    bucket, bounds = _weeks("t.at", start, weeks)
+    return _run(conn, _SESSIONS_SQL.replace("{bucket}", bucket),
+                {"ws": workspace_id, "start": start, "end": end, **bounds})
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -211,38 +215,77 @@ class ChannelHealth:
     label: str
     weekly_sessions: list[float]
     weekly_contacts: list[float]
+    weekly_per_100: list[float | None]  # None: too few sessions that week to judge
     sessions: float
     contacts: float
     per_100: float | None
+    weeks_below: int  # consecutive weeks below the threshold, counted back from the last
     dud: bool
 
 
-def health(*, session: Session, workspace_id: int, end: datetime, weeks: int,
-           threshold_per_100: float, min_sessions: int) -> list[ChannelHealth]:
-    """Weekly sessions and (last-touch) contacts per channel over ``weeks`` weeks to ``end``.
+@dataclass(frozen=True)
+class DudRule:
+    """When a channel counts as underperforming: it *stays* below the threshold."""
 
-    A channel is a dud when it had at least ``min_sessions`` sessions in the window and fewer
-    than ``threshold_per_100`` contacts per 100 sessions: enough traffic, too little result.
+    threshold_per_100: float
+    min_sessions: int  # per week
+    weeks_below: int  # this many consecutive weeks, ending with the last week of the window
+    window_weeks: int
+
+    @classmethod
+    def of(cls, *, threshold_per_100: float, min_sessions: int, window_weeks: int,
+           weeks_below: int | None = None) -> DudRule:
+        window = max(1, window_weeks)
+        below = window if weeks_below is None else min(max(1, weeks_below), window)
+        return cls(float(threshold_per_100), max(0, min_sessions), below, window)
+
+    def week_below(self, sessions: float, contacts: float) -> bool:
+        """A week with enough sessions to judge and too few contacts for them."""
+        return (sessions > 0 and sessions >= self.min_sessions
+                and 100 * contacts / sessions < self.threshold_per_100)
+
+    def describe(self) -> str:
+        weeks = "week" if self.weeks_below == 1 else f"{self.weeks_below} weeks"
+        return (f"in each of the last {weeks}: at least {self.min_sessions} sessions and "
+                f"fewer than {self.threshold_per_100:g} contacts (last touch) per 100 "
+                f"sessions")
+
+
+def health(*, session: Session, workspace_id: int, end: datetime, rule: DudRule
+           ) -> list[ChannelHealth]:
+    """Weekly sessions and (last-touch) contacts per channel over the rule's window to ``end``.
+
+    A channel is a dud when it stayed below the threshold: each of the last
+    ``rule.weeks_below`` weeks had enough sessions to judge and too few contacts for them.
+    A single bad week, or a window whose sum is below because of one bad week, is not a dud;
+    a week with too few sessions to judge ends the streak.
     """
+    weeks = rule.window_weeks
     start = end - timedelta(weeks=weeks)
     conn = session.connection()
     sessions: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
     contacts: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
-    for row in session_rows(conn, workspace_id=workspace_id, start=start, end=end, weekly=True):
+    for row in session_rows(conn, workspace_id=workspace_id, start=start, end=end, weeks=weeks):
         if row.account_id is not None and 0 <= row.bucket < weeks:
             sessions[str(row.account_id)][row.bucket] += row.n
-    for row in credit_rows(conn, workspace_id=workspace_id, start=start, end=end, weekly=True,
-                           contacts_only=True):
-        if (row.model == "last" and row.kind == "contact" and row.account_id is not None
-                and 0 <= row.bucket < weeks):
+    for row in credit_rows(conn, workspace_id=workspace_id, start=start, end=end, weeks=weeks,
+                           contacts_only=True, models=("last",)):
+        if row.account_id is not None and 0 <= row.bucket < weeks:
             contacts[str(row.account_id)][row.bucket] += row.n
     labels = channel_labels(session, workspace_id)
     out = []
     for key in sorted(set(sessions) | set(contacts), key=lambda k: labels.get(k, k)):
         s, c = sum(sessions[key]), sum(contacts[key])
-        per_100 = round(100 * c / s, 2) if s else None
+        weekly = [round(100 * wc / ws, 2) if ws and ws >= rule.min_sessions else None
+                  for ws, wc in zip(sessions[key], contacts[key], strict=True)]
+        streak = 0
+        for ws, wc in zip(reversed(sessions[key]), reversed(contacts[key]), strict=True):
+            if not rule.week_below(ws, wc):
+                break
+            streak += 1
         out.append(ChannelHealth(key=key, label=labels.get(key, key),
                                  weekly_sessions=sessions[key], weekly_contacts=contacts[key],
-                                 sessions=s, contacts=c, per_100=per_100,
-                                 dud=s >= min_sessions and (per_100 or 0) < threshold_per_100))
+                                 weekly_per_100=weekly, sessions=s, contacts=c,
+                                 per_100=round(100 * c / s, 2) if s else None,
+                                 weeks_below=streak, dud=streak >= rule.weeks_below))
     return out

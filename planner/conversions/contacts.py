@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from planner import audit
+from planner.conversions import credits
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
 from planner.models_conversions import (
@@ -87,10 +88,8 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     if not ids:
         raise Invalid("A contact needs at least one identifier (visitor id, e-mail, phone or "
                       "a platform user id).")
-    found = session.exec(select(ContactIdentity).where(
-        ContactIdentity.workspace_id == workspace_id,
-        col(ContactIdentity.kind).in_(list(ids)))).all()
-    contact_ids = sorted({i.contact_id for i in found if ids.get(i.kind) == i.value})
+    found = _identities_named(session, workspace_id, ids)
+    contact_ids = sorted({i.contact_id for i in found})
     created = not contact_ids
     if created:
         contact = Contact(workspace_id=workspace_id, name=name[:200], source=source,
@@ -102,11 +101,37 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     else:
         contact = get_contact(session=session, workspace_id=workspace_id,
                               contact_id=contact_ids[0])
-        for other in contact_ids[1:]:
-            merge_contacts(session=session, keep=contact,
-                           drop=get_contact(session=session, workspace_id=workspace_id,
-                                            contact_id=other))
-    known = {(i.kind, i.value) for i in found if i.contact_id in contact_ids}
+    _join(session, contact, ids, found, name)
+    return contact, created
+
+
+def join_identities(*, session: Session, contact: Contact, identities: dict[str, str],
+                    name: str = "") -> Contact:
+    """Give ``contact`` identifiers that explicitly belong to it (the e-mail on an order it
+    made); a contact already holding one of them is merged into it."""
+    ids = normal_identities(identities)
+    if ids:
+        _join(session, contact, ids, _identities_named(session, contact.workspace_id, ids), name)
+    return contact
+
+
+def _identities_named(session: Session, workspace_id: int,
+                      ids: dict[str, str]) -> list[ContactIdentity]:
+    """The stored identities equal to one of ``ids`` (each an indexed lookup)."""
+    return list(session.exec(select(ContactIdentity).where(
+        ContactIdentity.workspace_id == workspace_id,
+        or_(*(and_(col(ContactIdentity.kind) == kind, col(ContactIdentity.value) == value)
+              for kind, value in ids.items())))).all())
+
+
+def _join(session: Session, contact: Contact, ids: dict[str, str],
+          found: list[ContactIdentity], name: str) -> None:
+    workspace_id = contact.workspace_id
+    for other in sorted({i.contact_id for i in found} - {contact.id}):
+        merge_contacts(session=session, keep=contact,
+                       drop=get_contact(session=session, workspace_id=workspace_id,
+                                        contact_id=other))
+    known = {(i.kind, i.value) for i in found}
     for kind, value in ids.items():
         if (kind, value) not in known:
             session.add(ContactIdentity(workspace_id=workspace_id, contact_id=contact.id or 0,
@@ -117,7 +142,8 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     session.flush()
     if "visitor" in ids:
         _claim_visitor_sessions(session, workspace_id, contact.id or 0, ids["visitor"])
-    return contact, created
+    # A new contact event, claimed sessions or a merge: the contact's credits may move.
+    credits.refresh(session, contact_ids=[contact.id or 0])
 
 
 def _claim_visitor_sessions(session: Session, workspace_id: int, contact_id: int,
@@ -154,6 +180,7 @@ def merge_contacts(*, session: Session, keep: Contact, drop: Contact) -> Contact
     session.flush()
     session.delete(drop)
     session.flush()
+    credits.refresh(session, contact_ids=[keep_id])
     audit.record(session=session, action="contact.merged", entity="contact", entity_id=keep_id,
                  actor_id=None, workspace_id=keep.workspace_id, before={"merged": drop_id})
     return keep
@@ -169,22 +196,27 @@ def record_event(*, session: Session, contact: Contact, kind: EventKind, source:
                  at: datetime | None = None, external_id: str | None = None,
                  amount_cents: int = 0, currency: str = "",
                  actor_id: int | None = None) -> Recorded:
-    """A qualified or sale event; idempotent on (workspace, source, external id).
+    """A qualified or sale event; idempotent on (workspace, kind, external id).
 
-    A contact is qualified once: a second ``qualified`` returns the first.
+    A sale's external id is its order id and is required: the same order arriving by the
+    shop webhook, the API and the inbox is one sale. A contact is qualified once: a second
+    ``qualified`` returns the first.
     """
     if kind not in (EventKind.qualified, EventKind.sale):
         raise Invalid.at("kind", "Only 'qualified' and 'sale' can be recorded.")
     external_id = (external_id or "").strip()[:120] or None
     currency = currency.strip().upper()
     if kind == EventKind.sale:
+        if external_id is None:
+            raise Invalid.at("order_id", "A sale needs its order id (it makes resending safe).")
         if amount_cents < 0:
             raise Invalid.at("amount", "A sale amount cannot be negative.")
         if not _CURRENCY_RE.match(currency):
             raise Invalid.at("currency", "A sale needs a three-letter currency (e.g. EUR).")
     ws = contact.workspace_id
     if external_id is not None:
-        existing = _by_external_id(session, ws, source, external_id)
+        existing = find_event(session=session, workspace_id=ws, kind=kind,
+                              external_id=external_id)
         if existing is not None:
             return Recorded(existing, False)
     if kind == EventKind.qualified:
@@ -202,11 +234,14 @@ def record_event(*, session: Session, contact: Contact, kind: EventKind, source:
         with session.begin_nested():
             session.add(event)
     except IntegrityError:
-        # A concurrent delivery of the same external id won the race.
-        existing = _by_external_id(session, ws, source, external_id or "")
+        # A concurrent delivery of the same external id (by any route) won the race.
+        existing = find_event(session=session, workspace_id=ws, kind=kind,
+                              external_id=external_id or "")
         if existing is None:
             raise
         return Recorded(existing, False)
+    credits.refresh(session, event_ids=[event.id or 0])
+    session.expire(event, list(_CREDIT_FIELDS))
     _advance_status(contact, kind)
     audit.record(session=session, action=f"contact.{kind}", entity="contact",
                  entity_id=contact.id, actor_id=actor_id, workspace_id=ws,
@@ -215,11 +250,35 @@ def record_event(*, session: Session, contact: Contact, kind: EventKind, source:
     return Recorded(event, True)
 
 
-def _by_external_id(session: Session, workspace_id: int, source: str,
-                    external_id: str) -> ConversionEvent | None:
+_CREDIT_FIELDS = ("first_touch_id", "first_account_id", "first_post_id", "last_touch_id",
+                  "last_account_id", "last_post_id")
+
+
+def find_event(*, session: Session, workspace_id: int, kind: EventKind,
+               external_id: str) -> ConversionEvent | None:
+    """The event of ``kind`` with this external id (a sale's order id), by any source."""
     return session.exec(select(ConversionEvent).where(
-        ConversionEvent.workspace_id == workspace_id, ConversionEvent.source == source,
+        ConversionEvent.workspace_id == workspace_id, ConversionEvent.kind == kind,
         ConversionEvent.external_id == external_id)).first()
+
+
+INBOX_SALE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+
+
+def inbox_order_id(*, contact_id: int, order_id: str, form_key: str) -> str:
+    """The order id of a sale recorded in the inbox: the one given, or a stable one.
+
+    The contact page carries a random key generated when it is shown, so submitting the
+    same form twice (a double click, a reload) records one sale, while a new sale entered
+    later gets a new id. A sale the shop also reports should be entered with the shop's
+    order id, so the two are one sale.
+    """
+    order_id = order_id.strip()
+    if order_id:
+        return order_id[:120]
+    if not INBOX_SALE_KEY_RE.match(form_key):
+        raise Invalid.at("order_id", "Give the order id of this sale.")
+    return f"inbox-{contact_id}-{form_key}"
 
 
 def _advance_status(contact: Contact, kind: EventKind) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import requests
 import tweepy
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from planner.conversions import contacts as contacts_service
+from planner.conversions import credits
 from planner.conversions.links import tracked_link_for
 from planner.crypto import decrypt_credentials
 from planner.db import utcnow
@@ -116,6 +117,9 @@ def record_dm(*, session: Session, account: Account, sender_id: str, text: str,
             publication_id=publication.id if publication else None,
             post_id=publication.post_id if publication else None)
         session.add(result.touchpoint)
+        # The new touch can be the first or last one of the contact's events from ``at`` on
+        # (the contact event of someone new is at ``at`` too).
+        credits.refresh(session, contact_ids=[contact.id or 0], since=at)
     session.flush()
     if auto_reply and publication is not None:
         result.auto_reply = _auto_reply(session, account, contact, publication, at)
@@ -157,10 +161,10 @@ def _auto_reply(session: Session, account: Account, contact: Contact,
         return None
     hours = settings_for(session, account.workspace_id).auto_reply_cooldown_hours
     recent = session.exec(select(Message.id).where(
-        Message.contact_id == contact.id, Message.post_id == post.id, Message.kind == "auto",
+        Message.contact_id == contact.id, Message.kind == "auto",
         col(Message.at) > now - timedelta(hours=hours))).first()
     if recent is not None:
-        return None  # at most one auto-reply per contact and prompt per cooldown
+        return None  # at most one auto-reply per contact per cooldown, whichever the prompt
     link = tracked_link_for(session, publication, post.dm_product_url)
     template = rule.text or "Thanks for your message! Here is the link: {link}"
     text = template.replace("{link}", link) if "{link}" in template else f"{template} {link}"
@@ -263,6 +267,12 @@ def poll_x_dms(session: Session, account: Account,
         if not inbound.duplicate:
             results.append(inbound)
     return results
+
+
+def count_new(session: Session, workspace_id: int) -> int:
+    """Contacts nobody has answered or triaged yet (status ``new``): the Inbox badge."""
+    return int(session.exec(select(func.count()).select_from(Contact).where(
+        Contact.workspace_id == workspace_id, Contact.status == ContactStatus.new)).one())
 
 
 @dataclass(frozen=True)

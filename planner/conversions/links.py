@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from planner.conversions import credits
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
 from planner.models import Account, Post, Publication, Workspace
@@ -31,10 +32,19 @@ VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,40}$")
 VISITOR_COOKIE = "poise_vid"
 VISITOR_PARAM = "poise_vid"  # appended to the landing URL for the shop
 VISITOR_MAX_AGE = 365 * 24 * 3600
-# Link-preview fetchers, crawlers and the like: redirected, never counted.
+# Link-preview fetchers, crawlers, monitors and HTTP libraries: redirected, never counted.
+# A person's browser says Mozilla/... and names none of these. The fediverse fetches a
+# preview of every link from every instance a post reaches (Mastodon's "http.rb/5.x
+# (Mastodon/4.x; +https://instance/)", Pleroma, Akkoma, Misskey ...), so those would
+# otherwise count one "session" per instance.
 _BOT_RE = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|facebookcatalog|embedly|whatsapp|"
-    r"preview|bitly|vkshare|pinterest|headless|monitor|scanner|validator|outbrain|quora link",
+    r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|facebookcatalog|meta-externalagent|"
+    r"embedly|iframely|cardyb|whatsapp|preview|bitly|vkshare|pinterest|headless|monitor|"
+    r"scanner|validator|outbrain|quora link|skypeuripreview|"
+    r"\bhttp\.rb/|\(mastodon/|pleroma|akkoma|misskey|gotosocial|friendica|"
+    r"^curl/|^wget/|python-requests|python-urllib|python-httpx|aiohttp|^go-http-client|"
+    r"okhttp|^java/|apache-httpclient|node-fetch|undici|axios/|libwww-perl|^ruby\b|"
+    r"feedfetcher|^postmanruntime",
     re.IGNORECASE)
 
 
@@ -145,15 +155,19 @@ def follow(engine: Engine, *, code: str, visitor_id: str | None, user_agent: str
             # Take the write lock up front: a read lock upgraded mid-transaction would fail
             # at once under concurrent writers instead of waiting for the busy timeout.
             conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        at = now or utcnow()
         with conn.begin():
             contact_id = conn.execute(_VISITOR_CONTACT,
                                       {"ws": row.workspace_id, "vid": vid}).scalar() \
                 if known else None
             conn.execute(Touchpoint.__table__.insert().values(  # type: ignore[attr-defined]
-                workspace_id=row.workspace_id, kind="session", at=now or utcnow(),
+                workspace_id=row.workspace_id, kind="session", at=at,
                 contact_id=contact_id, visitor_id=vid, account_id=row.account_id,
                 publication_id=row.publication_id, post_id=row.post_id, link_id=row.id,
                 referrer=(referrer or "")[:500]))
+            if contact_id is not None:
+                # Only events at or after this click can see it (usually none).
+                credits.refresh(conn, contact_ids=[contact_id], since=at)
     return Redirect(target_url=with_visitor(row.target_url, vid), visitor_id=vid,
                     set_cookie=known is None, counted=True)
 

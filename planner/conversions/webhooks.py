@@ -145,10 +145,31 @@ def parse_time(value: Any) -> datetime | None:
 
 def record_shop_event(*, session: Session, workspace_id: int, source: str, kind: str,
                       data: dict[str, Any], fallback_id: str = "") -> dict[str, Any]:
-    """A contact, qualified or sale event from the shop (webhook) or the API."""
+    """A contact, qualified or sale event from the shop (webhook) or the API.
+
+    A sale is counted once per workspace and order id, whichever route brought it first
+    (shop webhook, API or the inbox); a repeat answers "already recorded" and its
+    identifiers (e-mail, phone, visitor id) join the contact who has that sale.
+    """
     if kind not in SHOP_EVENTS:
         raise Invalid.at("type", f"Unknown event {kind!r}; use one of {', '.join(SHOP_EVENTS)}.")
     at = parse_time(data.get("at"))
+    identities = {"visitor": str(data.get("visitor_id") or ""),
+                  "email": str(data.get("email") or ""), "phone": str(data.get("phone") or "")}
+    name = str(data.get("name") or "")
+    external = str(data.get("order_id") or data.get("id") or fallback_id or "").strip() or None
+    if kind == "sale":
+        if external is None:
+            raise Invalid.at("order_id", "A sale needs its order id (it makes resending safe).")
+        known = contacts_service.find_event(session=session, workspace_id=workspace_id,
+                                            kind=EventKind.sale, external_id=external[:120])
+        if known is not None:
+            buyer = contacts_service.get_contact(session=session, workspace_id=workspace_id,
+                                                 contact_id=known.contact_id)
+            contacts_service.join_identities(session=session, contact=buyer,
+                                             identities=identities, name=name)
+            return {"contact_id": buyer.id, "contact_created": False, "event_id": known.id,
+                    "created": False}
     contact_id = data.get("contact_id")
     if contact_id:
         contact = contacts_service.get_contact(session=session, workspace_id=workspace_id,
@@ -156,17 +177,11 @@ def record_shop_event(*, session: Session, workspace_id: int, source: str, kind:
         created = False
     else:
         contact, created = contacts_service.identify(
-            session=session, workspace_id=workspace_id, source=source, now=at,
-            name=str(data.get("name") or ""),
-            identities={"visitor": str(data.get("visitor_id") or ""),
-                        "email": str(data.get("email") or ""),
-                        "phone": str(data.get("phone") or "")})
+            session=session, workspace_id=workspace_id, source=source, now=at, name=name,
+            identities=identities)
     out: dict[str, Any] = {"contact_id": contact.id, "contact_created": created}
     if kind == "contact":
         return {**out, "event_id": None, "created": created}
-    external = str(data.get("order_id") or data.get("id") or fallback_id or "") or None
-    if kind == "sale" and external is None:
-        raise Invalid.at("order_id", "A sale needs its order id (it makes resending safe).")
     recorded = contacts_service.record_event(
         session=session, contact=contact, kind=EventKind(kind), source=source, at=at,
         external_id=external,

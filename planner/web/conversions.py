@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from planner.models_conversions import (
     ContactIdentity,
     ContactStatus,
     ConversionEvent,
+    ConversionSettings,
     EventKind,
     Message,
     Touchpoint,
@@ -185,7 +187,9 @@ def contact_page(request: Request, contact_id: int, session: SessionDep,
         "reply_accounts": reply_accounts,
         "reply_default": last_in.account_id if last_in else None,
         "team": _team(session, member.workspace_id), "statuses": list(ContactStatus),
-        "can_act": member.can(Role.manager), "dm_platforms": inbox.DM_PLATFORMS})
+        "can_act": member.can(Role.manager), "dm_platforms": inbox.DM_PLATFORMS,
+        # One key per showing of the form: submitting it twice records one sale.
+        "sale_key": secrets.token_urlsafe(12)})
 
 
 def _back(member: Member, contact_id: int, note: str = "") -> RedirectResponse:
@@ -245,11 +249,14 @@ async def record_sale(request: Request, contact_id: int, session: SessionDep,
     form = await request.form()
     contact = contacts.get_contact(session=session, workspace_id=member.workspace_id,
                                    contact_id=contact_id)
-    contacts.record_event(session=session, contact=contact, kind=EventKind.sale, source="inbox",
-                          external_id=str(form.get("order_id") or "") or None,
-                          amount_cents=webhooks.amount_cents(form.get("amount") or "0"),
-                          currency=str(form.get("currency") or ""), actor_id=member.user_id)
-    return _back(member, contact_id, "sale")
+    order_id = contacts.inbox_order_id(contact_id=contact_id,
+                                       order_id=str(form.get("order_id") or ""),
+                                       form_key=str(form.get("sale_key") or ""))
+    recorded = contacts.record_event(
+        session=session, contact=contact, kind=EventKind.sale, source="inbox",
+        external_id=order_id, amount_cents=webhooks.amount_cents(form.get("amount") or "0"),
+        currency=str(form.get("currency") or ""), actor_id=member.user_id)
+    return _back(member, contact_id, "sale" if recorded.created else "sale-known")
 
 
 @pages.post("/w/{slug}/inbox/import")
@@ -299,18 +306,30 @@ def date_range(workspace: Workspace, start: str | None, end: str | None,
                                                                     time(), zone), first, last)
 
 
+def dud_rule(settings: ConversionSettings) -> attribution.DudRule:
+    return attribution.DudRule.of(threshold_per_100=settings.dud_contacts_per_100_sessions,
+                                  min_sessions=settings.dud_min_sessions,
+                                  window_weeks=settings.dud_window_weeks,
+                                  weeks_below=settings.dud_weeks_below)
+
+
+def report_context(session: Session, workspace: Workspace, start: str | None,
+                   end: str | None) -> dict[str, Any]:
+    """The report for the range and the channel health over the weeks ending with it."""
+    begin, finish, first, last = date_range(workspace, start, end)
+    report = attribution.report(session=session, workspace_id=workspace.id or 0,
+                                start=begin, end=finish)
+    settings = inbox.settings_for(session, workspace.id or 0)
+    rule = dud_rule(settings)
+    health = attribution.health(session=session, workspace_id=workspace.id or 0, end=finish,
+                                rule=rule)
+    return {"report": report, "first": first, "last": last, "begin": begin, "finish": finish,
+            "health": health, "rule": rule, "conv_settings": settings}
+
+
 def _report_context(session: Session, member: Member, start: str | None,
                     end: str | None) -> dict[str, Any]:
-    begin, finish, first, last = date_range(member.workspace, start, end)
-    report = attribution.report(session=session, workspace_id=member.workspace_id,
-                                start=begin, end=finish)
-    settings = inbox.settings_for(session, member.workspace_id)
-    health = attribution.health(session=session, workspace_id=member.workspace_id,
-                                end=finish, weeks=settings.dud_window_weeks,
-                                threshold_per_100=settings.dud_contacts_per_100_sessions,
-                                min_sessions=settings.dud_min_sessions)
-    return {"report": report, "first": first, "last": last, "health": health,
-            "conv_settings": settings}
+    return report_context(session, member.workspace, start, end)
 
 
 def _charts(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -328,7 +347,7 @@ def _charts(ctx: dict[str, Any]) -> dict[str, Any]:
         out[by] = charts.grouped_bars(
             title=f"Contacts and sales by {by}: first touch and last touch",
             labels=[label for _, label, _ in rows], series=series)
-    weeks = ctx["conv_settings"].dud_window_weeks
+    weeks = ctx["rule"].window_weeks
     end: date = ctx["last"]
     # bucket i starts (weeks - i) weeks before the day after the range's last day
     labels = [(end + timedelta(days=1) - timedelta(weeks=weeks - i)).strftime("%d %b")
@@ -353,14 +372,23 @@ def attribution_page(request: Request, session: SessionDep, member: Member = req
 
 
 CSV_COLUMNS = ["model", "by", "key", "label", "sessions", "contacts", "qualified", "sales",
-               "revenue", "contacts_per_session", "qualified_per_contact", "sales_per_qualified"]
+               "revenue", "contacts_per_session", "qualified_per_contact", "sales_per_qualified",
+               "underperforming", "weeks_below", "weekly_sessions", "weekly_contacts",
+               "weekly_contacts_per_100"]
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def report_csv(report: attribution.Report) -> str:
+def _series(values: list[float] | list[float | None]) -> str:
+    return " ".join("-" if v is None else _number(v) for v in values)
+
+
+def report_csv(report: attribution.Report, health: list[attribution.ChannelHealth]) -> str:
+    """One table: the funnel rows (model first/last, by channel/quadrant), each channel row
+    with its health flag, then one ``health`` row per channel with its weekly series."""
+    by_key = {h.key: h for h in health}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -370,8 +398,17 @@ def report_csv(report: attribution.Report) -> str:
                 data = funnel.as_dict()
                 revenue = "; ".join(f"{c} {v:.2f}" for c, v in data["revenue"].items())
                 counts = [_number(data[stage]) for stage in attribution.STAGES]
+                h = by_key.get(key) if by == "channel" else None
+                flag = ["yes" if h.dud else "no", h.weeks_below] if h else ["", ""]
                 writer.writerow([model, by, key, label, *counts, revenue,
-                                 *[("" if v is None else v) for v in data["rates"].values()]])
+                                 *[("" if v is None else v) for v in data["rates"].values()],
+                                 *flag, "", "", ""])
+    for h in health:
+        writer.writerow(["health", "channel", h.key, h.label, _number(h.sessions),
+                         _number(h.contacts), "", "", "",
+                         "" if h.per_100 is None else round(h.per_100 / 100, 4), "", "",
+                         "yes" if h.dud else "no", h.weeks_below, _series(h.weekly_sessions),
+                         _series(h.weekly_contacts), _series(h.weekly_per_100)])
     return buffer.getvalue()
 
 
@@ -381,7 +418,8 @@ def attribution_csv(request: Request, session: SessionDep,
     params = request.query_params
     ctx = _report_context(session, member, params.get("from"), params.get("to"))
     name = f"attribution-{member.workspace.slug}-{ctx['first']}-{ctx['last']}.csv"
-    return Response(report_csv(ctx["report"]), media_type="text/csv; charset=utf-8",
+    return Response(report_csv(ctx["report"], ctx["health"]),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -394,6 +432,8 @@ async def save_settings(request: Request, session: SessionDep,
         row.dud_contacts_per_100_sessions = max(0.0, float(str(form.get("threshold") or 0)))
         row.dud_min_sessions = max(0, int(str(form.get("min_sessions") or 0)))
         row.dud_window_weeks = min(26, max(1, int(str(form.get("weeks") or 4))))
+        row.dud_weeks_below = min(row.dud_window_weeks,
+                                  max(1, int(str(form.get("weeks_below") or 3))))
         row.auto_reply_cooldown_hours = max(1, int(str(form.get("cooldown_hours") or 24)))
     except ValueError:
         raise Invalid("Thresholds are numbers.") from None

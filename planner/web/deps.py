@@ -118,10 +118,12 @@ def require(minimum: Role) -> Any:
         request.state.role = role
         member = _check(Member(user=user, workspace=workspace, role=role), minimum)
         if request.method == "GET":
+            from planner.conversions.inbox import count_new
             from planner.publishing import count_needing_attention
 
-            request.state.nav_badges = {"publishing": count_needing_attention(
-                session, workspace.id or 0)}
+            request.state.nav_badges = {
+                "publishing": count_needing_attention(session, workspace.id or 0),
+                "inbox": count_new(session, workspace.id or 0)}
         return member
 
     return Depends(dependency)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.conversions import attribution
+from planner.conversions import attribution, credits
 from planner.db import session_scope
 from planner.models_conversions import Contact, ConversionEvent, EventKind, Touchpoint
 
@@ -78,6 +78,8 @@ def history(engine, conv):
         _touch(s, conv, "x-try", day(3))
         _touch(s, conv, "x-try", day(3, 10))
         _touch(s, conv, "masto-care", day(25))
+        # Rows written directly: compute the stored credits as the migration's backfill does.
+        credits.refresh(s, workspace_id=ws)
     return conv
 
 
@@ -138,13 +140,74 @@ class TestHandComputed:
         assert report.total("first").sales == 0 and report.total("last").sessions == 0
 
     def test_health_flags_a_channel_with_sessions_but_no_contacts(self, engine, history):
+        rule = attribution.DudRule.of(threshold_per_100=10, min_sessions=1, window_weeks=5,
+                                      weeks_below=1)
         with session_scope(engine) as s:
             rows = attribution.health(session=s, workspace_id=history.workspace_id, end=DEC,
-                                      weeks=5, threshold_per_100=10, min_sessions=3)
+                                      rule=rule)
         by_key = {r.key: r for r in rows}
-        assert by_key[str(history.x)].dud  # 3 sessions, no last-touch contact
-        assert not by_key[str(history.masto)].dud  # 3 sessions, 1 contact = 33 per 100
-        assert sum(by_key[str(history.x)].weekly_sessions) == 3
+        # X's last week (Nov 24-30) had no session: nothing to judge, so no streak.
+        assert not by_key[str(history.x)].dud and by_key[str(history.x)].weeks_below == 0
+        # weeks from Oct 27: X's sessions on Nov 2 and twice on Nov 3, none credited a contact
+        assert by_key[str(history.x)].weekly_sessions == [1, 2, 0, 0, 0]
+        assert by_key[str(history.x)].weekly_per_100 == [0, 0, None, None, None]
+        # Mastodon: C4 became a contact on Nov 20 after a Mastodon session (last touch);
+        # Nov 24-30 had one session and no contact: below for that week.
+        masto = by_key[str(history.masto)]
+        assert masto.weekly_sessions == [0, 0, 1, 1, 1]
+        assert masto.weekly_contacts == [0, 0, 0, 1, 0]
+        assert masto.weekly_per_100 == [None, None, 0, 100, 0]
+        assert masto.weeks_below == 1 and masto.dud
+
+
+def _week(end: datetime, weeks: int, index: int, hours: int = 24) -> datetime:
+    """A moment inside week ``index`` (0 = oldest) of the window of ``weeks`` ending at end."""
+    return end - timedelta(weeks=weeks - index) + timedelta(hours=hours)
+
+
+class TestDuds:
+    """Threshold 5 contacts per 100 sessions, at least 5 sessions a week, 3 weeks in a row,
+    over a 4-week window. Each case gives the X channel (sessions, contacts) per week."""
+
+    RULE = attribution.DudRule.of(threshold_per_100=5, min_sessions=5, window_weeks=4,
+                                  weeks_below=3)
+
+    @pytest.mark.parametrize("weeks,dud,streak", [
+        ([(20, 0), (20, 0), (20, 0), (20, 0)], True, 4),  # below every week
+        ([(20, 2), (20, 0), (20, 0), (20, 0)], True, 3),  # the last three weeks
+        # One huge bad week: below over the window's sum (3 per 100), never since.
+        ([(100, 0), (10, 1), (10, 1), (10, 1)], False, 0),
+        ([(20, 0), (20, 0), (20, 0), (20, 5)], False, 0),  # recovered in the last week
+        ([(20, 0), (20, 0), (20, 2), (20, 0)], False, 1),  # one good week breaks it
+        ([(20, 0), (2, 0), (2, 0), (2, 0)], False, 0),  # too few sessions to judge
+        ([(0, 0), (20, 0), (20, 0), (20, 0)], True, 3),
+    ])
+    def test_a_channel_is_a_dud_only_when_it_stays_below(self, engine, conv, weeks, dud,
+                                                         streak):
+        ws = conv.workspace_id
+        with session_scope(engine) as s:
+            for index, (sessions, people) in enumerate(weeks):
+                for n in range(sessions):
+                    contact = _contact(s, ws, _week(DEC, 4, index, 30)) if n < people else None
+                    _touch(s, conv, "x-try", _week(DEC, 4, index), contact)
+            credits.refresh(s, workspace_id=ws)
+        with session_scope(engine) as s:
+            [row] = attribution.health(session=s, workspace_id=ws, end=DEC, rule=self.RULE)
+        assert row.weekly_sessions == [w[0] for w in weeks]
+        assert row.weekly_contacts == [w[1] for w in weeks]
+        assert (row.dud, row.weeks_below) == (dud, streak)
+
+    def test_the_sum_rule_would_have_flagged_the_one_bad_week(self):
+        # The case above that must not be a dud is below the threshold summed over the window.
+        sessions, contacts = 100 + 10 * 3, 3
+        assert 100 * contacts / sessions < self.RULE.threshold_per_100
+
+    def test_weeks_below_is_clamped_to_the_window(self):
+        rule = attribution.DudRule.of(threshold_per_100=2, min_sessions=0, window_weeks=2,
+                                      weeks_below=9)
+        assert (rule.weeks_below, rule.window_weeks) == (2, 2)
+        assert attribution.DudRule.of(threshold_per_100=2, min_sessions=0,
+                                      window_weeks=4).weeks_below == 4
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -191,6 +254,7 @@ def test_each_sale_is_credited_once_and_channels_equal_quadrants(prop_db, people
                     expected_cents += cents
         for key in anon:
             _touch(s, conv, key, NOV + timedelta(days=1))
+        credits.refresh(s, workspace_id=conv.workspace_id)
     report = _report(engine, conv)
     for model in attribution.MODELS:
         by_channel, by_quadrant = report.total(model, "channel"), report.total(model, "quadrant")

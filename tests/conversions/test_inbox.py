@@ -199,6 +199,38 @@ class TestAutoReply:
         assert third.auto_reply is not None and other.auto_reply is not None
         assert len(fake.sent) == 3
 
+    def test_at_most_one_per_contact_per_cooldown_across_prompts(self, engine, conv, fake):
+        """Two prompts with auto-replies: someone answering both within the cooldown gets one
+        automatic message, not one per prompt."""
+        from planner.models import Publication
+
+        with session_scope(engine) as s:
+            serum = Post(workspace_id=conv.workspace_id, text="Serum", tags="care",
+                         dm_keyword="SERUM", dm_product_url="https://shop.acme.test/serum",
+                         status="approved")
+            s.add(serum)
+            s.flush()
+            s.add(Publication(post_id=serum.id, account_id=conv.x,
+                              workspace_id=conv.workspace_id, status="published",
+                              published_at=datetime(2026, 11, 1, tzinfo=UTC)))
+            for post in (s.get(Post, conv.p_try), serum):
+                inbox.set_auto_reply(session=s, post=post, enabled=True)
+            inbox.settings_for(s, conv.workspace_id).auto_reply_cooldown_hours = 12
+        t0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        _, glow = _dm(engine, conv, "GLOW", sender="555", remote_id="a", at=t0)
+        _, serum_soon = _dm(engine, conv, "SERUM please", sender="555", remote_id="b",
+                            at=t0 + timedelta(hours=11))
+        _, serum_later = _dm(engine, conv, "SERUM please", sender="555", remote_id="c",
+                             at=t0 + timedelta(hours=13))
+        assert glow.auto_reply is not None
+        assert serum_soon.publication is not None and serum_soon.auto_reply is None
+        assert serum_later.auto_reply is not None and "/r/" in serum_later.auto_reply.text
+        assert len(fake.sent) == 2
+        with session_scope(engine) as s:
+            autos = s.exec(select(Message).where(Message.kind == "auto")).all()
+            assert sorted(m.post_id for m in autos) == sorted([conv.p_try,
+                                                               serum_later.publication.post_id])
+
     def test_off_by_default(self, engine, conv, fake):
         _, result = _dm(engine, conv, "GLOW", sender="555")
         assert result.auto_reply is None and fake.sent == []
@@ -237,6 +269,34 @@ class TestInboxPages:
             kinds = sorted(e.kind for e in s.exec(select(ConversionEvent)).all())
         assert kinds == [EventKind.contact, EventKind.qualified, EventKind.sale]
         assert "19.99 PLN" in manager.get(base).text
+
+    def test_the_nav_badge_counts_new_contacts(self, engine, conv, make_client):
+        import re
+
+        def badge(client) -> str | None:
+            page = client.get(f"/w/{conv.slug}/calendar").text
+            found = re.search(rf'href="/w/{conv.slug}/inbox"[^>]*>Inbox'
+                              r'(?: <span class="badge"[^>]*>(\d+)</span>)?</a>', page)
+            assert found, "the main navigation links the Inbox"
+            return found.group(1)
+
+        viewer = make_client("viewer@acme.test")
+        assert badge(viewer) is None
+        _, one = _dm(engine, conv, "GLOW", sender="555")
+        _dm(engine, conv, "hello", sender="556")
+        _dm(engine, conv, "again", sender="555")  # the same person: still one
+        _dm(engine, conv, "GLOW", sender="557", account="ig")
+        with session_scope(engine) as s:
+            other = s.exec(select(Account).where(
+                Account.workspace_id == conv.other_workspace_id)).first()
+            inbox.record_dm(session=s, account=other, sender_id="z", text="GLOW")
+            assert inbox.count_new(s, conv.workspace_id) == 3
+        assert badge(viewer) == "3"
+        manager = make_client("manager@acme.test")
+        token = page_csrf(manager, f"/w/{conv.slug}/inbox")
+        manager.post(f"/w/{conv.slug}/inbox/{one.contact.id}/status",
+                     data={"status": "talking", "csrf_token": token})
+        assert badge(viewer) == "2"
 
     def test_csrf_is_required(self, engine, conv, make_client):
         _, result = _dm(engine, conv, "GLOW", sender="555")

@@ -85,6 +85,25 @@ class TestRedirect:
         "LinkedInBot/1.0 (compatible; Mozilla/5.0)", "Mozilla/5.0 (compatible; Discordbot/2.0)",
         "TelegramBot (like TwitterBot)", "WhatsApp/2.23.20.0", "Googlebot/2.1",
         "Mozilla/5.0 (compatible; AhrefsBot/7.0)", "Some Spider", "",
+        # the fediverse fetches a preview from every instance the post reaches
+        "http.rb/5.1.1 (Mastodon/4.2.10; +https://mastodon.social/)",
+        "http.rb/5.2.0 (Mastodon/4.3.0-nightly.2024-06-01; +https://fosstodon.org/)",
+        "Pleroma 2.6.2; https://pleroma.example <admin@pleroma.example>",
+        "Akkoma 3.13.2; https://akkoma.example <admin@akkoma.example>",
+        "Misskey/2024.5.0 (https://misskey.io)",
+        "gotosocial/0.15.0 (+https://gts.example)",
+        # Bluesky's card fetcher and embed services
+        "Mozilla/5.0 (compatible; Cardyb/1.1; +mailto:support@bsky.app)",
+        "Iframely/1.3.1 (+https://iframely.com/docs/about) Atlassian",
+        "Mozilla/5.0 (compatible; Embedly/0.2; +http://support.embed.ly/)",
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5",
+        "meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+        # scripts and HTTP libraries
+        "curl/8.5.0", "Wget/1.21.4", "python-requests/2.32.3", "Python-urllib/3.11",
+        "python-httpx/0.27.0", "Python/3.11 aiohttp/3.9.5", "Go-http-client/1.1",
+        "Go-http-client/2.0", "okhttp/4.12.0", "Java/17.0.9", "Apache-HttpClient/4.5.14 (Java/17)",
+        "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)", "undici", "axios/1.7.2",
+        "libwww-perl/6.72", "Ruby", "PostmanRuntime/7.39.0",
     ])
     def test_bots_are_redirected_but_not_counted(self, engine, conv, client, agent):
         code = _code(_link(engine, conv))
@@ -92,6 +111,22 @@ class TestRedirect:
         assert r.status_code == 302 and "set-cookie" not in r.headers
         assert "poise_vid" not in r.headers["location"]
         assert _sessions(engine) == []
+
+    @pytest.mark.parametrize("agent", [
+        BROWSER,
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:127.0) Gecko/20100101 Firefox/127.0",
+        # in-app browsers of the platforms the posts go to: people, counted
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+        "like Gecko) Mobile/15E148 Instagram 334.0.4.32.98 (iPhone15,2; iOS 17_5; en_US)",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Version/4.0 Chrome/126.0 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/469.0;]",
+        "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Mobile Safari/537.36 Mastodon for Android",
+    ])
+    def test_people_are_counted(self, agent):
+        assert links.is_bot(agent) is False
 
     def test_head_requests_are_not_counted(self, engine, conv, client):
         code = _code(_link(engine, conv))
