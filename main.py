@@ -268,8 +268,12 @@ def import_command(
     workspace: Annotated[str, typer.Option(help="Workspace slug.")],
     user: Annotated[str, typer.Option(help="E-mail of the member the posts are authored by.")],
 ) -> None:
-    """Import a calendar from CSV: every row or none, every problem listed."""
-    from rich.progress import Progress
+    """Import a calendar from CSV: every row or none, every problem listed.
+
+    Exit code 0 when imported, 1 when the file was refused (every problem is printed), 2 when
+    the workspace, the member or the database is not there.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlmodel import select
 
     from planner import csvio, posts, users
@@ -281,7 +285,9 @@ def import_command(
     _migrate_or_exit(get_settings().effective_database_url)
     raw = file.read()
     try:
-        with session_scope() as session, Progress(console=console) as progress:
+        with session_scope() as session, Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                console=console) as progress:
             ws = session.exec(select(Workspace).where(Workspace.slug == workspace)).first()
             author = session.exec(select(User).where(
                 User.email == users.normalise_email(user))).first()
@@ -290,7 +296,7 @@ def import_command(
             if ws is None or author is None or role is None:
                 console.print(f"[red]No workspace {workspace!r} with member {user!r}.[/red]")
                 raise typer.Exit(2)
-            task = progress.add_task("Importing", total=None)
+            task = progress.add_task("Checking and importing rows", total=None)
             result = csvio.import_csv(
                 session=session, actor=posts.Actor(user_id=author.id or 0, role=role,
                                                    workspace=ws),
@@ -299,9 +305,57 @@ def import_command(
     except PlannerError as exc:
         console.print(f"[red]{exc.message}[/red]")
         for problem in exc.problems:
-            console.print(f"  {' '.join(str(p) for p in problem.loc)}: {problem.message}")
+            console.print(f"  {_where(problem.loc)}: {problem.message}", highlight=False)
         raise typer.Exit(1) from None
     console.print(f"Imported {result.created} posts ({result.submitted} submitted for review).")
+
+
+def _where(loc: tuple[str | int, ...]) -> str:
+    """("line", 4, "local_time") -> "line 4, column local_time"; ("file",) -> "file"."""
+    if len(loc) >= 2 and loc[0] == "line":
+        return f"line {loc[1]}" + (f", column {loc[2]}" if len(loc) > 2 else "")
+    return ".".join(str(part) for part in loc) or "file"
+
+
+@app.command(name="export")
+def export_command(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    start: Annotated[str | None, typer.Option(
+        help="First local day, YYYY-MM-DD (default: the first of this month).")] = None,
+    days: Annotated[int, typer.Option(help="How many days from START.", min=1, max=3660)] = 31,
+    output: Annotated[typer.FileTextWrite | None, typer.Option(
+        "--output", "-o", help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Export a calendar range as CSV in the import format (one row per post)."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from planner import csvio
+    from planner.db import session_scope, utcnow
+    from planner.models import Workspace
+    from planner.settings import get_settings
+
+    _migrate_or_exit(get_settings().effective_database_url)
+    with session_scope() as session:
+        ws = session.exec(select(Workspace).where(Workspace.slug == workspace)).first()
+        if ws is None:
+            console.print(f"[red]No workspace {workspace!r}.[/red]")
+            raise typer.Exit(2)
+        try:
+            first = date.fromisoformat(start) if start else utcnow().astimezone(
+                ZoneInfo(ws.timezone)).date().replace(day=1)
+        except ValueError:
+            console.print(f"[red]{start!r} is not a date; use YYYY-MM-DD.[/red]")
+            raise typer.Exit(2) from None
+        body = csvio.export_csv(session=session, workspace=ws, start=first, days=days)
+    if output is not None:
+        output.write(body)
+        console.print(f"Wrote the calendar from {first} ({days} days) to {output.name}.",
+                      highlight=False)
+    else:
+        sys.stdout.write(body)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
 from compass import QUADRANTS_ORDER
-from planner.models import Account, Post, Publication, PublicationStatus
+from planner.models import Account, Post, PostStatus, Publication, PublicationStatus
 
 # One source for names and colours (a colour-blind-safe palette): the compass model.
 QUADRANT_COLOURS = {q.value: q.colour for q in QUADRANTS_ORDER}
 QUADRANT_LABELS = {q.value: q.label for q in QUADRANTS_ORDER}
+# A status filter names a publishing state or a workflow state.
+STATUSES = frozenset({s.value for s in PublicationStatus} | {s.value for s in PostStatus})
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,27 @@ def day_bounds(start: date, days: int, zone_name: str) -> list[datetime]:
             for i in range(days + 1)]
 
 
+def _live() -> ColumnElement[bool]:
+    """Publications that still count: everything but cancelled ones (the daily cap, the
+    composer's warning and the calendar's counts share this one rule)."""
+    return col(Publication.status) != PublicationStatus.cancelled
+
+
+def _needs_post(filters: Filters) -> bool:
+    return bool(filters.status or filters.author_id or filters.quadrant)
+
+
 def _filter_clauses(workspace_id: int, filters: Filters) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [col(Publication.workspace_id) == workspace_id]
+    clauses.extend(_shown_clauses(filters))
+    return clauses
+
+
+def _shown_clauses(filters: Filters) -> list[ColumnElement[bool]]:
+    """What the filters select. Cancelled publications are hidden unless asked for."""
+    clauses: list[ColumnElement[bool]] = []
+    if filters.status != PublicationStatus.cancelled:
+        clauses.append(_live())
     if filters.account_id:
         clauses.append(col(Publication.account_id) == filters.account_id)
     if filters.status:
@@ -130,18 +151,23 @@ def _day_index(bounds: list[datetime]) -> ColumnElement[int]:
 
 def load_days(*, session: Session, workspace_id: int, zone: str, start: date, days: int,
               filters: Filters = Filters(), per_day: int = 4) -> list[Day]:
+    """Each local day's first ``per_day`` cards, how many the filters select ("+N more"),
+    and every account's live count for the daily cap, which no filter changes."""
     bounds = day_bounds(start, days, zone)
-    in_range = [col(Publication.scheduled_at) >= bounds[0],
-                col(Publication.scheduled_at) < bounds[-1],
-                *_filter_clauses(workspace_id, filters)]
+    in_window = [col(Publication.workspace_id) == workspace_id,
+                 col(Publication.scheduled_at) >= bounds[0],
+                 col(Publication.scheduled_at) < bounds[-1]]
+    in_range = [*in_window, *_shown_clauses(filters)]
     day_idx = _day_index(bounds).label("day_idx")
-    needs_post = bool(filters.status or filters.author_id or filters.quadrant)
 
-    counts_q = select(day_idx, col(Publication.account_id), func.count()).select_from(
-        Publication)
-    if needs_post:
+    # One grouped pass over the window serves both counts: the cap ignores the filters.
+    counts_q = select(day_idx, col(Publication.account_id),
+                      func.sum(case((_live(), 1), else_=0)),
+                      func.sum(case((and_(*_shown_clauses(filters)), 1), else_=0))
+                      ).select_from(Publication)
+    if _needs_post(filters):
         counts_q = counts_q.join(Post, col(Post.id) == col(Publication.post_id))
-    counts_q = counts_q.where(and_(*in_range)).group_by(day_idx, col(Publication.account_id))
+    counts_q = counts_q.where(and_(*in_window)).group_by(day_idx, col(Publication.account_id))
 
     ranked = (
         select(col(Publication.id).label("pid"), day_idx,
@@ -165,10 +191,11 @@ def load_days(*, session: Session, workspace_id: int, zone: str, start: date, da
         .order_by(ranked.c.day_idx, col(Publication.scheduled_at), col(Publication.id))
     )
     result = [Day(date=start + timedelta(days=i)) for i in range(days)]
-    for idx, account_id, n in session.execute(counts_q):
+    for idx, account_id, live, shown in session.execute(counts_q):
         if 0 <= idx < days:
-            result[idx].total += n
-            result[idx].per_account[account_id] = n
+            result[idx].total += int(shown or 0)
+            if live:
+                result[idx].per_account[account_id] = int(live)
     tz = ZoneInfo(zone)
     for row in session.execute(cards_q):
         (pid, post_id, version, at, status, post_status, platform, handle, text, tags,
@@ -248,7 +275,7 @@ def posts_on_local_day(*, session: Session, account_id: int, zone: str, day: dat
     query = (select(func.count()).select_from(Publication)
              .where(col(Publication.account_id) == account_id,
                     col(Publication.scheduled_at) >= start, col(Publication.scheduled_at) < end,
-                    col(Publication.status) != PublicationStatus.cancelled))
+                    _live()))
     if exclude_post_id:
         query = query.where(col(Publication.post_id) != exclude_post_id)
     return int(session.execute(query).scalar_one())

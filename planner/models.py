@@ -185,6 +185,9 @@ class PostBase(SQLModel):
     dm_keyword: str = Field(default="", max_length=40)
     dm_product_url: str = Field(default="", max_length=2000)
     dm_prefill: str = Field(default="", max_length=500)
+    # Replaces the generated "DM us KEYWORD for the link" when set.
+    dm_call_to_action: str = Field(default="", max_length=200,
+                                   sa_column_kwargs={"server_default": ""})
 
 
 class Post(PostBase, table=True):
@@ -279,3 +282,18 @@ class Notification(SQLModel, table=True):
     text: str = Field(max_length=1000)
     created_at: datetime = _created()
     read_at: datetime | None = _ts()
+
+
+class PromptTemplate(SQLModel, table=True):
+    """A reusable DM prompt of a workspace, picked in the composer to fill a post's prompt."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    name: str = Field(max_length=80)
+    keyword: str = Field(max_length=40)
+    product_url: str = Field(max_length=2000)
+    prefill: str = Field(default="", max_length=500)
+    call_to_action: str = Field(default="", max_length=200)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from planner import audit, schedule, textrules
@@ -54,11 +55,13 @@ class PostInput:
     dm_keyword: str = ""
     dm_product_url: str = ""
     dm_prefill: str = ""
+    dm_call_to_action: str = ""  # empty: "DM us KEYWORD for the link"
     scheduled_local: str = ""  # "YYYY-MM-DDTHH:MM" in the workspace's zone; empty = unscheduled
     fold: int | None = None  # for a wall time that happens twice: 0 first, 1 second
     add_to_queue: bool = False
-    media_path: str = ""
+    media_path: str = ""  # a newly stored image; empty keeps the post's current one
     media_mime: str = ""
+    remove_media: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def snapshot(post: Post, publications: Sequence[Publication] = ()) -> dict[str, 
         "status": str(post.status), "version": post.version, "text": post.text,
         "link": post.link, "tags": post.tags, "scheduled_at": post.scheduled_at,
         "scheduled_local": post.scheduled_local, "dm_keyword": post.dm_keyword,
+        "dm_call_to_action": post.dm_call_to_action, "media_path": post.media_path,
     }
     if publications:
         data["accounts"] = sorted(p.account_id for p in publications)
@@ -146,13 +150,12 @@ def _check_url(value: str, field_name: str) -> str:
 
 
 def _resolve_time(session: Session, actor: Actor, data: PostInput, accounts: list[Account],
-                  now: datetime) -> tuple[datetime | None, str]:
+                  now: datetime, post_id: int | None = None) -> tuple[datetime | None, str]:
     zone = actor.workspace.timezone
     if data.add_to_queue:
-        if not accounts:
-            raise Invalid.at("account_ids", "Choose at least one account to queue the post on.")
-        instant = schedule.next_free_slot(session=session, account=accounts[0], zone_name=zone,
-                                          after=now)
+        instant = schedule.next_common_free_slot(session=session, accounts=accounts,
+                                                 zone_name=zone, after=now,
+                                                 exclude_post_id=post_id)
         return instant, schedule.to_local(instant, zone).strftime(schedule.LOCAL_FORMAT)
     if not data.scheduled_local.strip():
         return None, ""
@@ -253,10 +256,17 @@ def _apply(post: Post, data: PostInput, scheduled_at: datetime | None, scheduled
     post.dm_keyword = data.dm_keyword.strip()
     post.dm_product_url = _check_url(data.dm_product_url, "dm_product_url")
     post.dm_prefill = data.dm_prefill.strip()
+    post.dm_call_to_action = " ".join(data.dm_call_to_action.split())
+    if len(post.dm_call_to_action) > 200:
+        raise Invalid.at("dm_call_to_action", "Keep the call to action under 200 characters.")
+    if post.dm_call_to_action and not post.dm_keyword:
+        raise Invalid.at("dm_keyword", "A call to action needs the DM keyword it asks for.")
     if post.dm_keyword and not post.dm_product_url:
         raise Invalid.at("dm_product_url", "A DM prompt needs the product link it leads to.")
     if data.media_path:
         post.media_path, post.media_mime = data.media_path, data.media_mime
+    elif data.remove_media:
+        post.media_path = post.media_mime = ""
     post.scheduled_at = scheduled_at
     post.scheduled_local = scheduled_local
     post.scheduled_tz = actor.workspace.timezone if scheduled_at else ""
@@ -314,7 +324,8 @@ def update_post(*, session: Session, actor: Actor, post_id: int, expected_versio
     _refuse_if_sending(publications, "edited")
     before = snapshot(post, publications)
     accounts = _accounts_for(session, actor.workspace_id, data.account_ids)
-    scheduled_at, scheduled_local = _resolve_time(session, actor, data, accounts, now)
+    scheduled_at, scheduled_local = _resolve_time(session, actor, data, accounts, now,
+                                                  post_id=post.id)
     _bump_version(session, post, expected_version)
     _apply(post, data, scheduled_at, scheduled_local, actor)
     if post.status == PostStatus.approved:
@@ -470,6 +481,43 @@ def cancel(*, session: Session, actor: Actor, post_id: int, expected_version: in
     return post
 
 
+DELETABLE = {PostStatus.draft, PostStatus.changes_requested, PostStatus.cancelled}
+
+
+def delete_post(*, session: Session, actor: Actor, post_id: int) -> None:
+    """Remove a post that never went out: a draft, one sent back, or a cancelled one.
+
+    Anything that was (or may have been) sent stays as history: cancel it instead.
+    """
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    if post.status not in DELETABLE:
+        raise Conflict(f"A post that is {post.status.replace('_', ' ')} cannot be deleted: "
+                       "take it back to draft or cancel it first.")
+    publications = publications_of(session=session, post_id=post_id)
+    if any(p.attempts or p.remote_id or p.status not in (PublicationStatus.pending,
+                                                         PublicationStatus.cancelled)
+           for p in publications):
+        raise Conflict("This post was already sent (or tried) on some account; it stays as a "
+                       "record. Cancel it instead of deleting it.")
+    before = snapshot(post, publications)
+    try:
+        # A savepoint: rows of other areas that point at the post refuse the delete cleanly.
+        with session.begin_nested():
+            for review in session.exec(select(Review).where(Review.post_id == post_id)).all():
+                session.delete(review)
+            for publication in publications:
+                session.delete(publication)
+            session.flush()
+            session.delete(post)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("Other records (auto-replies, tracked links ...) still point at this "
+                       "post, so it cannot be deleted; cancel it instead.") from None
+    audit.record(session=session, action="post.deleted", entity="post", entity_id=post_id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before)
+
+
 def reschedule(*, session: Session, actor: Actor, post_id: int, expected_version: int,
                scheduled_local: str, fold: int | None, now: datetime) -> Post:
     """Move a post to another local time with the same rules as an edit."""
@@ -483,12 +531,29 @@ def reschedule(*, session: Session, actor: Actor, post_id: int, expected_version
 def input_from_post(*, session: Session, post: Post) -> PostInput:
     publications = [p for p in publications_of(session=session, post_id=post.id or 0)
                     if p.status != PublicationStatus.cancelled]
+    workspace = session.get(Workspace, post.workspace_id)
+    zone = workspace.timezone if workspace else post.scheduled_tz
     return PostInput(
         text=post.text, account_ids=[p.account_id for p in publications],
         variants={p.account_id: p.text_variant for p in publications if p.text_variant},
         link=post.link, tags=[t for t in post.tags.split(",") if t], tag_source=post.tag_source,
         dm_keyword=post.dm_keyword, dm_product_url=post.dm_product_url,
-        dm_prefill=post.dm_prefill, scheduled_local=post.scheduled_local, fold=None)
+        dm_prefill=post.dm_prefill, dm_call_to_action=post.dm_call_to_action,
+        scheduled_local=local_time_of(post, zone),
+        fold=schedule.fold_of(post.scheduled_at, zone) if post.scheduled_at else None)
+
+
+def local_time_of(post: Post, zone: str) -> str:
+    """The post's wall time ("YYYY-MM-DDTHH:MM") in ``zone``, the workspace's zone now.
+
+    The same as what was picked unless the workspace's zone changed since: then the same
+    instant in the new zone, so re-saving or moving the post never shifts it by the offset.
+    """
+    if post.scheduled_at is None:
+        return ""
+    if post.scheduled_tz == zone and post.scheduled_local:
+        return post.scheduled_local
+    return schedule.to_local(post.scheduled_at, zone).strftime(schedule.LOCAL_FORMAT)
 
 
 def _require(actor: Actor, minimum: Role) -> None:

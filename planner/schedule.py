@@ -7,7 +7,7 @@ disambiguated by the user (``fold`` 0 = the first, summer-time instance; 1 = the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -81,6 +81,18 @@ def to_utc(local: datetime, zone_name: str, *, fold: int | None = None) -> datet
 
 def to_local(instant: datetime, zone_name: str) -> datetime:
     return instant.astimezone(ZoneInfo(zone_name))
+
+
+def fold_of(instant: datetime, zone_name: str) -> int | None:
+    """Which occurrence of its wall time ``instant`` is (0 first, 1 second), or None when
+    that wall time happens only once in the zone."""
+    local = to_local(instant, zone_name)
+    wall = local.replace(tzinfo=None)
+    zone = ZoneInfo(zone_name)
+    if wall.replace(tzinfo=zone, fold=0).utcoffset() == wall.replace(tzinfo=zone,
+                                                                     fold=1).utcoffset():
+        return None
+    return local.fold
 
 
 # --- queue slots -------------------------------------------------------------------------------
@@ -160,22 +172,52 @@ def _slot_instant(local: datetime, zone_name: str) -> datetime:
 
 
 def next_free_slot(*, session: Session, account: Account, zone_name: str,
-                   after: datetime) -> datetime:
+                   after: datetime, exclude_post_id: int | None = None) -> datetime:
     """The first slot instant after ``after`` with no live publication on this account."""
-    slots = slots_of(session=session, account_id=account.id or 0)
-    if not slots:
-        raise Invalid.at("accounts", f"{account.handle} has no queue slots yet; set its weekly "
-                         "schedule on the Accounts page or pick a time.")
+    return next_common_free_slot(session=session, accounts=[account], zone_name=zone_name,
+                                 after=after, exclude_post_id=exclude_post_id)
+
+
+def next_common_free_slot(*, session: Session, accounts: Sequence[Account], zone_name: str,
+                          after: datetime, exclude_post_id: int | None = None) -> datetime:
+    """The first instant after ``after`` that is a queue slot of *every* account and free on
+    each of them (no live publication there), so one post goes out to all at once.
+
+    Slots are weekly wall times in the workspace's zone, so "a slot of every account" is the
+    intersection of their weekly schedules. ``exclude_post_id`` is the post being re-queued:
+    its own publications do not block a slot.
+    """
+    if not accounts:
+        raise Invalid.at("account_ids", "Choose at least one account to queue the post on.")
+    schedules = {a.id or 0: set(slots_of(session=session, account_id=a.id or 0))
+                 for a in accounts}
+    empty = [a.handle for a in accounts if not schedules[a.id or 0]]
+    if empty:
+        verb = "has" if len(empty) == 1 else "have"
+        raise Invalid.at("account_ids", f"{', '.join(empty)} {verb} no queue slots yet; set "
+                         "the weekly schedule on the Accounts page or pick a time.")
+    common = sorted(set.intersection(*schedules.values()))
+    if not common:
+        described = "; ".join(
+            f"{a.handle}: {', '.join(s.label for s in sorted(schedules[a.id or 0]))}"
+            for a in accounts)
+        raise Invalid.at("account_ids", "These accounts share no queue slot, so no single "
+                         f"time is free on all of them ({described}). Add a common slot on the "
+                         "Accounts page, pick a time, or queue them as separate posts.")
     horizon = after + timedelta(days=370)
-    taken = set(session.exec(
-        select(Publication.scheduled_at)
-        .join(Post, col(Post.id) == col(Publication.post_id))
-        .where(Publication.account_id == account.id, col(Publication.scheduled_at) > after,
-               col(Publication.scheduled_at) <= horizon,
-               col(Publication.status).not_in([PublicationStatus.cancelled]),
-               col(Post.status) != PostStatus.cancelled)).all())
-    for instant in upcoming_slot_instants(slots, zone_name, after):
+    query = (select(Publication.scheduled_at)
+             .join(Post, col(Post.id) == col(Publication.post_id))
+             .where(col(Publication.account_id).in_([a.id or 0 for a in accounts]),
+                    col(Publication.scheduled_at) > after,
+                    col(Publication.scheduled_at) <= horizon,
+                    col(Publication.status) != PublicationStatus.cancelled,
+                    col(Post.status) != PostStatus.cancelled))
+    if exclude_post_id:
+        query = query.where(col(Publication.post_id) != exclude_post_id)
+    taken = {t for t in session.exec(query).all() if t is not None}
+    for instant in upcoming_slot_instants(common, zone_name, after):
         if instant not in taken:
             return instant
-    raise Invalid.at("accounts", f"Every queue slot of {account.handle} is taken for the next "
-                     "year.")
+    names = ", ".join(a.handle for a in accounts)
+    raise Invalid.at("account_ids", f"Every common queue slot of {names} is taken for the "
+                     "next year.")

@@ -29,7 +29,7 @@ def content_for(post: Post, publication: Publication | None = None, *,
     prompt = None
     if post.dm_keyword or post.dm_product_url:
         prompt = DmPrompt(keyword=post.dm_keyword, product_url=post.dm_product_url,
-                          prefill=post.dm_prefill)
+                          prefill=post.dm_prefill, call_to_action=post.dm_call_to_action)
     media: tuple[MediaFile, ...] = ()
     if post.media_path:
         path = Path(post.media_path)

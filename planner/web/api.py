@@ -1,22 +1,82 @@
-"""The REST API under /api/v1 (Bearer tokens). Areas add their own routers to this one."""
+"""The REST API under /api/v1 (Bearer tokens). Areas add their own routers to this one.
+
+Every error is an RFC 9457 problem detail (``application/problem+json``, rendered by
+``planner.web.errors``); ``ProblemDetail`` documents that shape once, and ``COMMON_ERRORS`` /
+``WRITE_ERRORS`` reference it from each operation's 401/403/404/409/422 responses.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from datetime import datetime
+from typing import Any
 
-from planner import accounts, users
-from planner.models import AccountPublic, Role, WorkspacePublic
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from planner import accounts, users, workspaces
+from planner.db import utcnow
+from planner.models import AccountPublic, PromptTemplate, Role, Workspace, WorkspacePublic
 from planner.web.deps import ApiUserDep, Member, SessionDep, require_api
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
-PROBLEM = {"content": {"application/problem+json": {"example": {
-    "type": "about:blank", "title": "Not found", "status": 404,
-    "detail": "No such workspace."}}}}
-COMMON_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"description": "Missing, unknown or revoked token", **PROBLEM},
-    404: {"description": "Not found (or not visible to you)", **PROBLEM},
+
+class ProblemError(BaseModel):
+    """One problem with one input."""
+
+    loc: list[str | int] = Field(description="Path to the input, e.g. [\"account_ids\", 1] or "
+                                 "[\"line\", 4, \"local_time\"] for a CSV cell",
+                                 examples=[["account_ids", 1]])
+    field: str = Field(description="The path joined with dots", examples=["account_ids.1"])
+    msg: str = Field(description="What is wrong, in plain words",
+                     examples=["No such account in this workspace."])
+
+
+class ProblemDetail(BaseModel):
+    """An error (RFC 9457 problem details), sent as ``application/problem+json``."""
+
+    type: str = Field("about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Invalid input"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["Some target accounts do not exist here."])
+    errors: list[ProblemError] | None = Field(
+        None, description="Present for invalid input: each field path and its problem")
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetail"}
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {"type": "about:blank", "title": "Login required", "status": 401,
+          "detail": "This API token is unknown or revoked."},
+    403: {"type": "about:blank", "title": "Not allowed", "status": 403,
+          "detail": "Only brand leads and admins can approve or send back posts."},
+    404: {"type": "about:blank", "title": "Not found", "status": 404,
+          "detail": "No such post in this workspace."},
+    409: {"type": "about:blank", "title": "Conflict", "status": 409,
+          "detail": "Someone else changed this post while you were working on it (now "
+                    "version 3, you had 2). Reload to see their changes; yours were not saved."},
+    422: {"type": "about:blank", "title": "Invalid input", "status": 422,
+          "detail": "Some target accounts do not exist here.",
+          "errors": [{"loc": ["account_ids", 1], "field": "account_ids.1",
+                      "msg": "No such account in this workspace."}]},
+}
+
+
+def problem(status: int, description: str) -> dict[str, Any]:
+    """An OpenAPI response entry: the shared ProblemDetail schema with an example."""
+    return {"model": ProblemDetail, "description": description,
+            "content": {"application/problem+json": {"schema": _PROBLEM_REF,
+                                                      "example": _EXAMPLES[status]}}}
+
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: problem(401, "Missing, unknown or revoked token"),
+    404: problem(404, "Not found (or not visible to you)"),
+    422: problem(422, "Invalid input; `errors` lists each field path and problem"),
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **COMMON_ERRORS,
+    403: problem(403, "Your role does not allow this"),
+    409: problem(409, "Version conflict, or a state that does not allow this"),
 }
 
 
@@ -45,6 +105,51 @@ def list_workspaces(session: SessionDep, user: ApiUserDep) -> list[MembershipPub
             for ws, role in users.workspaces_of(session=session, user_id=user.id or 0)]
 
 
+class WorkspaceSettingsOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    timezone: str = Field(examples=["Europe/Warsaw"])
+    daily_cap_per_account: int = Field(description="Posts per account and local day before "
+                                       "the composer and calendar warn; 0 = no cap")
+    utm_campaign: str = Field(description="utm_campaign of every product link")
+
+
+class WorkspacePatch(BaseModel):
+    """Only the fields you send change."""
+
+    name: str | None = None
+    timezone: str | None = Field(None, examples=["America/New_York"],
+                                 description="IANA zone; posts keep their instant")
+    daily_cap_per_account: int | None = Field(None, examples=[4])
+    utm_campaign: str | None = Field(None, examples=["spring-launch"])
+
+
+def _settings_out(workspace: Workspace) -> WorkspaceSettingsOut:
+    return WorkspaceSettingsOut(
+        id=workspace.id or 0, slug=workspace.slug, name=workspace.name,
+        timezone=workspace.timezone, daily_cap_per_account=workspace.daily_cap_per_account,
+        utm_campaign=workspace.utm_campaign)
+
+
+@router.get("/workspaces/{workspace_id}", response_model=WorkspaceSettingsOut,
+            responses=COMMON_ERRORS)
+def get_workspace(member: Member = require_api(Role.viewer)) -> WorkspaceSettingsOut:
+    """A workspace's settings."""
+    return _settings_out(member.workspace)
+
+
+@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceSettingsOut,
+              responses=WRITE_ERRORS)
+def patch_workspace(body: WorkspacePatch, session: SessionDep,
+                    member: Member = require_api(Role.admin)) -> WorkspaceSettingsOut:
+    """Change the name, time zone, daily cap per account or UTM campaign (admins)."""
+    workspace = workspaces.update_settings(
+        session=session, workspace=member.workspace, role=member.role, actor_id=member.user_id,
+        data=workspaces.WorkspaceSettingsInput(**body.model_dump(exclude_unset=True)))
+    return _settings_out(workspace)
+
+
 @router.get("/workspaces/{workspace_id}/accounts", response_model=list[AccountPublic],
             responses=COMMON_ERRORS)
 def list_accounts(session: SessionDep, member: Member = require_api(Role.viewer)
@@ -52,3 +157,46 @@ def list_accounts(session: SessionDep, member: Member = require_api(Role.viewer)
     """The workspace's social accounts (credentials are never returned)."""
     return [AccountPublic.model_validate(a, from_attributes=True)
             for a in accounts.list_accounts(session=session, workspace_id=member.workspace_id)]
+
+
+class PromptTemplateIn(BaseModel):
+    name: str = Field(examples=["Glow serum"])
+    keyword: str = Field(examples=["GLOW"], description="The word people send in a DM")
+    product_url: str = Field(examples=["https://shop.example/glow"])
+    prefill: str = Field("", description="Prefilled DM text where the platform supports it")
+    call_to_action: str = Field("", examples=["DM us GLOW for 10% off"],
+                                description="Empty: \"DM us KEYWORD for the link\"")
+
+
+class PromptTemplateOut(PromptTemplateIn):
+    id: int
+    updated_at: datetime
+
+
+def _template_out(template: PromptTemplate) -> PromptTemplateOut:
+    return PromptTemplateOut(id=template.id or 0, name=template.name, keyword=template.keyword,
+                             product_url=template.product_url, prefill=template.prefill,
+                             call_to_action=template.call_to_action,
+                             updated_at=template.updated_at)
+
+
+@router.get("/workspaces/{workspace_id}/prompt-templates",
+            response_model=list[PromptTemplateOut], responses=COMMON_ERRORS,
+            tags=["dm prompts"])
+def list_prompt_templates(session: SessionDep, member: Member = require_api(Role.viewer)
+                          ) -> list[PromptTemplateOut]:
+    """The workspace's reusable DM prompts, by name."""
+    return [_template_out(t) for t in workspaces.list_prompt_templates(
+        session=session, workspace_id=member.workspace_id)]
+
+
+@router.post("/workspaces/{workspace_id}/prompt-templates", response_model=PromptTemplateOut,
+             status_code=201, responses=WRITE_ERRORS, tags=["dm prompts"])
+def create_prompt_template(body: PromptTemplateIn, session: SessionDep,
+                           member: Member = require_api(Role.manager)) -> PromptTemplateOut:
+    """Save a reusable DM prompt (managers and up). Names are unique per workspace."""
+    template = workspaces.create_prompt_template(
+        session=session, workspace_id=member.workspace_id, role=member.role,
+        actor_id=member.user_id, data=workspaces.PromptTemplateInput(**body.model_dump()),
+        now=utcnow())
+    return _template_out(template)

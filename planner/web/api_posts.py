@@ -5,24 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from planner import accounts, calendar, csvio, posts, schedule
 from planner.db import utcnow
-from planner.errors import Invalid
+from planner.errors import FieldProblem, Invalid
 from planner.models import Post, PostStatus, Role
-from planner.web.api import COMMON_ERRORS
+from planner.web.api import COMMON_ERRORS, WRITE_ERRORS
 from planner.web.deps import Member, SessionDep, require_api
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["posts"])
-
-WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    **COMMON_ERRORS,
-    403: {"description": "Your role does not allow this"},
-    409: {"description": "Version conflict or a state that does not allow this"},
-    422: {"description": "Invalid input; `errors` lists each field path and problem"},
-}
 
 
 class PostIn(BaseModel):
@@ -37,10 +31,13 @@ class PostIn(BaseModel):
     dm_keyword: str = ""
     dm_product_url: str = ""
     dm_prefill: str = ""
+    dm_call_to_action: str = Field("", examples=["DM us GLOW for 10% off"],
+                                   description="Empty: \"DM us KEYWORD for the link\"")
     scheduled_local: str = Field("", examples=["2026-12-01T09:30"],
                                  description="Wall time in the workspace's zone")
     fold: int | None = Field(None, description="0/1: which of a repeated wall time (DST)")
-    add_to_queue: bool = False
+    add_to_queue: bool = Field(False, description="Take the next queue slot that every "
+                               "target account has and that is free on all of them")
 
     def to_input(self) -> posts.PostInput:
         return posts.PostInput(**self.model_dump())
@@ -84,6 +81,9 @@ class PostOut(BaseModel):
     tag_source: str
     dm_keyword: str
     dm_product_url: str
+    dm_prefill: str
+    dm_call_to_action: str
+    author_id: int | None
     scheduled_at: datetime | None
     scheduled_local: str
     timezone: str
@@ -96,7 +96,9 @@ def _out(session: SessionDep, post: Post) -> PostOut:
         id=post.id or 0, status=str(post.status), version=post.version, text=post.text,
         link=post.link, tags=[t for t in post.tags.split(",") if t], tag_source=post.tag_source,
         dm_keyword=post.dm_keyword, dm_product_url=post.dm_product_url,
-        scheduled_at=post.scheduled_at, scheduled_local=post.scheduled_local,
+        dm_prefill=post.dm_prefill, dm_call_to_action=post.dm_call_to_action,
+        author_id=post.author_id, scheduled_at=post.scheduled_at,
+        scheduled_local=post.scheduled_local,
         timezone=post.scheduled_tz,
         publications=[PublicationOut(id=p.id or 0, account_id=p.account_id, status=str(p.status),
                                      scheduled_at=p.scheduled_at, text_variant=p.text_variant,
@@ -132,8 +134,22 @@ def create_post(body: PostIn, session: SessionDep,
 @router.get("/posts/{post_id}", response_model=PostOut, responses=COMMON_ERRORS)
 def get_post(post_id: int, session: SessionDep,
              member: Member = require_api(Role.viewer)) -> PostOut:
+    """One post with its publications (404 for a post of another workspace)."""
     return _out(session, posts.get_post(session=session, workspace_id=member.workspace_id,
                                         post_id=post_id))
+
+
+@router.delete("/posts/{post_id}", status_code=204, responses=WRITE_ERRORS,
+               response_class=Response)
+def delete_post(post_id: int, session: SessionDep,
+                member: Member = require_api(Role.manager)) -> Response:
+    """Delete a draft, a post sent back for changes, or a cancelled post that never went out.
+
+    Anything else is refused with 409: withdraw or cancel it first; a post that was sent
+    (or tried) on any account stays as a record.
+    """
+    posts.delete_post(session=session, actor=_actor(member), post_id=post_id)
+    return Response(status_code=204)
 
 
 @router.put("/posts/{post_id}", response_model=PostOut, responses=WRITE_ERRORS)
@@ -208,17 +224,37 @@ class CalendarPage(BaseModel):
     items: list[CalendarItem]
 
 
+STATUSES = sorted(calendar.STATUSES)
+
+
 @router.get("/calendar", response_model=CalendarPage, responses=COMMON_ERRORS)
 def calendar_range(session: SessionDep, start: date, days: int = 31, account: int | None = None,
-                   status: str = "", quadrant: str = "", limit: int = 500, offset: int = 0,
+                   status: str = "", author: int | None = None, quadrant: str = "",
+                   limit: int = 500, offset: int = 0,
                    member: Member = require_api(Role.viewer)) -> CalendarPage:
-    """Publications from local day `start` for `days` days, in time order."""
+    """Publications from local day `start` for `days` days, in time order.
+
+    Filters: `account` (id), `status` (a workflow or publishing state; cancelled ones are
+    left out unless you ask for `cancelled`), `author` (user id), `quadrant` (try, share,
+    care, learn)."""
+    problems = []
     if not 1 <= days <= 366:
-        raise Invalid.at("days", "days must be between 1 and 366.")
+        problems.append(FieldProblem(("query", "days"), "days must be between 1 and 366."))
+    if status and status not in STATUSES:
+        problems.append(FieldProblem(("query", "status"), f"Unknown status {status!r}; use "
+                                     f"one of {', '.join(STATUSES)}."))
+    if quadrant and quadrant not in posts.QUADRANTS:
+        problems.append(FieldProblem(("query", "quadrant"), f"Unknown quadrant {quadrant!r}; "
+                                     f"use one of {', '.join(posts.QUADRANTS)}."))
+    if offset < 0 or limit < 1:
+        problems.append(FieldProblem(("query", "limit"), "limit must be 1 or more and offset "
+                                     "0 or more."))
+    if problems:
+        raise Invalid("; ".join(p.message for p in problems), problems=problems)
     cards, total = calendar.list_view(
         session=session, workspace_id=member.workspace_id, zone=member.workspace.timezone,
         start=start, days=days, filters=calendar.Filters(account_id=account, status=status,
-                                                         quadrant=quadrant),
+                                                         author_id=author, quadrant=quadrant),
         limit=min(limit, 5000), offset=offset)
     return CalendarPage(total=total, items=[CalendarItem(
         publication_id=c.publication_id, post_id=c.post_id, at=c.at,
@@ -265,7 +301,11 @@ class ImportOut(BaseModel):
                  "local_time,accounts,text,tags\n2026-12-01 09:00,@brand,Hello,learn\n"}}}})
 async def import_posts(request: Request, session: SessionDep,
                        member: Member = require_api(Role.manager)) -> ImportOut:
-    """Import a calendar from CSV (see the README for columns): all rows or none."""
+    """Import a calendar from CSV (see the README for columns): all rows or none.
+
+    The body is UTF-8 (or UTF-16 with a BOM). Any problem refuses the whole file with 422;
+    `errors` lists each one as `["line", n, column]`, or `["file"]` for the file itself
+    (wrong encoding, missing columns ...)."""
     raw = await request.body()
     result = csvio.import_csv(session=session, actor=_actor(member), raw=raw, now=utcnow())
     return ImportOut(created=result.created, submitted=result.submitted)

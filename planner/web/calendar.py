@@ -23,12 +23,15 @@ from planner.web.security import csrf_protect
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 VIEWS = ("month", "week", "list")
+LIST_PAGE_SIZE = 100
 
 
 def parse_filters(account: str = "", status: str = "", author: str = "",
                   quadrant: str = "") -> calendar.Filters:
+    status = status.strip()
     return calendar.Filters(account_id=int(account) if account.isdigit() else None,
-                            status=status.strip(), author_id=int(author) if author.isdigit()
+                            status=status if status in calendar.STATUSES else "",
+                            author_id=int(author) if author.isdigit()
                             else None, quadrant=quadrant if quadrant in
                             calendar.QUADRANT_COLOURS else "")
 
@@ -57,7 +60,7 @@ def viewer_zone(request: Request, workspace_zone: str) -> str | None:
 @router.get("/w/{slug}/calendar")
 def calendar_page(request: Request, session: SessionDep, view: str = "month", date: str = "",
                   account: str = "", status: str = "", author: str = "", quadrant: str = "",
-                  member: Member = require(Role.viewer)) -> Response:
+                  page: str = "1", member: Member = require(Role.viewer)) -> Response:
     zone = member.workspace.timezone
     anchor = _anchor(date, zone)
     view = view if view in VIEWS else "month"
@@ -92,11 +95,22 @@ def calendar_page(request: Request, session: SessionDep, view: str = "month", da
     else:
         start = anchor.replace(day=1)
         days = pycal.monthrange(start.year, start.month)[1]
+        number = max(int(page), 1) if page.isdigit() else 1
         cards, total = calendar.list_view(session=session, workspace_id=member.workspace_id,
-                                          zone=zone, start=start, days=days, filters=filters)
+                                          zone=zone, start=start, days=days, filters=filters,
+                                          limit=LIST_PAGE_SIZE,
+                                          offset=(number - 1) * LIST_PAGE_SIZE)
+        if not cards and total:  # past the end (the month got shorter): show the last page
+            number = (total + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE
+            cards, total = calendar.list_view(
+                session=session, workspace_id=member.workspace_id, zone=zone, start=start,
+                days=days, filters=filters, limit=LIST_PAGE_SIZE,
+                offset=(number - 1) * LIST_PAGE_SIZE)
         context.update(cards=cards, total=total, title=f"{pycal.month_name[start.month]} "
                        f"{start.year}", prev=(start - timedelta(days=1)).replace(day=1),
-                       next=(start + timedelta(days=32)).replace(day=1))
+                       next=(start + timedelta(days=32)).replace(day=1), page=number,
+                       page_size=LIST_PAGE_SIZE,
+                       first_row=(number - 1) * LIST_PAGE_SIZE + 1)
     return render(request, "calendar/index.html", context, partial="calendar/_body.html")
 
 

@@ -79,3 +79,34 @@ document.addEventListener("htmx:afterSwap", function (event) {
     chip.classList.toggle("suggested", !!box && suggested.includes(box.value));
   });
 });
+
+// A "Cancel" inside the flash area (the move panel) just closes it.
+document.addEventListener("click", function (event) {
+  const link = event.target.closest && event.target.closest("[data-dismiss-flash]");
+  const flash = document.getElementById("flash");
+  if (!link || !flash || !flash.contains(link)) return;
+  event.preventDefault();
+  flash.innerHTML = "";
+});
+
+// The composer's image: show a newly chosen file in every account preview before it is
+// uploaded (the server shows saved and kept images itself).
+(function () {
+  let localUrl = "";
+  function showLocalImage() {
+    document.querySelectorAll("#previews img.preview-image.local-only").forEach(function (img) {
+      if (localUrl) { img.src = localUrl; img.hidden = false; img.alt = "The image you chose"; }
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.name !== "media" || !event.target.files) return;
+    if (localUrl) URL.revokeObjectURL(localUrl);
+    const file = event.target.files[0];
+    localUrl = file ? URL.createObjectURL(file) : "";
+    document.querySelectorAll("#previews img.preview-image").forEach(function (img) {
+      img.classList.add("local-only");
+    });
+    showLocalImage();
+  });
+  document.addEventListener("htmx:afterSwap", showLocalImage);
+})();

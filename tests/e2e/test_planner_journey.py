@@ -58,3 +58,82 @@ def test_compose_approve_calendar_drag_back_to_review(browser, server):
     assert lead.locator("article.review-item", has_text=text).count() == 1
     lead.goto(post_url)
     assert "in review" in lead.locator("h1 .status").inner_text()
+
+
+def _draft(page, server, text, local):
+    """A draft on the Mastodon account through the composer; returns the post's URL."""
+    page.goto(f"{server}/w/juniper-coffee-roasters/posts/new")
+    page.fill("textarea[name=text]", text)
+    page.check("label:has-text('@juniper@coffee.social') input[name=account_ids]")
+    page.fill("input[name=scheduled_local]", local)
+    page.click("button[name=action][value=draft]")
+    page.wait_for_url("**/posts/*?saved=1")
+    return page.url.split("?")[0]
+
+
+def test_drop_on_a_repeated_hour_asks_which_then_moves(browser, server):
+    # Warsaw's clocks go back on Sunday 31 Oct 2027: 02:30 happens twice that night.
+    page = browser.new_context(**TALL).new_page()
+    log_in(page, server, "manager@poise.local")
+    text = "E2E: night roast notes"
+    _draft(page, server, text, "2027-10-30T02:30")
+    page.goto(f"{server}/w/juniper-coffee-roasters/calendar?date=2027-10-30")
+    card = page.locator(".day[data-date='2027-10-30'] .card-pub", has_text=text).first
+    card.drag_to(page.locator(".day[data-date='2027-10-31']"))
+    choice = page.locator("#flash .fold-choice")
+    choice.wait_for()
+    assert "happens twice" in choice.inner_text()
+    choice.locator("button:has-text('the second')").click()
+    page.wait_for_selector(f".day[data-date='2027-10-31'] .card-pub:has-text('{text}')")
+    moved = page.locator(".day[data-date='2027-10-31'] .card-pub", has_text=text).first
+    assert moved.locator(".time").inner_text().startswith("02:30")
+    moved.click()
+    page.wait_for_url("**/posts/*")
+    assert page.locator("input[name=fold][type=hidden]").get_attribute("value") == "1"
+
+
+def test_move_a_card_with_the_keyboard(browser, server):
+    page = browser.new_context(**TALL).new_page()
+    log_in(page, server, "manager@poise.local")
+    text = "E2E: keyboard move"
+    day = date.today() + timedelta(days=40)
+    target = day + timedelta(days=2)
+    _draft(page, server, text, f"{day}T10:00")
+    page.goto(f"{server}/w/juniper-coffee-roasters/calendar?date={day}")
+    item = page.locator(f".day[data-date='{day}'] .card-item", has_text=text).first
+    item.locator(".card-move").focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("#flash .move-panel")
+    panel.wait_for()
+    panel.locator("input[name=date]").fill(target.isoformat())
+    panel.locator("input[name=time]").fill("16:45")
+    panel.locator("button:has-text('Move')").click()
+    page.wait_for_url(f"**/calendar?date={target}")
+    page.goto(f"{server}/w/juniper-coffee-roasters/calendar?date={target}")
+    moved = page.locator(f".day[data-date='{target}'] .card-pub", has_text=text).first
+    assert moved.locator(".time").inner_text().startswith("16:45")
+
+
+def test_a_saved_prompt_fills_the_composer_and_its_preview(browser, server):
+    page = browser.new_context(**TALL).new_page()
+    log_in(page, server, "manager@poise.local")
+    page.goto(f"{server}/w/juniper-coffee-roasters/settings")
+    form = page.locator("form.new-prompt")
+    if not form.is_visible():
+        page.click("summary:has-text('New template')")
+    form.locator("input[name=name]").fill("E2E cold brew")
+    form.locator("input[name=keyword]").fill("BREW")
+    form.locator("input[name=product_url]").fill("https://shop.example/cold-brew")
+    form.locator("input[name=call_to_action]").fill("DM us BREW for the tasting box")
+    form.locator("button:has-text('Save template')").click()
+    page.wait_for_selector("#prompt-templates >> text=Saved “E2E cold brew”")
+
+    page.goto(f"{server}/w/juniper-coffee-roasters/posts/new")
+    page.fill("textarea[name=text]", "Cold brew season is back")
+    page.check("label:has-text('@juniper@coffee.social') input[name=account_ids]")
+    page.click("summary:has-text('DM prompt')")
+    page.select_option("select[name=prompt_template]", label="E2E cold brew (BREW)")
+    page.wait_for_function(
+        "document.querySelector('input[name=dm_keyword]').value === 'BREW'")
+    page.wait_for_selector("#previews .preview-text:has-text('DM us BREW for the tasting box')")
+    assert "utm_campaign=" in page.locator("#previews .preview-text").first.inner_text()

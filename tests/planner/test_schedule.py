@@ -102,3 +102,23 @@ def test_weekday_of_slots_matches_local_day():
     local = schedule.to_local(instant, "Australia/Sydney")
     assert local.weekday() == 0 and local.time() == time(23, 30)
     assert local.date() >= date(2026, 6, 1)
+
+
+class TestFoldOf:
+    def test_only_repeated_wall_times_have_a_fold(self):
+        assert schedule.fold_of(datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "Europe/Warsaw") == 0
+        assert schedule.fold_of(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "Europe/Warsaw") == 1
+        assert schedule.fold_of(datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
+                                "Europe/Warsaw") is None
+        assert schedule.fold_of(datetime(2026, 7, 1, 9, 0, tzinfo=UTC), "UTC") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(zone=st.sampled_from(ZONES),
+       instant=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31),
+                            timezones=st.just(UTC)))
+def test_wall_time_and_fold_identify_the_instant(zone, instant):
+    """What export writes (local time + fold when needed) imports as the same instant."""
+    instant = instant.replace(second=0, microsecond=0)
+    wall = schedule.to_local(instant, zone).replace(tzinfo=None)
+    assert schedule.to_utc(wall, zone, fold=schedule.fold_of(instant, zone)) == instant
