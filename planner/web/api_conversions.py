@@ -21,19 +21,12 @@ from planner.conversions import attribution, links, webhooks
 from planner.errors import Invalid, NotFound
 from planner.models import Publication, Role, Workspace
 from planner.models_conversions import Contact
-from planner.web.api import COMMON_ERRORS
+from planner.web.api import COMMON_ERRORS, WRITE_ERRORS
 from planner.web.conversions import report_context
 from planner.web.deps import ApiUserDep, Member, SessionDep, require_api
 
 router = APIRouter(tags=["conversions"])
 scoped = APIRouter(prefix="/api/v1/workspaces/{workspace_id}")
-
-WRITE_ERRORS: dict[int | str, dict[str, object]] = {
-    **COMMON_ERRORS,
-    403: {"description": "Your role does not allow this"},
-    422: {"description": "Invalid input; `errors` lists each field path and problem"},
-}
-
 
 class FunnelOut(BaseModel):
     key: str = Field(description="Account id, quadrant key, or 'none' for unattributed")
