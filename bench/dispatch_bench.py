@@ -3,8 +3,9 @@
 Real worker processes (``python -m planner.jobs --exit-when-idle``) drain a fresh database
 against a loopback fake platform that answers every create after ``--latency-ms``. Printed per
 configuration: drain time (due instant -> last publish), lateness p50/p95/p99 (publish time
-minus due time, on the database clock), publishes per second, and the ideal drain time
-N x latency / (workers x threads). Then a lone post: how late it goes out with one idle worker.
+minus due time, on the database clock), publishes per second, the workers' CPU per
+publication (start-up included), and the ideal drain time N x latency / (workers x threads).
+Then a lone post: how late it goes out with one idle worker.
 
     .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
 """
@@ -12,12 +13,17 @@ N x latency / (workers x threads). Then a lone post: how late it goes out with o
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAULTS = ROOT / "tests" / "faults"
 sys.path[:0] = [str(ROOT), str(FAULTS)]
 
-from fake_platform import FakePlatform  # noqa: E402
+from fake_platform import Created, FakePlatform  # noqa: E402
 from seed import seed_publications  # noqa: E402
 
 from planner.db import make_engine  # noqa: E402
@@ -37,6 +43,98 @@ from planner.migrate import upgrade  # noqa: E402
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL",
                             "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class LeanPlatform:
+    """The benchmark's fake platform: the fault tests' API for the ``fake-*`` adapters
+    (creates deduplicated on the Idempotency-Key, lookups by key and of recent posts) served
+    by one asyncio loop. Thousands of requests waiting out ``latency`` then cost this process
+    a coroutine each, not a thread, and the little CPU left goes to the workers being
+    measured. No failure injection (tests/faults/fake_platform.py has that)."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.posts: list[Created] = []
+        self.by_key: dict[tuple[str, str], Created] = {}
+        self.by_handle: dict[str, list[Created]] = defaultdict(list)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+        self.server: asyncio.AbstractServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LeanPlatform:
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
+            self._serve, "127.0.0.1", 0, backlog=1024), self.loop).result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def creates(self) -> list[Created]:
+        return list(self.posts)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                method, target, _ = head[0].split(" ", 2)
+                headers = {name.strip().lower(): value.strip() for name, _, value in
+                           (line.partition(":") for line in head[1:] if line)}
+                length = int(headers.get("content-length") or 0)
+                body = await reader.readexactly(length) if length else b""
+                status, payload = self._answer(method, target, headers, body)
+                if method == "POST" and self.latency:
+                    await asyncio.sleep(self.latency)
+                data = json.dumps(payload).encode()
+                writer.write(b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (status, len(data), data))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _answer(self, method: str, target: str, headers: dict[str, str],
+                body: bytes) -> tuple[int, object]:
+        path, _, _query = target.partition("?")
+        parts = path.strip("/").split("/")
+        handle = parts[0]
+        if method == "POST":
+            key = headers.get("idempotency-key", "")
+            post = self.by_key.get((handle, key)) if key else None
+            if post is None:
+                sent = json.loads(body or b"{}")
+                post = Created(len(self.posts) + 1, handle, sent.get("text", ""),
+                               sent.get("link") or "", key, time.time())
+                self.posts.append(post)
+                self.by_handle[handle].append(post)
+                if key:
+                    self.by_key[(handle, key)] = post
+            return 200, self._public(post)
+        if len(parts) == 4 and parts[2] == "by-key":
+            found = self.by_key.get((handle, parts[3]))
+            return (200, self._public(found)) if found else (404, {"error": "not found"})
+        return 200, [self._public(p) for p in reversed(self.by_handle[handle][-40:])]
+
+    def _public(self, post: Created) -> dict[str, str]:
+        return {"id": str(post.id), "url": f"{self.url}/{post.handle}/posts/{post.id}",
+                "text": post.text, "link": post.link}
+
+
+def make_platform(args: argparse.Namespace) -> LeanPlatform | FakePlatform:
+    latency = args.latency_ms / 1000
+    if args.fake == "threaded":
+        return FakePlatform(latency=latency).start()
+    return LeanPlatform(latency=latency).start()
 
 
 @dataclass
@@ -50,6 +148,7 @@ class Figures:
     p95: float
     p99: float
     rate: float
+    cpu_ms: float  # the worker processes' CPU per publication, start-up included
     other: dict[str, int]
 
 
@@ -103,6 +202,11 @@ def _as_utc(value: object) -> datetime:
     return parsed.replace(tzinfo=UTC)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
@@ -110,14 +214,16 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
     db = Database(kind, args.postgres_url)
-    platform = FakePlatform(latency=args.latency_ms / 1000).start()
+    platform = make_platform(args)
     try:
         due = datetime.now(UTC) + timedelta(seconds=args.lead_seconds)
         seed_publications(db.engine, n=args.n, api_base=platform.url, accounts=args.accounts,
                           platforms=("fake-idem",), scheduled_at=due, text_prefix="bench")
+        before = _children_cpu()
         procs = [subprocess.Popen(worker_cmd(db.url, args, workers), env=worker_env(),
                                   cwd=ROOT) for _ in range(workers)]
         codes = [p.wait() for p in procs]
+        worker_cpu = _children_cpu() - before
         if any(codes):
             print(f"  warning: worker exit codes {codes}", file=sys.stderr)
         with db.engine.connect() as conn:
@@ -134,7 +240,8 @@ def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
             other["creates_on_platform"] = creates
         return Figures(kind, workers, len(rows), drain, ideal, percentile(lateness, 50),
                        percentile(lateness, 95), percentile(lateness, 99),
-                       len(rows) / drain if drain > 0 else 0.0, other)
+                       len(rows) / drain if drain > 0 else 0.0,
+                       1000 * worker_cpu / max(1, len(rows)), other)
     finally:
         platform.stop()
         db.drop()
@@ -143,7 +250,7 @@ def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
 def run_lone_post(kind: str, args: argparse.Namespace) -> float:
     """One idle worker; one post due 3 s from now: seconds between its time and its publish."""
     db = Database(kind, args.postgres_url)
-    platform = FakePlatform(latency=args.latency_ms / 1000).start()
+    platform = make_platform(args)
     proc = subprocess.Popen(worker_cmd(db.url, args, 1, idle_exit=False), env=worker_env(),
                             cwd=ROOT)
     try:
@@ -180,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lead-seconds", type=float, default=4.0,
                         help="the due instant is this far after seeding (workers start)")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    parser.add_argument("--fake", choices=["lean", "threaded"], default="lean",
+                        help="the fake platform: one asyncio loop (default) or the fault "
+                             "tests' thread-per-connection http.server")
     args = parser.parse_args(argv)
 
     runs: list[tuple[str, int]] = []
@@ -188,16 +298,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.db in ("postgres", "all"):
         runs += [("postgres", int(w)) for w in args.workers.split(",") if w.strip()]
     print(f"# {args.n} publications, {args.accounts} accounts, fake platform "
-          f"{args.latency_ms:.0f} ms, {args.threads} threads/worker, tick {args.tick:g} s, "
+          f"({args.fake}) {args.latency_ms:.0f} ms, {args.threads} threads/worker, "
+          f"tick {args.tick:g} s, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print("| database | workers | published | drain s | ideal s | drain/ideal | lateness p50 s "
-          "| p95 s | p99 s | publishes/s | other |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| p95 s | p99 s | publishes/s | worker CPU ms/pub | other |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, workers in runs:
         f = run_drain(kind, workers, args)
         print(f"| {f.db} | {f.workers} | {f.n} | {f.drain:.1f} | {f.ideal:.1f} | "
               f"{f.drain / f.ideal:.2f} | {f.p50:.1f} | {f.p95:.1f} | {f.p99:.1f} | "
-              f"{f.rate:.0f} | {f.other or ''} |", flush=True)
+              f"{f.rate:.0f} | {f.cpu_ms:.2f} | {f.other or ''} |", flush=True)
         print(f"<!-- load average after this run: {os.getloadavg()[0]:.1f} -->", flush=True)
     for kind in dict.fromkeys(kind for kind, _ in runs):
         late = run_lone_post(kind, args)

@@ -26,20 +26,24 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, col, select
 
 from planner.conversions import links
@@ -89,6 +93,10 @@ class DispatchConfig:
     max_attempts: int = 8
     send_timeout_seconds: float = 30.0
     reconcile_max_tries: int = 5
+    # Sends (and reconciliations) in flight per account in one worker; 0 = a quarter of the
+    # threads, at least 1. A backlog on a slow account or platform then holds only its share
+    # of the threads.
+    max_inflight_per_account: int = 0
     # Test-only: shifts the database clock as the dispatcher reads it (DST and downtime tests).
     clock_skew_seconds: float = 0.0
 
@@ -102,6 +110,18 @@ class DispatchConfig:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def claim_ahead(self) -> int:
+        """Publications claimed beyond the free threads: queued, so a thread that finishes
+        a send starts the next one at once instead of idling until the next claim. Twice
+        the claim batch (a quarter of the threads), so one batch still waits while the next
+        is being claimed."""
+        return max(1, self.threads // 2)
+
+    @property
+    def account_cap(self) -> int:
+        return self.max_inflight_per_account or max(1, self.threads // 4)
 
     @property
     def effective_timeout(self) -> float:
@@ -145,6 +165,25 @@ class DbClock:
         return "gen_random_uuid()::text"
 
 
+# The statements are built from constants (and the clock's fixed SQL), so most repeat
+# verbatim: parsing each into a TextClause once saves that work on every write. Statements
+# with a computed literal (a backoff delay) only cycle through the cache.
+_text = lru_cache(maxsize=512)(text)
+
+
+@lru_cache(maxsize=64)
+def _pyformat(sql: str) -> str:
+    """A statement's ``:name`` parameters as psycopg's ``%(name)s``."""
+    assert "%" not in sql, "a literal % would need escaping for psycopg"
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+@lru_cache(maxsize=64)
+def _text_expanding(sql: str, *names: str) -> TextClause:
+    """A statement whose ``IN :name`` parameters take lists."""
+    return text(sql).bindparams(*(bindparam(name, expanding=True) for name in names))
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One short write transaction; on SQLite the write lock is taken at BEGIN."""
@@ -180,7 +219,7 @@ def build_account_ref(account: Account) -> AccountRef:
     return AccountRef(platform=account.platform, handle=account.handle,
                       api_base=account.api_base,
                       credentials=decrypt_credentials(account.credentials_enc),
-                      external_id=account.external_id)
+                      external_id=account.external_id, text_limit=account.text_limit)
 
 
 @dataclass
@@ -208,72 +247,165 @@ class LeaseLost(Exception):
 
 # --- claiming -------------------------------------------------------------------------------
 
-def _claim_sql(clock: DbClock, config: DispatchConfig, mode: str, status: str) -> str:
-    """One claim statement for rows of one ``status``.
+# Claimed in this order: unknown outcomes (reconciled, never sent blindly), retries, new ones.
+_CLAIM_ORDER = (("unknown", RECONCILE), ("retry_wait", SEND), ("pending", SEND))
+# Rounds a claim may take to look past accounts at their cap.
+_CLAIM_ROUNDS = 3
 
-    One status per statement, ordered by ``due_at`` alone, so PostgreSQL walks the
+
+def _due_sql(clock: DbClock, config: DispatchConfig, status: str, *, skip_busy: bool) -> str:
+    """Claimable rows of one ``status``, oldest first, at most ``:n``.
+
+    One status per query, ordered by ``due_at`` alone, so PostgreSQL walks the
     (status, due_at) index in order and stops after ``:n`` eligible rows instead of joining
-    and sorting the whole backlog on every claim.
+    and sorting the whole backlog on every claim. PostgreSQL locks what it returns (``FOR
+    UPDATE SKIP LOCKED``); SQLite already holds the write lock (``BEGIN IMMEDIATE``).
     """
     now = clock.now()
     late = clock.now(-config.lateness_window_minutes * 60)
-    account_ok = (f"a.status = 'ok' AND (a.next_allowed_at IS NULL OR "
-                  f"a.next_allowed_at <= {now})")
-    if mode == SEND:
-        where = f"p.status = '{status}' AND p.due_at <= {now} AND post.status = 'approved'"
-        if status == "pending":
-            # Never started and later than the window: left for the lateness sweep (missed).
-            where += (f" AND NOT (p.attempts = 0 AND p.scheduled_at IS NOT NULL "
-                      f"AND p.scheduled_at < {late})")
-        new_status = "'claimed'"
-    else:
+    if status == "unknown":
         # Unknown rows keep their status while reconciled: a lease on them never allows a send.
         where = f"p.status = 'unknown' AND (p.lease_until IS NULL OR p.lease_until <= {now})"
-        new_status = "'unknown'"
-    candidates = (f"SELECT p.id FROM publication p JOIN post ON post.id = p.post_id "
-                  f"JOIN account a ON a.id = p.account_id WHERE {where} AND {account_ok} "
-                  f"ORDER BY p.due_at LIMIT :n")
-    assign = (f"status = {new_status}, attempt_id = {clock.new_uuid()}, "
-              f"lease_until = {clock.now(config.lease_seconds)}, updated_at = {now}")
-    if clock.sqlite:
-        return (f"UPDATE publication SET {assign} WHERE id IN ({candidates}) "
-                f"AND status = '{status}' RETURNING id, attempt_id")
-    return (f"WITH due AS ({candidates} FOR UPDATE OF p SKIP LOCKED) "
-            f"UPDATE publication SET {assign} FROM due WHERE publication.id = due.id "
-            f"RETURNING publication.id, publication.attempt_id")
+    else:
+        where = f"p.status = '{status}' AND p.due_at <= {now} AND post.status = 'approved'"
+    if status == "pending":
+        # Never started and later than the window: left for the lateness sweep (missed).
+        where += (" AND NOT (p.attempts = 0 AND p.scheduled_at IS NOT NULL "
+                  f"AND p.scheduled_at < {late})")
+    if skip_busy:
+        where += " AND p.account_id NOT IN :busy"
+    sql = (f"SELECT p.id, p.account_id, p.due_at FROM publication p "
+           "JOIN post ON post.id = p.post_id JOIN account a ON a.id = p.account_id "
+           f"WHERE {where} AND a.status = 'ok' AND (a.next_allowed_at IS NULL OR "
+           f"a.next_allowed_at <= {now}) ORDER BY p.due_at LIMIT :n")
+    return sql if clock.sqlite else sql + " FOR UPDATE OF p SKIP LOCKED"
 
 
-_CLAIM_ORDER = {SEND: ("retry_wait", "pending"), RECONCILE: ("unknown",)}
+def _candidates_sql(clock: DbClock, config: DispatchConfig, statuses: tuple[str, ...], *,
+                    skip_busy: bool) -> str:
+    """Every status's candidates in one round trip: ``(rank, id, account_id, due_at)``."""
+    parts = [f"c{rank} AS ({_due_sql(clock, config, status, skip_busy=skip_busy)})"
+             for rank, status in enumerate(statuses)]
+    union = " UNION ALL ".join(f"SELECT {rank}, id, account_id, due_at FROM c{rank}"
+                               for rank in range(len(statuses)))
+    return f"WITH {', '.join(parts)} {union}"
+
+
+def _assign_sql(clock: DbClock, config: DispatchConfig) -> str:
+    """Give the chosen rows a fresh attempt id and a lease, on the database clock."""
+    return ("UPDATE publication SET status = CASE WHEN status = 'unknown' THEN 'unknown' "
+            f"ELSE 'claimed' END, attempt_id = {clock.new_uuid()}, "
+            f"lease_until = {clock.now(config.lease_seconds)}, updated_at = {clock.now()} "
+            "WHERE id IN :ids AND status IN ('unknown', 'retry_wait', 'pending') "
+            "RETURNING id, attempt_id, status")
+
+
+@dataclass
+class AccountCap:
+    """At most ``per_account`` publications of one account in flight in this worker.
+
+    ``inflight`` is what the worker already runs per account; a claim adds what it takes.
+    A backlog on one account (a slow platform) then holds only its own share of the send
+    threads, and the others' due posts still find free ones.
+    """
+
+    per_account: int
+    inflight: dict[int, int] = field(default_factory=dict)
+
+    def busy(self) -> list[int]:
+        return [acc for acc, n in self.inflight.items() if n >= self.per_account]
+
+    def take(self, account_id: int) -> bool:
+        running = self.inflight.get(account_id, 0)
+        if running >= self.per_account:
+            return False
+        self.inflight[account_id] = running + 1
+        return True
+
+
+def _claim_rows(conn: Connection, clock: DbClock, config: DispatchConfig,
+                statuses: tuple[str, ...], limit: int,
+                cap: AccountCap | None) -> dict[int, tuple[str, str]]:
+    """Claim in rounds of two statements (the candidates, then the chosen ones).
+
+    Returns {id: (mode, attempt id)}. When some candidates belonged to accounts at their
+    cap, the next round looks again without those accounts, so a backlog on one account
+    cannot fill the claim's view of what is due.
+    """
+    claimed: dict[int, tuple[str, str]] = {}
+    for _round in range(_CLAIM_ROUNDS):
+        remaining = limit - len(claimed)
+        busy = cap.busy() if cap else []
+        sql = _candidates_sql(clock, config, statuses, skip_busy=bool(busy))
+        params: dict[str, Any] = {"n": remaining, "busy": busy} if busy else {"n": remaining}
+        candidates = conn.execute(_text_expanding(sql, "busy") if busy else _text(sql),
+                                  params).all()
+        chosen: list[int] = []
+        capped = False
+        for _rank, publication_id, account_id, _due in sorted(candidates, key=_claim_order):
+            if len(chosen) == remaining:
+                break
+            if cap is None or cap.take(int(account_id)):
+                chosen.append(int(publication_id))
+            else:
+                capped = True
+        if chosen:
+            rows = conn.execute(_text_expanding(_assign_sql(clock, config), "ids"),
+                                {"ids": chosen})
+            claimed.update({int(pid): (RECONCILE if status == "unknown" else SEND, str(aid))
+                            for pid, aid, status in rows})
+        if not capped or len(claimed) >= limit:
+            break
+    return claimed
+
+
+def _claim_order(row: Any) -> tuple[int, str, int]:
+    return int(row[0]), str(row[3]), int(row[1])
+
+
+# Built once: constructing this statement cost more than running it.
+_LOAD_CLAIMED = (
+    select(Publication, Post, Account, Workspace)
+    .join(Post, col(Post.id) == Publication.post_id)
+    .join(Account, col(Account.id) == Publication.account_id)
+    .join(Workspace, col(Workspace.id) == Publication.workspace_id)
+    .where(col(Publication.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Publication.due_at), col(Publication.id)))
 
 
 def claim(engine: Engine, config: DispatchConfig, *, limit: int, mode: str = SEND,
-          media_dir: Path | None = None) -> list[Job]:
+          media_dir: Path | None = None, cap: AccountCap | None = None) -> list[Job]:
     """Claim up to ``limit`` due publications (or unknown ones to reconcile) as Jobs."""
+    return claim_due(engine, config, limit=limit, modes=(mode,), media_dir=media_dir, cap=cap)
+
+
+def claim_due(engine: Engine, config: DispatchConfig, *, limit: int,
+              modes: tuple[str, ...] = (RECONCILE, SEND), media_dir: Path | None = None,
+              cap: AccountCap | None = None) -> list[Job]:
+    """One short claim transaction: unknown outcomes to reconcile first, then due sends.
+
+    On PostgreSQL its commit does not wait for the WAL flush: a claim lost in a database
+    crash only means nothing was sent (the ``sending`` commit that precedes any send waits
+    for the flush, which carries the claim with it).
+    """
     if limit <= 0:
         return []
     clock = DbClock(engine, config.clock_skew_seconds)
+    statuses = tuple(status for status, mode in _CLAIM_ORDER if mode in modes)
     with write_transaction(engine) as conn:
-        attempt_ids: dict[int, str] = {}
-        for status in _CLAIM_ORDER[mode]:
-            remaining = limit - len(attempt_ids)
-            if remaining <= 0:
-                break
-            rows = conn.execute(text(_claim_sql(clock, config, mode, status)),
-                                {"n": remaining}).all()
-            attempt_ids.update({int(r[0]): str(r[1]) for r in rows})
-        if not attempt_ids:
+        if not clock.sqlite:
+            conn.execute(_text("SET LOCAL synchronous_commit TO OFF"))
+        claimed = _claim_rows(conn, clock, config, statuses, limit, cap)
+        if not claimed:
             return []
         with Session(bind=conn) as session:
-            loaded = session.exec(
-                select(Publication, Post, Account, Workspace)
-                .join(Post, col(Post.id) == Publication.post_id)
-                .join(Account, col(Account.id) == Publication.account_id)
-                .join(Workspace, col(Workspace.id) == Publication.workspace_id)
-                .where(col(Publication.id).in_(list(attempt_ids)))
-            ).all()
-            jobs = [_job(mode, pub, post, account, workspace, attempt_ids[pub.id or 0],
-                         media_dir or get_settings().media_dir, session)
-                    for pub, post, account, workspace in loaded]
+            loaded = session.exec(_LOAD_CLAIMED, params={"ids": list(claimed)}).all()
+            media = media_dir or get_settings().media_dir
+            jobs = []
+            for pub, post, account, workspace in loaded:
+                mode, attempt_id = claimed[pub.id or 0]
+                jobs.append(_job(mode, pub, post, account, workspace, attempt_id, media,
+                                 session))
     return jobs
 
 
@@ -364,18 +496,52 @@ def _error_fields(error: BaseException | None) -> tuple[str, int | None, str]:
 
 
 class Recorder:
-    """The fenced writes of one worker; every method returns False when the lease was lost."""
+    """The fenced writes of one worker; every method returns False when the lease was lost.
+
+    On PostgreSQL the three writes of every send (``sending`` with its open Attempt, an
+    adapter's checkpoint, ``published`` with the Attempt closed) are each one statement run
+    in autocommit: the status change and the Attempt row share one atomic statement
+    (data-modifying CTEs), one round trip instead of BEGIN, two statements and COMMIT. SQLite
+    runs the same writes as short ``BEGIN IMMEDIATE`` transactions (in-process: no round trips
+    to save, and a lone deferred statement could fail on a stale WAL snapshot).
+    """
 
     def __init__(self, engine: Engine, config: DispatchConfig) -> None:
         self.engine = engine
         self.config = config
         self.clock = DbClock(engine, config.clock_skew_seconds)
+        self.single_statements = not self.clock.sqlite
+
+    def _autocommit_row(self, sql: str, params: dict[str, Any]) -> Any:
+        """Run one statement as its own transaction, straight on the pooled psycopg
+        connection (no BEGIN and COMMIT round trips, none of SQLAlchemy's per-statement
+        work); its first row, or None."""
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            try:
+                raw.autocommit = True
+                row = raw.execute(_pyformat(sql), params).fetchone()
+                raw.autocommit = False
+            except BaseException:
+                conn.invalidate()  # in an unknown state: never handed out again
+                raise
+        return row
+
+    def _fence(self, assignments: str, also: str = "") -> str:
+        return (f"UPDATE publication SET {assignments}, updated_at = {self.clock.now()} "
+                f"WHERE id = :pid AND attempt_id = :aid AND status = :from_status{also}")
+
+    def _account_usable(self) -> str:
+        # Checked again at the last moment: a claim queued behind busy threads must not go
+        # out after its account was rate limited or disconnected meanwhile.
+        now = self.clock.now()
+        return (" AND account_id IN (SELECT id FROM account WHERE status = 'ok' AND "
+                f"(next_allowed_at IS NULL OR next_allowed_at <= {now}))")
 
     def fenced_update(self, conn: Connection, job: Job, from_status: str, assignments: str,
                       params: dict[str, Any] | None = None,
                       types: tuple[Any, ...] = ()) -> bool:
-        stmt = text(f"UPDATE publication SET {assignments}, updated_at = {self.clock.now()} "
-                    "WHERE id = :pid AND attempt_id = :aid AND status = :from_status")
+        stmt = _text(self._fence(assignments))
         if types:
             stmt = stmt.bindparams(*types)
         result = conn.execute(stmt, {"pid": job.publication_id, "aid": job.attempt_id,
@@ -383,7 +549,7 @@ class Recorder:
         return bool(result.rowcount == 1)
 
     def open_attempt(self, conn: Connection, job: Job) -> None:
-        conn.execute(text(
+        conn.execute(_text(
             "INSERT INTO attempt (publication_id, attempt_id, worker, started_at, outcome, "
             f"error_class, detail) VALUES (:pid, :aid, :worker, {self.clock.now()}, "
             "'sending', '', '')"),
@@ -395,51 +561,106 @@ class Recorder:
         params = {"pid": job.publication_id, "aid": job.attempt_id, "outcome": outcome,
                   "error_class": error_class, "status": status,
                   "detail": (detail or error_detail)[:2000]}
-        updated = conn.execute(text(
+        updated = conn.execute(_text(
             f"UPDATE attempt SET finished_at = {self.clock.now()}, outcome = :outcome, "
             "error_class = :error_class, http_status = :status, detail = :detail "
             "WHERE publication_id = :pid AND attempt_id = :aid AND finished_at IS NULL"),
             params).rowcount
         if not updated:
-            conn.execute(text(
+            conn.execute(_text(
                 "INSERT INTO attempt (publication_id, attempt_id, worker, started_at, "
                 "finished_at, outcome, error_class, http_status, detail) VALUES (:pid, :aid, "
                 f":worker, {self.clock.now()}, {self.clock.now()}, :outcome, :error_class, "
                 ":status, :detail)"), {**params, "worker": worker_id()})
 
+    _SENDING = ("status = 'sending', attempts = attempts + 1, fingerprint = :fp, "
+                "idempotency_key = :key, lease_until = {lease}")
+    _PUBLISHED = ("status = 'published', remote_id = :rid, remote_url = :url, "
+                  "last_error = '', published_at = {now}, lease_until = NULL")
+
     def to_sending(self, job: Job) -> bool:
-        with write_transaction(self.engine) as conn:
-            ok = self.fenced_update(
-                conn, job, "claimed",
-                "status = 'sending', attempts = attempts + 1, fingerprint = :fp, "
-                f"idempotency_key = :key, lease_until = "
-                f"{self.clock.now(self.config.lease_seconds)}",
-                {"fp": job.fingerprint, "key": job.idempotency_key})
-            if not ok:
-                conn.rollback()
-                return False
-            self.open_attempt(conn, job)
+        """Commit ``sending``, the fingerprint and the idempotency key, and open the Attempt.
+
+        False when the lease was lost, or when the account was held (rate limit, expired
+        token) after the claim: the row then goes back to wait with its account."""
+        params = {"pid": job.publication_id, "aid": job.attempt_id, "from_status": "claimed",
+                  "fp": job.fingerprint, "key": job.idempotency_key, "worker": worker_id()}
+        sending = self._fence(
+            self._SENDING.format(lease=self.clock.now(self.config.lease_seconds)),
+            self._account_usable())
+        if self.single_statements:
+            now = self.clock.now()
+            ok = self._autocommit_row(
+                f"WITH moved AS ({sending} RETURNING id) "
+                "INSERT INTO attempt (publication_id, attempt_id, worker, started_at, "
+                f"outcome, error_class, detail) SELECT id, :aid, :worker, {now}, "
+                "'sending', '', '' FROM moved RETURNING id", params) is not None
+        else:
+            with write_transaction(self.engine) as conn:
+                ok = conn.execute(_text(sending), params).rowcount == 1
+                if ok:
+                    self.open_attempt(conn, job)
+        if ok:
             job.attempts += 1
-            return True
+        else:
+            self.release(job)
+        return ok
+
+    def release(self, job: Job) -> bool:
+        """Give a claimed row back untried (to wait, or to the next reconciliation);
+        False if it is not ours any more."""
+        with write_transaction(self.engine) as conn:
+            if job.mode == RECONCILE:
+                return self.fenced_update(conn, job, "unknown", "lease_until = NULL")
+            return self.fenced_update(conn, job, "claimed", self._RELEASE)
+
+    _RELEASE = ("status = CASE WHEN attempts > 0 THEN 'retry_wait' ELSE 'pending' END, "
+                "lease_until = NULL")
 
     def checkpoint(self, job: Job, state: dict[str, str], from_status: str = "sending") -> None:
-        with write_transaction(self.engine) as conn:
-            if not self.fenced_update(conn, job, from_status, "remote_state = :state",
-                                      {"state": json.dumps(state)}):
-                raise LeaseLost(f"publication {job.publication_id}: lease lost at checkpoint")
+        params = {"pid": job.publication_id, "aid": job.attempt_id,
+                  "from_status": from_status, "state": json.dumps(state)}
+        sql = self._fence("remote_state = :state")
+        if self.single_statements:
+            ok = self._autocommit_row(sql + " RETURNING id", params) is not None
+        else:
+            with write_transaction(self.engine) as conn:
+                ok = conn.execute(_text(sql), params).rowcount == 1
+        if not ok:
+            raise LeaseLost(f"publication {job.publication_id}: lease lost at checkpoint")
 
     def published(self, job: Job, result: PublishResult, from_status: str,
                   outcome: str = "published") -> bool:
+        """``published`` with the remote id and URL, and the Attempt closed, in one write."""
+        detail = f"remote id {result.remote_id}"[:2000]
+        params = {"pid": job.publication_id, "aid": job.attempt_id, "from_status": from_status,
+                  "rid": result.remote_id[:200], "url": result.url[:500], "outcome": outcome,
+                  "detail": detail, "worker": worker_id()}
+        now = self.clock.now()
+        published = self._PUBLISHED.format(now=now)
+        if self.single_statements:
+            # The Attempt this worker opened is closed; a reconciliation (which opened none)
+            # gets one written, finished. This commit does not wait for the WAL flush: if
+            # the database crashes before it, the row is still the durable ``sending`` and
+            # is reconciled like any unknown outcome (found again, never sent again).
+            moved = self._autocommit_row(
+                f"WITH moved AS ({self._fence(published)} RETURNING id), "
+                f"closed AS (UPDATE attempt SET finished_at = {now}, outcome = :outcome, "
+                "error_class = '', http_status = NULL, detail = :detail "
+                "WHERE publication_id IN (SELECT id FROM moved) AND attempt_id = :aid "
+                "AND finished_at IS NULL RETURNING id), "
+                "opened AS (INSERT INTO attempt (publication_id, attempt_id, worker, "
+                "started_at, finished_at, outcome, error_class, http_status, detail) "
+                f"SELECT id, :aid, :worker, {now}, {now}, :outcome, '', NULL, :detail "
+                "FROM moved WHERE NOT EXISTS (SELECT 1 FROM closed) RETURNING id) "
+                "SELECT (SELECT count(*) FROM moved), "
+                "set_config('synchronous_commit', 'off', true)", params)
+            return bool(moved is not None and moved[0] == 1)
         with write_transaction(self.engine) as conn:
-            ok = self.fenced_update(
-                conn, job, from_status,
-                "status = 'published', remote_id = :rid, remote_url = :url, last_error = '', "
-                f"published_at = {self.clock.now()}, lease_until = NULL",
-                {"rid": result.remote_id[:200], "url": result.url[:500]})
-            if not ok:
+            if not self.fenced_update(conn, job, from_status, published, params):
                 conn.rollback()
                 return False
-            self.close_attempt(conn, job, outcome, detail=f"remote id {result.remote_id}")
+            self.close_attempt(conn, job, outcome, detail=detail)
             return True
 
     def finish(self, job: Job, from_status: str, assignments: str, outcome: str,
@@ -477,7 +698,8 @@ class Recorder:
         users = {int(u) for u in admins}
         if owner[0] is not None:
             users.add(int(owner[0]))
-        message = (f"{owner[2]} account @{owner[1]} needs reconnecting: {reason}. "
+        handle = str(owner[1]) if str(owner[1]).startswith("@") else f"@{owner[1]}"
+        message = (f"{owner[2]} account {handle} needs reconnecting: {reason}. "
                    "Its scheduled posts are held until it is reconnected.")[:1000]
         recipients: list[int | None] = list(sorted(users)) or [None]
         for user in recipients:
@@ -501,6 +723,9 @@ class Dispatcher:
         self.recorder = Recorder(engine, self.config)
         self._executor = ThreadPoolExecutor(self.config.threads, thread_name_prefix="poise-send")
         self._inflight = 0
+        self._finished = 0  # sends and reconciliations done, for waiters to notice one
+        self._by_account: Counter[int] = Counter()  # in flight per account (the cap)
+        self._capped = False  # the last claim left an account at its cap
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._fault = os.environ.get("POISE_FAULT_KILL_AT", "")
@@ -512,8 +737,13 @@ class Dispatcher:
         with self._cond:
             return self._inflight
 
+    @property
+    def capacity(self) -> int:
+        """Jobs held at once: one per send thread plus a few claimed ahead."""
+        return self.config.threads + self.config.claim_ahead
+
     def free_slots(self) -> int:
-        return max(0, self.config.threads - self.inflight)
+        return max(0, self.capacity - self.inflight)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         with self._cond:
@@ -531,7 +761,9 @@ class Dispatcher:
 
     # -- ticking
     def tick(self, budget_seconds: float = 0.0) -> int:
-        """Claim into free slots; keep refilling while work remains, for ``budget_seconds``."""
+        """Claim into free slots and keep refilling them while work remains; end once
+        ``budget_seconds`` pass without a claim. A backlog therefore drains in one tick,
+        with no pause between ticks (APScheduler skips the runs that fall inside it)."""
         from planner.reaper import sweep_missed
 
         deadline = time.monotonic() + budget_seconds
@@ -541,41 +773,62 @@ class Dispatcher:
         while not self._stopping.is_set():
             free = self.free_slots()
             if free:
+                finished = self._finished
                 claimed = self.claim_and_submit(free)
                 started += claimed
-                if claimed < free:
-                    # Nothing more is due now. If something falls due before this tick's
-                    # budget ends, wait for exactly that instant rather than the next tick.
-                    wait = seconds_until_next_due(self.engine, self.config)
-                    remaining = deadline - time.monotonic()
-                    if wait is None or wait >= remaining:
+                if claimed:
+                    deadline = time.monotonic() + budget_seconds
+                if 0 < claimed < free:
+                    continue  # the per-account cap may have hidden due rows: look again
+                if claimed == 0:
+                    if not self._wait_for_work(deadline, finished):
                         break
-                    self._stopping.wait(wait + 0.01)
                     continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             with self._cond:
-                self._cond.wait_for(lambda: self.config.threads - self._inflight >= batch
+                self._cond.wait_for(lambda: self.capacity - self._inflight >= batch
                                     or self._stopping.is_set(), timeout=remaining)
         return started
 
+    def _wait_for_work(self, deadline: float, finished: int) -> bool:
+        """Nothing could be claimed. If something falls due before this tick's budget ends,
+        wait for exactly that instant rather than the next tick; if an account is held at
+        its cap, also wake when one of its sends finishes. False: end the tick."""
+        wait = seconds_until_next_due(self.engine, self.config)
+        remaining = deadline - time.monotonic()
+        capped = self._capped
+        if remaining <= 0 or ((wait is None or wait >= remaining) and not capped):
+            return False
+        timeout = remaining if wait is None else min(remaining, wait + 0.01)
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopping.is_set()
+                                or (capped and self._finished != finished), timeout=timeout)
+        return True
+
     def claim_and_submit(self, free: int) -> int:
-        jobs = claim(self.engine, self.config, limit=free, mode=RECONCILE,
-                     media_dir=self.media_dir)
-        jobs += claim(self.engine, self.config, limit=free - len(jobs), mode=SEND,
-                      media_dir=self.media_dir)
+        with self._cond:
+            cap = AccountCap(self.config.account_cap, dict(self._by_account))
+        jobs = claim_due(self.engine, self.config, limit=free, media_dir=self.media_dir,
+                         cap=cap)
+        self._capped = bool(cap.busy())
         if jobs and self._fault == "after_claim":
             _kill_self()
         for job in jobs:
             with self._cond:
                 self._inflight += 1
+                self._by_account[job.account_id] += 1
             self._executor.submit(self._run, job)
         return len(jobs)
 
     def _run(self, job: Job) -> None:
         try:
-            if job.mode == RECONCILE:
+            if self._stopping.is_set():
+                # Claimed ahead but not started when the worker was told to stop: given
+                # back now, for another worker, rather than sent during the shutdown.
+                self.recorder.release(job)
+            elif job.mode == RECONCILE:
                 from planner.reconcile import reconcile
 
                 reconcile(self, job)
@@ -588,6 +841,10 @@ class Dispatcher:
         finally:
             with self._cond:
                 self._inflight -= 1
+                self._finished += 1
+                self._by_account[job.account_id] -= 1
+                if self._by_account[job.account_id] <= 0:
+                    del self._by_account[job.account_id]
                 self._cond.notify_all()
 
     # -- sending
@@ -615,7 +872,8 @@ class Dispatcher:
             self.record_failure(job, ContentRejected(reason), from_status="claimed")
             return
         if not rec.to_sending(job):
-            log.info("publication %s: lease lost before sending", job.publication_id)
+            log.info("publication %s: not sent (lease lost, or its account is held)",
+                     job.publication_id)
             return
         ctx = PublishContext(idempotency_key=job.idempotency_key, fingerprint=job.fingerprint,
                              state=dict(job.state),

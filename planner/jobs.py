@@ -105,12 +105,17 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
     except Exception:  # noqa: BLE001 - an optimisation only; never stop the worker for it
         log.warning("could not ANALYZE the publishing tables", exc_info=True)
     dispatcher = Dispatcher(engine, config, media_dir=settings.media_dir)
+    # APScheduler narrates every job it adds and runs at INFO; the worker logs what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_skip_overlap_notices)
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     now = datetime.now(UTC)
     tick = settings.tick_seconds
-    # The tick keeps refilling free send slots for most of its interval, so a large backlog
-    # drains at full concurrency instead of one batch per tick.
+    # A tick keeps refilling free send slots for as long as it finds work (and waits up to
+    # most of its interval for the next due post), so a large backlog drains at full
+    # concurrency in one tick instead of one batch per tick; the runs due meanwhile are
+    # skipped (max_instances=1).
     scheduler.add_job(_tick, "interval", seconds=tick, args=[dispatcher, tick * 0.8],
                       id="publishing-tick", next_run_time=now)
     scheduler.add_job(reap_expired_leases, "interval",
@@ -126,8 +131,6 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
         scheduler.add_job(_poll_dms, "interval", seconds=settings.dm_poll_seconds,
                           args=[engine, settings.dm_poll_seconds], id="dm-poll",
                           next_run_time=now)
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler.scheduler").addFilter(_skip_overlap_notices)
     scheduler.start()
     log.info("publishing worker started: %d threads, tick %.1fs, lease %.0fs",
              config.threads, tick, config.lease_seconds)
@@ -182,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lateness-minutes", type=float, default=None)
     parser.add_argument("--backoff-base", type=float, default=None)
     parser.add_argument("--backoff-cap", type=float, default=None)
+    parser.add_argument("--account-cap", type=int, default=None,
+                        help="sends in flight per account in this worker (default: a quarter "
+                             "of the threads, at least 1)")
     parser.add_argument("--db-pool", type=int, default=None,
                         help="PostgreSQL connections per worker process (pool, no overflow); "
                              "keep workers x pool under max_connections")
@@ -200,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     config = DispatchConfig.from_settings(
         settings, lease_seconds=args.lease, lateness_window_minutes=args.lateness_minutes,
-        backoff_base_seconds=args.backoff_base, backoff_cap_seconds=args.backoff_cap)
+        backoff_base_seconds=args.backoff_base, backoff_cap_seconds=args.backoff_cap,
+        max_inflight_per_account=args.account_cap)
     engine = worker_engine(settings.effective_database_url, config.threads, args.db_pool)
     if args.exit_when_idle:
         idle = run_until_idle(settings, config=config, engine=engine,

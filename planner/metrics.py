@@ -2,10 +2,16 @@
 
 Mounted by the web layer at /metrics. Every figure is computed on the database's clock, so it
 is the same whichever process answers.
+
+Besides the counts by state: how late published posts went out (``published_at -
+scheduled_at``), as a cumulative histogram over every published publication (for rates and
+``histogram_quantile``) and as exact quantiles over those published in the last hour.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import text
@@ -25,11 +31,24 @@ _GAUGES = [
      "How late the oldest due publication is, in seconds (0 when none is due)."),
 ]
 
+LATENESS = "poise_publishing_lateness_seconds"
+RECENT_LATENESS = "poise_publishing_recent_lateness_seconds"
+# Upper bounds in seconds: "at its instant" through "after an outage" (the window is 1 h).
+LATENESS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+RECENT_QUANTILES = (0.5, 0.95, 0.99)
+RECENT_WINDOW_SECONDS = 3600
+
 
 def _now_sql(dialect: str) -> str:
     if dialect == "sqlite":
         return "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
     return "(now() AT TIME ZONE 'utc')"
+
+
+def _seconds_between_sql(dialect: str, start: str, end: str) -> str:
+    if dialect == "sqlite":
+        return f"((julianday({end}) - julianday({start})) * 86400.0)"
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -66,6 +85,43 @@ def publishing_figures(session: Session) -> dict[str, float]:
     }
 
 
+def _lateness_sql(dialect: str) -> str:
+    seconds = _seconds_between_sql(dialect, "scheduled_at", "published_at")
+    # Marked published by hand before its time counts as on time, not as negative lateness.
+    return f"CASE WHEN {seconds} < 0 THEN 0 ELSE {seconds} END"
+
+
+def lateness_histogram(session: Session) -> tuple[list[int], int, float]:
+    """Cumulative counts per bucket of LATENESS_BUCKETS, the count and the sum, over every
+    published publication with a scheduled time: one scan, aggregated in SQL."""
+    lateness = _lateness_sql(session.get_bind().dialect.name)
+    buckets = ", ".join(f"sum(CASE WHEN late <= {bound!r} THEN 1 ELSE 0 END)"
+                        for bound in LATENESS_BUCKETS)
+    row = session.execute(text(
+        f"SELECT count(*), coalesce(sum(late), 0), {buckets} FROM (SELECT {lateness} AS late "
+        "FROM publication WHERE status = 'published' AND scheduled_at IS NOT NULL "
+        "AND published_at IS NOT NULL) AS published")).one()
+    return [int(n or 0) for n in row[2:]], int(row[0]), float(row[1] or 0)
+
+
+def recent_lateness(session: Session) -> list[float]:
+    """Lateness of the publications published within the last RECENT_WINDOW_SECONDS."""
+    dialect = session.get_bind().dialect.name
+    since = _seconds_between_sql(dialect, "published_at", _now_sql(dialect))
+    return [float(v) for v in session.execute(text(
+        f"SELECT {_lateness_sql(dialect)} FROM publication WHERE status = 'published' "
+        "AND scheduled_at IS NOT NULL AND published_at IS NOT NULL "
+        f"AND {since} <= {RECENT_WINDOW_SECONDS}")).scalars()]
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile of ``values`` (NaN when there are none)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
 def render_metrics(session: Session) -> str:
     """The figures in Prometheus text format (version 0.0.4)."""
     figures = publishing_figures(session)
@@ -73,8 +129,22 @@ def render_metrics(session: Session) -> str:
     for name, help_text in _GAUGES:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge",
                   f"{name} {_format(figures[name])}"]
+    cumulative, count, total = lateness_histogram(session)
+    lines += [f"# HELP {LATENESS} How late published posts went out "
+              "(published_at - scheduled_at), in seconds.", f"# TYPE {LATENESS} histogram"]
+    lines += [f'{LATENESS}_bucket{{le="{bound:g}"}} {n}'
+              for bound, n in zip(LATENESS_BUCKETS, cumulative, strict=True)]
+    lines += [f'{LATENESS}_bucket{{le="+Inf"}} {count}', f"{LATENESS}_sum {_format(total)}",
+              f"{LATENESS}_count {count}"]
+    recent = recent_lateness(session)
+    lines += [f"# HELP {RECENT_LATENESS} Lateness quantiles of the posts published in the "
+              "last hour, in seconds (NaN when none was).", f"# TYPE {RECENT_LATENESS} gauge"]
+    lines += [f'{RECENT_LATENESS}{{quantile="{q}"}} {_format(quantile(recent, q))}'
+              for q in RECENT_QUANTILES]
     return "\n".join(lines) + "\n"
 
 
 def _format(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
     return str(int(value)) if value.is_integer() else f"{value:.3f}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, text
 
 from planner.dbtypes import UTCDateTime
-from planner.dispatch import RECONCILE, Job, backoff_seconds, write_transaction
+from planner.dispatch import RECONCILE, Job, backoff_seconds
 from publishers import (
     AuthExpired,
     OutcomeUnknown,
@@ -110,7 +110,7 @@ def _needs_review(dispatcher: Dispatcher, job: Job, evidence: str,
 
 
 def _reconcile_errors(dispatcher: Dispatcher, job: Job) -> int:
-    with write_transaction(dispatcher.engine) as conn:
+    with dispatcher.engine.connect() as conn:  # a read: no write lock needed
         return int(conn.execute(text(
             "SELECT count(*) FROM attempt WHERE publication_id = :pid "
             "AND outcome = 'reconcile_error'"), {"pid": job.publication_id}).scalar_one())

@@ -60,6 +60,7 @@ def _routers() -> list[APIRouter]:
         auth,
         balance,
         calendar,
+        notifications,
         pages,
         posts,
         publishing,
@@ -69,7 +70,7 @@ def _routers() -> list[APIRouter]:
 
     return [system.router, auth.router, pages.router, calendar.router, posts.router,
             review.router, accounts.router, balance.router, api.router, api_posts.router,
-            api_compass.router, publishing.router, *_conversion_routers()]
+            api_compass.router, publishing.router, notifications.router, *_conversion_routers()]
 
 
 def _conversion_routers() -> list[APIRouter]:

@@ -119,11 +119,14 @@ def require(minimum: Role) -> Any:
         member = _check(Member(user=user, workspace=workspace, role=role), minimum)
         if request.method == "GET":
             from planner.conversions.inbox import count_new
+            from planner.notifications import unread_count
             from planner.publishing import count_needing_attention
 
             request.state.nav_badges = {
                 "publishing": count_needing_attention(session, workspace.id or 0),
-                "inbox": count_new(session, workspace.id or 0)}
+                "inbox": count_new(session, workspace.id or 0),
+                "notifications": unread_count(session=session, workspace_id=workspace.id or 0,
+                                              user_id=user.id or 0)}
         return member
 
     return Depends(dependency)

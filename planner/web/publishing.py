@@ -9,6 +9,7 @@ from planner import accounts, publishing
 from planner.metrics import render_metrics
 from planner.models import Role
 from planner.web.deps import Member, SessionDep, require
+from planner.web.notifications import panel_context
 from planner.web.render import is_htmx, render
 from planner.web.security import csrf_protect
 
@@ -23,9 +24,11 @@ def publishing_page(request: Request, session: SessionDep,
                     member: Member = require(Role.viewer)) -> Response:
     overview = publishing.publishing_overview(session=session,
                                               workspace_id=member.workspace_id)
+    # An account paused for an expired token holds its posts: its owner is told here.
     return render(request, "publishing/index.html", {
         "sections": [(key, SECTION_TITLES[key], overview[key]) for key in SECTION_TITLES],
-        "can_act": member.can(Role.manager), "platform_names": accounts.PLATFORMS})
+        "can_act": member.can(Role.manager), "platform_names": accounts.PLATFORMS,
+        **panel_context(session, member, next_path=request.url.path)})
 
 
 @router.post("/w/{slug}/publishing/{publication_id}/{action}")

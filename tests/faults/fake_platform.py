@@ -50,6 +50,7 @@ class FakePlatform:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        self.by_key: dict[tuple[str, str], Created] = {}  # (handle, Idempotency-Key)
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -129,12 +130,13 @@ class FakePlatform:
             self.requests.append((now, handle, fault, 0))
             return self._drop(req)
         with self.lock:
-            existing = next((p for p in self.posts if key and p.handle == handle
-                             and p.key == key), None)
+            existing = self.by_key.get((handle, key)) if key else None
             if existing is None:
                 existing = Created(len(self.posts) + 1, handle, body.get("text", ""),
                                    body.get("link") or "", key, now)
                 self.posts.append(existing)
+                if key:
+                    self.by_key[(handle, key)] = existing
         self.requests.append((now, handle, fault or "create", 200))
         if fault == "create_then_timeout":
             time.sleep(self.hang_seconds)
@@ -152,10 +154,11 @@ class FakePlatform:
         if self.lookup_broken:
             return self._answer(req, 503, {"error": "lookup unavailable"})
         if len(path) == 4 and path[2] == "by-key":
-            found = [p for p in self.creates(handle) if p.key == path[3]]
-            if not found:
+            with self.lock:
+                found = self.by_key.get((handle, path[3]))
+            if found is None:
                 return self._answer(req, 404, {"error": "not found"})
-            return self._answer(req, 200, self._public(found[0]))
+            return self._answer(req, 200, self._public(found))
         limit = int(parse_qs(parts.query).get("limit", ["40"])[0])
         recent = self.creates(handle)[-limit:]
         self._answer(req, 200, [self._public(p) for p in reversed(recent)])

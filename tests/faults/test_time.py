@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
+from fake_adapters import IDEM
 from fake_platform import FakePlatform
 from seed import FINAL, publications, seed_publications
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from planner import posts, users, workspaces
+from planner.db import session_scope
 from planner.dispatch import DbClock, DispatchConfig, Dispatcher
+from planner.errors import Invalid
+from planner.models import Account, Role
+from planner.posts import Actor, PostInput
+from planner.schedule import AmbiguousLocalTime
 
 pytestmark = pytest.mark.faults
 
@@ -68,18 +74,58 @@ DST_CASES = [
 ]
 
 
-def local_to_utc(local: str, zone: str, fold: int) -> datetime:
-    wall = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone), fold=fold)
-    return wall.astimezone(UTC)
+def schedule_through_the_composer(engine: Engine, api_base: str) -> dict[int, str]:
+    """Every DST case as a post the way a person schedules it: its local wall time (and, for
+    a time that happens twice, which one) in a workspace of that zone, converted by the
+    product (planner.posts -> planner.schedule.to_utc), submitted and approved. Returns
+    {publication id: the expected UTC instant}."""
+    before_all = datetime(2026, 1, 1, tzinfo=UTC)
+    expected: dict[int, str] = {}
+    with session_scope(engine) as s:
+        author = users.create_user(session=s, email="dst@example.com", password="x" * 12)
+        actors: dict[str, tuple[Actor, int]] = {}
+        for zone in dict.fromkeys(case[0] for case in DST_CASES):
+            workspace = workspaces.create_workspace(session=s, name=f"DST {zone}",
+                                                    timezone=zone)
+            users.add_member(session=s, workspace=workspace, user=author, role=Role.admin)
+            # A Mastodon account as far as the composer's checks go; its sends go to the
+            # loopback fake (see publisher_for below).
+            account = Account(workspace_id=workspace.id or 0, platform="mastodon",
+                              handle=f"dst-{zone.replace('/', '-')}", api_base=api_base)
+            s.add(account)
+            s.flush()
+            actors[zone] = (Actor(user_id=author.id or 0, role=Role.admin,
+                                  workspace=workspace), account.id or 0)
+        for i, (zone, local, fold, utc) in enumerate(DST_CASES):
+            actor, account_id = actors[zone]
+            post = posts.create_post(session=s, actor=actor, now=before_all, data=PostInput(
+                text=f"dst {i} at {local} ({zone}, fold {fold})", account_ids=[account_id],
+                scheduled_local=local, fold=fold))
+            posts.submit_for_review(session=s, actor=actor, post_id=post.id or 0,
+                                    expected_version=post.version, now=before_all)
+            posts.approve(session=s, actor=actor, post_id=post.id or 0,
+                          expected_version=post.version, now=before_all,
+                          confirm_balance=True)
+            [publication] = posts.publications_of(session=s, post_id=post.id or 0)
+            expected[publication.id or 0] = utc
+        # A wall time in the spring-forward gap is refused, an ambiguous one needs its fold.
+        warsaw, account_id = actors["Europe/Warsaw"]
+        with pytest.raises(Invalid, match="does not exist"):
+            posts.create_post(session=s, actor=warsaw, now=before_all, data=PostInput(
+                text="gap", account_ids=[account_id], scheduled_local="2026-03-29T02:30"))
+        with pytest.raises(AmbiguousLocalTime):
+            posts.create_post(session=s, actor=warsaw, now=before_all, data=PostInput(
+                text="twice", account_ids=[account_id], scheduled_local="2026-10-25T02:30"))
+    return expected
 
 
 def test_dst_local_times_publish_at_the_right_utc_instant(engine: Engine,
                                                           platform: FakePlatform) -> None:
-    instants = [local_to_utc(local, zone, fold) for zone, local, fold, _ in DST_CASES]
-    assert [i.strftime("%Y-%m-%dT%H:%M") for i in instants] == [c[3] for c in DST_CASES]
-    ids = seed_publications(engine, n=len(instants), api_base=platform.url,
-                            platforms=("fake-idem",), scheduled_at=instants)
-    by_id = dict(zip(ids, instants, strict=True))
+    expected = schedule_through_the_composer(engine, platform.url)
+    rows = {r["id"]: r for r in publications(engine)}
+    by_id = {pid: _as_utc(rows[pid]["scheduled_at"]) for pid in expected}
+    # The product's conversion put each at the right instant (due when approved).
+    assert {pid: i.strftime("%Y-%m-%dT%H:%M") for pid, i in by_id.items()} == expected
 
     # Step the dispatcher's view of the database clock to just before and just after each
     # instant (test-only skew): nothing goes early, each goes at its instant.
@@ -87,7 +133,8 @@ def test_dst_local_times_publish_at_the_right_utc_instant(engine: Engine,
         for offset, expect_published in ((-1.0, False), (0.3, True)):
             skew = (instant - db_now(engine)).total_seconds() + offset
             dispatcher = Dispatcher(engine, DispatchConfig(threads=4, lease_seconds=5,
-                                                           clock_skew_seconds=skew))
+                                                           clock_skew_seconds=skew),
+                                    publisher_for=lambda _platform: IDEM)
             dispatcher.tick()
             assert dispatcher.wait_idle(10)
             dispatcher.shutdown()
@@ -95,4 +142,4 @@ def test_dst_local_times_publish_at_the_right_utc_instant(engine: Engine,
             assert (row["status"] == "published") is expect_published, (instant, row)
         published_at = _as_utc(row["published_at"])
         assert instant <= published_at < instant + timedelta(seconds=3)
-    assert len(platform.creates()) == len(instants)
+    assert len(platform.creates()) == len(by_id)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections import deque
+import threading
+import time
+from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from planner import publishing
 from planner.db import session_scope, utcnow
-from planner.dispatch import SEND, DispatchConfig, Dispatcher, claim
+from planner.dbtypes import UTCDateTime
+from planner.dispatch import SEND, AccountCap, DispatchConfig, Dispatcher, claim
 from planner.metrics import render_metrics
 from planner.models import (
     Account,
@@ -98,7 +101,7 @@ def config(**overrides: Any) -> DispatchConfig:
 def make_world(engine: Engine, n: int = 1, *, when: datetime | None = None,
                post_status: PostStatus = PostStatus.approved,
                account_status: AccountStatus = AccountStatus.ok,
-               next_allowed_at: datetime | None = None) -> list[int]:
+               next_allowed_at: datetime | None = None, platform: str = "scripted") -> list[int]:
     when = when or utcnow() - timedelta(seconds=5)
     with session_scope(engine) as s:
         owner = User(email=f"owner{utcnow().timestamp()}@t.test", password_hash="x")
@@ -108,7 +111,7 @@ def make_world(engine: Engine, n: int = 1, *, when: datetime | None = None,
         s.flush()
         assert ws.id and owner.id and admin.id
         s.add(Membership(workspace_id=ws.id, user_id=admin.id, role=Role.admin))
-        account = Account(workspace_id=ws.id, platform="scripted", handle="acme",
+        account = Account(workspace_id=ws.id, platform=platform, handle="acme",
                           status=account_status, owner_id=owner.id,
                           next_allowed_at=next_allowed_at)
         s.add(account)
@@ -240,6 +243,117 @@ class TestSend:
         run(engine, scripted)
         row = pub(engine, pid)
         assert row.status == S.sending and '"c-1"' in row.remote_state
+
+
+class Sleeping(Scripted):
+    """Answers every publish after ``latency`` seconds; records when each call started."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__()
+        self.latency = latency
+        self.started: list[float] = []
+
+    def publish(self, content: Content, account: AccountRef,
+                ctx: PublishContext) -> PublishResult:
+        self.started.append(time.monotonic())
+        time.sleep(self.latency)
+        return super().publish(content, account, ctx)
+
+
+def account_of(engine: Engine, pid: int) -> int:
+    return pub(engine, pid).account_id
+
+
+class TestAccountCap:
+    def test_a_claim_takes_at_most_the_cap_per_account_and_looks_past_a_busy_one(
+            self, engine: Engine) -> None:
+        backlog = make_world(engine, 6, when=utcnow() - timedelta(seconds=60))
+        later = make_world(engine, 2, when=utcnow() - timedelta(seconds=30))
+        busy, other = account_of(engine, backlog[0]), account_of(engine, later[0])
+
+        # The three oldest rows all belong to the backlog: the claim must look past them.
+        jobs = claim(engine, config(), limit=3, cap=AccountCap(2))
+        assert Counter(j.account_id for j in jobs) == {busy: 2, other: 1}
+        # This worker already runs two of the backlog: none of it, the other's last one.
+        jobs = claim(engine, config(), limit=5, cap=AccountCap(2, {busy: 2}))
+        assert [j.account_id for j in jobs] == [other]
+
+    def test_a_slow_platform_leaves_threads_for_the_others(self, engine: Engine) -> None:
+        # The slow platform's backlog is older, so it comes first in due order.
+        make_world(engine, 12, when=utcnow() - timedelta(seconds=10), platform="slow")
+        make_world(engine, 6, when=utcnow() - timedelta(seconds=5), platform="fast")
+
+        def fast_done_after(cap: int) -> float:
+            slow, fast = Sleeping(0.6), Sleeping(0.0)
+            dispatcher = Dispatcher(engine, config(threads=8, max_inflight_per_account=cap),
+                                    publisher_for={"slow": slow, "fast": fast}.__getitem__)
+            started = time.monotonic()
+            ticking = threading.Thread(target=dispatcher.tick, args=(5.0,))
+            ticking.start()
+            deadline = started + 10
+            while len(fast.calls) < 6 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            done = time.monotonic() - started
+            dispatcher.stop_claiming()
+            ticking.join()
+            dispatcher.shutdown()
+            assert len(fast.calls) == 6
+            return done
+
+        # Without a cap the slow backlog fills all eight threads (and the queue behind
+        # them): the fast posts wait for slow sends to finish.
+        assert fast_done_after(cap=8) >= 0.59
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE publication SET status = 'pending', attempt_id = '', "
+                              "attempts = 0 WHERE status != 'pending'"))
+        # Two threads per account: the slow platform holds two, the fast one goes now.
+        assert fast_done_after(cap=2) < 0.4
+
+    def test_a_claim_is_not_sent_once_its_account_is_held(self, engine: Engine,
+                                                         scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        [job] = claim(engine, config(), limit=1)
+        # Meanwhile another send of the account hit a rate limit (or its token expired).
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE account SET next_allowed_at = :t"),
+                         {"t": utcnow() + timedelta(minutes=10)})
+        dispatcher = Dispatcher(engine, config(), publisher_for=lambda _: scripted)
+        dispatcher.send(job)
+        dispatcher.shutdown()
+        assert scripted.calls == []
+        row = pub(engine, pid)
+        assert row.status == S.pending and row.attempts == 0 and row.lease_until is None
+        assert attempts(engine, pid) == []
+
+
+def test_a_stopping_worker_finishes_its_sends_and_gives_back_what_it_claimed_ahead(
+        engine: Engine) -> None:
+    [first] = make_world(engine, when=utcnow() - timedelta(seconds=10))
+    [ahead] = make_world(engine)
+    slow = Sleeping(0.3)
+    dispatcher = Dispatcher(engine, config(threads=1), publisher_for=lambda _: slow)
+    assert dispatcher.capacity == 2  # one sending, one claimed ahead
+    assert dispatcher.tick() == 2
+    dispatcher.stop_claiming()  # SIGTERM
+    dispatcher.shutdown(wait=True)
+    assert len(slow.calls) == 1
+    assert pub(engine, first).status == S.published
+    row = pub(engine, ahead)
+    assert row.status == S.pending and row.lease_until is None and row.attempts == 0
+    assert attempts(engine, ahead) == []
+
+
+def test_a_backlog_drains_in_one_tick(engine: Engine) -> None:
+    for _ in range(8):
+        make_world(engine)  # one account each
+    slow = Sleeping(0.1)
+    dispatcher = Dispatcher(engine, config(threads=2), publisher_for=lambda _: slow)
+    # 8 sends at 0.1 s on 2 threads take 0.4 s: longer than the budget, which only ends a
+    # tick that finds nothing more to claim.
+    assert dispatcher.tick(budget_seconds=0.15) == 8
+    assert dispatcher.wait_idle(10)
+    dispatcher.shutdown()
+    assert len(slow.calls) == 8
 
 
 class TestFailurePolicy:
@@ -402,7 +516,7 @@ def test_metrics_count_the_pipeline(engine: Engine, scripted: Scripted) -> None:
     assert "# TYPE poise_publications_in_flight gauge" in body
     lateness = float(body.split("\npoise_publishing_oldest_due_lateness_seconds ")[1].split()[0])
     assert 85 < lateness < 150
-    run(engine, scripted, ticks=2)
+    run(engine, scripted, config(max_inflight_per_account=4), ticks=2)
     with Session(engine) as s:
         body = render_metrics(s)
     assert "poise_publications_published 3\n" in body
@@ -413,3 +527,48 @@ def test_times_round_trip_as_utc(engine: Engine) -> None:
     when = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
     [pid] = make_world(engine, when=when)
     assert pub(engine, pid).due_at == when
+
+
+def test_metrics_lateness_histogram_and_recent_quantiles(engine: Engine) -> None:
+    now = utcnow()
+    # (seconds late, published how long ago): the last one is outside the last hour.
+    cases = [(0.2, 60), (1.5, 60), (3.0, 120), (40.0, 600), (600.0, 1200), (7.0, 7200)]
+    ids = make_world(engine, len(cases) + 1)
+    with engine.begin() as conn:
+        for pid, (late, ago) in zip(ids, cases, strict=False):
+            published = now - timedelta(seconds=ago)
+            conn.execute(text(
+                "UPDATE publication SET status = 'published', published_at = :p, "
+                "scheduled_at = :s WHERE id = :i").bindparams(
+                    bindparam("p", type_=UTCDateTime), bindparam("s", type_=UTCDateTime)),
+                {"p": published, "s": published - timedelta(seconds=late), "i": pid})
+    with Session(engine) as s:
+        body = render_metrics(s)
+
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in body.splitlines() if line and not line.startswith("#")}
+    hist = "poise_publishing_lateness_seconds"
+    assert "# TYPE poise_publishing_lateness_seconds histogram" in body
+    expected = {"0.5": 1, "1": 1, "2": 2, "5": 3, "10": 4, "30": 4, "60": 5, "300": 5,
+                "900": 6, "3600": 6, "+Inf": 6}
+    assert {le: samples[f'{hist}_bucket{{le="{le}"}}'] for le in expected} == expected
+    assert samples[f"{hist}_count"] == 6
+    assert samples[f"{hist}_sum"] == pytest.approx(651.7, abs=0.05)
+    recent = "poise_publishing_recent_lateness_seconds"
+    # Five published in the last hour: 0.2, 1.5, 3, 40, 600 (nearest rank).
+    assert samples[f'{recent}{{quantile="0.5"}}'] == pytest.approx(3.0, abs=0.01)
+    assert samples[f'{recent}{{quantile="0.95"}}'] == pytest.approx(600.0, abs=0.01)
+    assert samples[f'{recent}{{quantile="0.99"}}'] == pytest.approx(600.0, abs=0.01)
+    # Every sample line is "name{labels} value" with a declared metric family.
+    families = {line.split()[2] for line in body.splitlines() if line.startswith("# TYPE")}
+    for name in samples:
+        base = name.split("{")[0]
+        assert base in families or base.rsplit("_", 1)[0] in families, name
+
+
+def test_metrics_recent_lateness_is_nan_when_nothing_was_published(engine: Engine) -> None:
+    make_world(engine)
+    with Session(engine) as s:
+        body = render_metrics(s)
+    assert 'poise_publishing_recent_lateness_seconds{quantile="0.99"} NaN\n' in body
+    assert "poise_publishing_lateness_seconds_count 0\n" in body
