@@ -23,9 +23,10 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from planner.claiming import ensure_statistics
 from planner.conversions import dm_poll
 from planner.db import get_engine, make_engine
-from planner.dispatch import DispatchConfig, Dispatcher, ensure_statistics
+from planner.dispatch import DispatchConfig, Dispatcher
 from planner.reaper import outstanding, reap_expired_leases, sweep_missed
 from planner.settings import Settings, get_settings
 from planner.tokens import refresh_expiring

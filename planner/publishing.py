@@ -20,9 +20,9 @@ from sqlmodel import Session, col, select
 
 from planner import audit
 from planner.db import utcnow
-from planner.dispatch import idempotency_key_for
 from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, Attempt, Post, Publication, PublicationStatus
+from planner.outgoing import idempotency_key_for
 
 S = PublicationStatus
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from planner.dispatch import DbClock, DispatchConfig, write_transaction
+from planner.claiming import DbClock, write_transaction
+
+if TYPE_CHECKING:
+    from planner.dispatch import DispatchConfig
 
 log = logging.getLogger(__name__)
 

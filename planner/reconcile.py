@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, text
 
+from planner.claiming import RECONCILE, Job
 from planner.dbtypes import UTCDateTime
-from planner.dispatch import RECONCILE, Job, backoff_seconds
+from planner.dispatch import backoff_seconds
 from publishers import (
     AuthExpired,
     OutcomeUnknown,

@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from planner import posts, users, workspaces
+from planner.claiming import DbClock
 from planner.db import session_scope
-from planner.dispatch import DbClock, DispatchConfig, Dispatcher
+from planner.dispatch import DispatchConfig, Dispatcher
 from planner.errors import Invalid
 from planner.models import Account, Role
 from planner.posts import Actor, PostInput

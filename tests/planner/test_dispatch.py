@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from planner import publishing
+from planner.claiming import SEND, AccountCap, claim
 from planner.db import session_scope, utcnow
 from planner.dbtypes import UTCDateTime
-from planner.dispatch import SEND, AccountCap, DispatchConfig, Dispatcher, claim
+from planner.dispatch import DispatchConfig, Dispatcher
 from planner.metrics import render_metrics
 from planner.models import (
     Account,

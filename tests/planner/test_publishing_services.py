@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from planner import publishing
+from planner.claiming import claim
 from planner.db import session_scope, utcnow
-from planner.dispatch import claim
 from planner.errors import Conflict, Invalid
 from planner.models import (
     Account,
