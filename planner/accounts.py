@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import Session, col, select
 
 from planner import audit
-from planner.crypto import encrypt_credentials
-from planner.errors import Invalid, NotFound
+from planner.crypto import CredentialsUnreadable, decrypt_credentials, encrypt_credentials
+from planner.db import utcnow
+from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, AccountStatus
 
 PLATFORMS = {
@@ -60,4 +63,80 @@ def set_status(*, session: Session, account: Account, status: AccountStatus, rea
     audit.record(session=session, action="account.status", entity="account",
                  entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
                  before=before, after={"status": str(status), "reason": reason})
+    return account
+
+
+# --- WhatsApp number -----------------------------------------------------------------------
+# Kept with the encrypted credentials (publishers read it from there to build wa.me links),
+# so it travels with the account without a column of its own.
+
+WHATSAPP_NUMBER = "whatsapp_number"
+_PHONE_SEPARATORS = re.compile(r"[\s.()-]+")
+_INTERNATIONAL_NUMBER = re.compile(r"\+?[1-9][0-9]{6,14}")  # E.164: at most 15 digits
+
+
+def clean_whatsapp_number(value: str) -> str:
+    """``""`` for none, else the number as ``+<country code><number>``.
+
+    People type numbers with spaces and dashes; those are dropped. wa.me needs the full
+    international number, so a national one (leading 0) is refused rather than guessed.
+    """
+    number = _PHONE_SEPARATORS.sub("", value.strip())
+    if not number:
+        return ""
+    example = "e.g. +48 600 100 200"
+    if not re.fullmatch(r"\+?[0-9]+", number):
+        raise Invalid.at(WHATSAPP_NUMBER, f"Use digits only, with an optional leading + "
+                         f"({example}).")
+    if number.lstrip("+").startswith("0"):
+        raise Invalid.at(WHATSAPP_NUMBER, "Write the number in international format, starting "
+                         f"with the country code instead of 0 or 00 ({example}).")
+    if not _INTERNATIONAL_NUMBER.fullmatch(number):
+        raise Invalid.at(WHATSAPP_NUMBER, "A WhatsApp number has 7 to 15 digits, country code "
+                         f"included ({example}).")
+    return "+" + number.lstrip("+")
+
+
+def whatsapp_number(account: Account) -> str:
+    """The number the account's wa.me DM links go to; "" when none (or unreadable)."""
+    try:
+        return decrypt_credentials(account.credentials_enc).get(WHATSAPP_NUMBER, "")
+    except CredentialsUnreadable:
+        return ""
+
+
+def text_details(account: Account) -> dict[str, str]:
+    """The stored details that change a post's text (not secrets), for previews and checks.
+
+    ``publishers.dm`` links DM prompts to wa.me when the credentials carry a WhatsApp
+    number; a preview built without them would show a different text than the one sent.
+    """
+    number = whatsapp_number(account)
+    return {WHATSAPP_NUMBER: number} if number else {}
+
+
+def set_whatsapp_number(*, session: Session, account: Account, number: str,
+                        actor_id: int | None) -> Account:
+    """Set (or, with an empty ``number``, clear) the account's WhatsApp number."""
+    clean = clean_whatsapp_number(number)
+    # The row lock keeps a token refresh committed meanwhile from being overwritten with the
+    # tokens read here (X refresh tokens are single use: losing the new one loses the account).
+    session.refresh(account, with_for_update=True)
+    if account.token_refresh_lease is not None and account.token_refresh_lease > utcnow():
+        raise Conflict("The account's token is being refreshed right now; save the number "
+                       "again in a moment.")
+    try:
+        credentials = decrypt_credentials(account.credentials_enc)
+    except CredentialsUnreadable:
+        raise Invalid.at(WHATSAPP_NUMBER, "The account's stored credentials cannot be read "
+                         "with the current key; reconnect the account first.") from None
+    before = credentials.get(WHATSAPP_NUMBER, "")
+    if clean:
+        credentials[WHATSAPP_NUMBER] = clean
+    else:
+        credentials.pop(WHATSAPP_NUMBER, None)
+    account.credentials_enc = encrypt_credentials(credentials)
+    audit.record(session=session, action="account.whatsapp_number", entity="account",
+                 entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
+                 before={WHATSAPP_NUMBER: before}, after={WHATSAPP_NUMBER: clean})
     return account

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from planner import accounts, audit
 from planner.crypto import (
@@ -52,6 +52,11 @@ class PlatformForm:
     needs_api_base: bool = False
     api_base_help: str = ""
     alternatives: tuple[tuple[CredentialField, ...], ...] = ()  # another complete set
+    set_names: tuple[str, ...] = ()  # what each set is, when there are alternatives
+
+    @property
+    def credential_sets(self) -> tuple[tuple[CredentialField, ...], ...]:
+        return (self.fields, *self.alternatives)
 
 
 FORMS: dict[str, PlatformForm] = {
@@ -64,7 +69,8 @@ FORMS: dict[str, PlatformForm] = {
         alternatives=((CredentialField("access_token", "OAuth 2.0 access token"),
                        CredentialField("refresh_token", "Refresh token"),
                        CredentialField("client_id", "Client id", secret=False),
-                       CredentialField("client_secret", "Client secret", required=False)),)),
+                       CredentialField("client_secret", "Client secret", required=False)),),
+        set_names=("OAuth 1.0a keys", "OAuth 2.0 tokens")),
     "mastodon": PlatformForm(
         "mastodon", (CredentialField("access_token", "Access token"),),
         needs_api_base=True, api_base_help="Your instance, e.g. https://mastodon.social"),
@@ -94,29 +100,94 @@ FORMS: dict[str, PlatformForm] = {
 
 def _clean_credentials(form: PlatformForm, given: dict[str, str]) -> dict[str, str]:
     """The first complete field set the person filled in; problems at each missing field."""
-    sets = (form.fields, *form.alternatives)
-    for fields in sets:
+    def filled(fields: tuple[CredentialField, ...]) -> int:
+        return sum(1 for f in fields if given.get(f.name, "").strip())
+
+    for fields in form.credential_sets:
         values = {f.name: given.get(f.name, "").strip() for f in fields}
         if all(values[f.name] for f in fields if f.required):
             return {k: v for k, v in values.items() if v}
-    first = form.fields
+    # Name what is missing from the set the person started on (the first on a tie).
+    closest = max(form.credential_sets, key=filled)
     raise Invalid("Fill in every credential field.", problems=[
         FieldProblem(("credentials", f.name), f"{f.label} is required.")
-        for f in first if f.required and not given.get(f.name, "").strip()])
+        for f in closest if f.required and not given.get(f.name, "").strip()])
+
+
+# Accounts on these live on the server named by the API base: the same id or handle on
+# another instance (or PDS, or webhook URL) is another account.
+_SERVER_PLATFORMS = {"mastodon": "", "bluesky": "https://bsky.social", "webhook": ""}
+
+
+def _server(platform: str, api_base: str) -> str:
+    return (api_base.strip().rstrip("/") or _SERVER_PLATFORMS.get(platform, "")).lower()
+
+
+def _handle_key(platform: str, handle: str) -> str:
+    key = handle.strip().lstrip("@").casefold()
+    if platform == "mastodon":
+        # "@brand", "@brand@instance": the instance is already the same (the API base).
+        key = key.split("@")[0]
+    return key
+
+
+def same_account(*, session: Session, workspace_id: int, platform: str, api_base: str,
+                 external_id: str, handle: str) -> Account | None:
+    """The workspace's account these details belong to, if it is already connected.
+
+    The platform's own id decides; the handle only where one side has no id (accounts
+    connected before ids were looked up, Bluesky, webhooks).
+    """
+    candidates = [a for a in session.exec(select(Account).where(
+        Account.workspace_id == workspace_id, Account.platform == platform)
+        .order_by(col(Account.id))).all()
+        if platform not in _SERVER_PLATFORMS
+        or _server(platform, a.api_base) == _server(platform, api_base)]
+    # Where old duplicates exist, the one waiting for new credentials gets them.
+    candidates.sort(key=lambda a: a.status != AccountStatus.needs_reconnect)
+    if external_id:
+        for account in candidates:
+            if account.external_id == external_id:
+                return account
+    wanted = _handle_key(platform, handle)
+    for account in candidates:
+        if wanted and _handle_key(platform, account.handle) == wanted and not (
+                external_id and account.external_id):
+            return account
+    return None
+
+
+@dataclass(frozen=True)
+class Connected:
+    account: Account
+    renewed: bool  # the account was already connected: it got the new credentials
 
 
 def connect(*, session: Session, workspace_id: int, platform: str, handle: str,
             credentials: dict[str, str], api_base: str = "", external_id: str = "",
-            actor_id: int | None, check: bool = True) -> Account:
+            whatsapp_number: str = "", actor_id: int | None, check: bool = True) -> Account:
+    """``connect_account`` for callers that only need the account."""
+    return connect_account(
+        session=session, workspace_id=workspace_id, platform=platform, handle=handle,
+        credentials=credentials, api_base=api_base, external_id=external_id,
+        whatsapp_number=whatsapp_number, actor_id=actor_id, check=check).account
+
+
+def connect_account(*, session: Session, workspace_id: int, platform: str, handle: str,
+                    credentials: dict[str, str], api_base: str = "", external_id: str = "",
+                    whatsapp_number: str = "", actor_id: int | None,
+                    check: bool = True) -> Connected:
     """Check the credentials against the platform, then save the account (encrypted).
 
     Where the platform names the account's owner (X user id, LinkedIn member URN, Mastodon
-    account id), an empty ``external_id`` or ``handle`` is filled in from its answer.
+    account id), an empty ``external_id`` or ``handle`` is filled in from its answer. An
+    account the workspace already has (``same_account``) is renewed, not added twice.
     """
     form = FORMS.get(platform)
     if form is None:
         raise Invalid.at("platform", f"Unknown platform {platform!r}.")
     clean = _clean_credentials(form, credentials)
+    number = accounts.clean_whatsapp_number(whatsapp_number)
     api_base = api_base.strip().rstrip("/")
     if form.needs_api_base and not api_base:
         raise Invalid.at("api_base", form.api_base_help or "This platform needs a URL.")
@@ -130,12 +201,54 @@ def connect(*, session: Session, workspace_id: int, platform: str, handle: str,
         identity, text_limit = _check(draft, clean)
     handle = handle.strip() or (f"@{identity.username}" if identity.username
                                 else identity.display_name)
+    external_id = external_id.strip() or identity.external_id
+    existing = same_account(session=session, workspace_id=workspace_id, platform=platform,
+                            api_base=api_base, external_id=external_id, handle=handle)
+    if existing is not None:
+        existing.api_base = api_base  # where these credentials were just checked
+        _store_new_credentials(session=session, account=existing, credentials=clean,
+                               identity=identity, text_limit=text_limit,
+                               whatsapp_number=number, actor_id=actor_id)
+        existing.external_id = existing.external_id or external_id
+        return Connected(existing, renewed=True)
+    if number:
+        clean[accounts.WHATSAPP_NUMBER] = number
     account = accounts.create_account(
         session=session, workspace_id=workspace_id, platform=platform, handle=handle,
         credentials=clean, api_base=api_base, display_name=identity.display_name,
-        external_id=external_id.strip() or identity.external_id, actor_id=actor_id)
+        external_id=external_id, actor_id=actor_id)
     account.text_limit = text_limit
-    return account
+    return Connected(account, renewed=False)
+
+
+def _store_new_credentials(*, session: Session, account: Account, credentials: dict[str, str],
+                           identity: Identity, text_limit: int | None,
+                           whatsapp_number: str = "", actor_id: int | None) -> None:
+    """Replace an account's credentials (keeping its WhatsApp number) and clear its hold.
+
+    A paused account stays paused: pausing is a person's decision, new tokens are not.
+    """
+    try:
+        kept = decrypt_credentials(account.credentials_enc).get(accounts.WHATSAPP_NUMBER, "")
+    except CredentialsUnreadable:
+        kept = ""
+    number = whatsapp_number or kept
+    account.credentials_enc = encrypt_credentials(
+        {**credentials, accounts.WHATSAPP_NUMBER: number} if number else credentials)
+    if identity.display_name:
+        account.display_name = identity.display_name
+    account.text_limit = text_limit or account.text_limit
+    account.external_id = account.external_id or identity.external_id
+    # The old token's expiry says nothing about the new one (a pasted token's is unknown);
+    # left in place, the refresh job would try to refresh credentials that cannot be.
+    account.token_expires_at = None
+    account.token_refresh_lease = None
+    audit.record(session=session, action="account.reconnected", entity="account",
+                 entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
+                 after={"platform": account.platform, "handle": account.handle})
+    if account.status != AccountStatus.paused:
+        accounts.set_status(session=session, account=account, status=AccountStatus.ok,
+                            actor_id=actor_id)
 
 
 def _probe(account: Account, credentials: dict[str, str]) -> tuple[Identity, int | None]:
@@ -209,16 +322,36 @@ def test_connection(*, session: Session, account: Account,
 
 def reconnect(*, session: Session, account: Account, credentials: dict[str, str],
               actor_id: int | None) -> Account:
-    """New credentials for an existing account; publishing resumes if it was held."""
+    """New credentials for an existing account; publishing resumes if it was held for them.
+
+    Credentials of another account are refused: the posts queued for this one would go out
+    under someone else's name.
+    """
     form = FORMS[account.platform]
     clean = _clean_credentials(form, credentials)
     identity, limit = _check(account, clean)
-    account.credentials_enc = encrypt_credentials(clean)
-    account.display_name, account.text_limit = identity.display_name, limit or account.text_limit
-    account.external_id = account.external_id or identity.external_id
-    accounts.set_status(session=session, account=account, status=AccountStatus.ok,
-                        actor_id=actor_id)
+    if _belongs_elsewhere(account, identity):
+        raise Invalid(f"These credentials belong to another account (id {identity.external_id}"
+                      f"), not {account.handle} (id {account.external_id}); connect that one "
+                      "as a new account instead.",
+                      problems=[FieldProblem(("credentials",), "Credentials of another "
+                                             "account.")])
+    _store_new_credentials(session=session, account=account, credentials=clean,
+                           identity=identity, text_limit=limit, actor_id=actor_id)
     return account
+
+
+def _belongs_elsewhere(account: Account, identity: Identity) -> bool:
+    """True when the platform names a different owner than the account's id.
+
+    Only where both ids mean the same thing: a LinkedIn organization page is published to
+    with the token of a member who administers it.
+    """
+    if not (account.external_id and identity.external_id):
+        return False
+    if account.platform == "linkedin" and not account.external_id.startswith("urn:li:person:"):
+        return False
+    return account.external_id != identity.external_id
 
 
 def pause(*, session: Session, account: Account, actor_id: int | None) -> Account:

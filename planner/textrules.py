@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+from planner import accounts
 from planner.models import Account, Post, Publication
 from planner.settings import get_settings
 from publishers import AccountRef, Content, DmPrompt, MediaFile
@@ -46,9 +47,12 @@ def content_for(post: Post, publication: Publication | None = None, *,
 
 
 def account_ref(account: Account, credentials: dict[str, str] | None = None) -> AccountRef:
-    """The adapter's view of an account; credentials only where a network call needs them."""
+    """The adapter's view of an account. Without ``credentials`` (previews, checks) it carries
+    only the stored details that change a post's text, such as a WhatsApp number."""
     return AccountRef(platform=account.platform, handle=account.handle,
-                      api_base=account.api_base, credentials=credentials or {},
+                      api_base=account.api_base,
+                      credentials=credentials if credentials is not None
+                      else accounts.text_details(account),
                       external_id=account.external_id, text_limit=account.text_limit)
 
 

@@ -29,9 +29,24 @@ def _page_context(session: SessionDep, member: Member, **extra: Any) -> dict[str
         "slots": {a.id: schedule.slots_of(session=session, account_id=a.id or 0) for a in rows},
         "weekdays": schedule.WEEKDAYS, "chosen": "mastodon", "values": {}, "errors": {},
         "error": None, "notice": "",
+        "whatsapp": {a.id: accounts.whatsapp_number(a) for a in rows},
+        "sign_in_again": {a.id: _sign_in_again(member, a) for a in rows
+                          if a.platform in oauth.PROVIDERS},
+        "row_for": None, "row_message": "", "row_ok": True, "row_errors": {},
+        "row_values": {},
     }
     context.update(extra)
     return context
+
+
+def _sign_in_again(member: Member, account: Account) -> str:
+    """'Connect with ...' for this very account: its instance, its page among several."""
+    query = {"api_base": account.api_base}
+    if account.platform in ("facebook", "instagram"):
+        query["pick"] = account.external_id
+    query = {key: value for key, value in query.items() if value}
+    return (f"/w/{member.workspace.slug}/accounts/oauth/{account.platform}"
+            + (f"?{urlencode(query)}" if query else ""))
 
 
 @router.get("/w/{slug}/accounts")
@@ -63,11 +78,12 @@ async def connect_account(request: Request, session: SessionDep,
     platform = str(form.get("platform") or "")
     values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
-        account = connections.connect(
+        connected = connections.connect_account(
             session=session, workspace_id=member.workspace_id, platform=platform,
             handle=str(form.get("handle") or ""), credentials=_credentials(form),
             api_base=str(form.get("api_base") or ""),
-            external_id=str(form.get("external_id") or ""), actor_id=member.user_id)
+            external_id=str(form.get("external_id") or ""),
+            whatsapp_number=str(form.get("whatsapp_number") or ""), actor_id=member.user_id)
     except PlannerError as exc:
         session.rollback()
         errors = {p.field.split(".")[-1]: p.message for p in exc.problems}
@@ -75,7 +91,20 @@ async def connect_account(request: Request, session: SessionDep,
             session, member, chosen=platform if platform in connections.FORMS else "mastodon",
             values=values, errors=errors, error=exc), partial="accounts/_connect.html",
             status_code=exc.status_code)
-    return _back(request, member, f"Connected {account.handle} ({account.display_name}).")
+    account = connected.account
+    return _back(request, member, _connected_notice(connected) if connected.renewed
+                 else f"Connected {account.handle} ({account.display_name}).")
+
+
+def _connected_notice(connected: connections.Connected) -> str:
+    account = connected.account
+    if not connected.renewed:
+        return f"Connected {account.handle}."
+    notice = f"Reconnected {account.handle}: it was already connected, so it got the new " \
+             "credentials instead of being added twice."
+    if account.status == "paused":
+        notice += " It stays paused until you resume it."
+    return notice
 
 
 def _back(request: Request, member: Member, notice: str) -> Response:
@@ -91,10 +120,19 @@ def _account(session: SessionDep, member: Member, account_id: int) -> Account:
 
 
 def _row(request: Request, session: SessionDep, member: Member, account: Account,
-         message: str = "", ok: bool = True) -> Response:
+         message: str = "", ok: bool = True, *, errors: dict[str, str] | None = None,
+         values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     context = _page_context(session, member)
-    context.update(a=account, row_message=message, row_ok=ok)
-    return render(request, "accounts/index.html", context, partial="accounts/_row.html")
+    # Keyed by account: without htmx the whole page comes back, every row included.
+    context.update(a=account, row_for=account.id, row_message=message, row_ok=ok,
+                   row_errors=errors or {}, row_values=values or {})
+    return render(request, "accounts/index.html", context, partial="accounts/_row.html",
+                  status_code=status_code)
+
+
+def _problems_in_words(exc: PlannerError) -> str:
+    details = [p.message for p in exc.problems if p.message != exc.message]
+    return " ".join([exc.message, *details])
 
 
 @router.post("/w/{slug}/accounts/{account_id}/test")
@@ -136,8 +174,32 @@ async def reconnect_account(request: Request, account_id: int, session: SessionD
     except PlannerError as exc:
         session.rollback()
         account = _account(session, member, account_id)
-        return _row(request, session, member, account, exc.message, ok=False)
+        return _row(request, session, member, account, _problems_in_words(exc), ok=False)
     return _row(request, session, member, account, "Reconnected.")
+
+
+@router.post("/w/{slug}/accounts/{account_id}/whatsapp")
+async def save_whatsapp_number(request: Request, account_id: int, session: SessionDep,
+                               member: Member = require(Role.manager)) -> Response:
+    """The number DM prompts link to (wa.me) where the platform has no DM link of its own."""
+    form = await request.form()
+    given = str(form.get("whatsapp_number") or "")
+    account = _account(session, member, account_id)
+    try:
+        accounts.set_whatsapp_number(session=session, account=account, number=given,
+                                     actor_id=member.user_id)
+    except PlannerError as exc:
+        session.rollback()
+        account = _account(session, member, account_id)
+        errors = {p.field.split(".")[-1]: p.message for p in exc.problems} or {
+            accounts.WHATSAPP_NUMBER: exc.message}
+        return _row(request, session, member, account, exc.message, ok=False, errors=errors,
+                    values={accounts.WHATSAPP_NUMBER: given}, status_code=exc.status_code)
+    number = accounts.whatsapp_number(account)
+    return _row(request, session, member, account,
+                f"WhatsApp number saved: DM prompts without a DM link of the platform's own "
+                f"open a WhatsApp chat with {number}." if number else
+                "WhatsApp number removed.")
 
 
 @router.post("/w/{slug}/accounts/{account_id}/slots")
@@ -203,12 +265,13 @@ def oauth_callback(request: Request, platform: str, session: SessionDep, user: U
     member = Member(user=user, workspace=workspace, role=role)
     if not member.can(Role.manager):
         raise Invalid.at("role", "Only managers and above can connect accounts.")
-    # An empty handle is filled in from the platform's answer (@username or name).
-    account = connections.connect(
+    # An empty handle is filled in from the platform's answer (@username or name); an
+    # account the workspace already has (e.g. one that needs reconnecting) is renewed.
+    connected = connections.connect_account(
         session=session, workspace_id=member.workspace_id, platform=platform,
         handle=grant.handle, credentials=grant.credentials, api_base=flow["api_base"],
         external_id=grant.external_id, actor_id=member.user_id)
-    if grant.expires_in:
-        account.token_expires_at = utcnow() + timedelta(seconds=grant.expires_in)
-    notice = urlencode({"notice": f"Connected {account.handle}."})
+    connected.account.token_expires_at = (
+        utcnow() + timedelta(seconds=grant.expires_in) if grant.expires_in else None)
+    notice = urlencode({"notice": _connected_notice(connected)})
     return RedirectResponse(f"/w/{member.workspace.slug}/accounts?{notice}", status_code=303)

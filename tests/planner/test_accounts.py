@@ -3,7 +3,7 @@
 import base64
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
 
 import pytest
 import requests
@@ -16,13 +16,16 @@ from planner.crypto import decrypt_credentials, encrypt_credentials
 from planner.db import session_scope, utcnow
 from planner.dispatch import build_account_ref
 from planner.errors import Invalid
-from planner.models import Account, AccountStatus, Post
+from planner.models import Account, AccountStatus, AuditEvent, Post
 from planner.settings import get_settings
 from planner.textrules import content_for
 from publishers import AccountRef, Content, MediaFile, PublishContext, mastodon
+from publishers.dm import final_text
 from publishers.facebook import FacebookPublisher
 from publishers.fakes import (
+    EXTERNAL_IDS,
     INSTAGRAM_USER_ID,
+    MASTODON_ACCOUNT_ID,
     META_PAGE_ID,
     THREADS_USER_ID,
     X_USER_ID,
@@ -488,3 +491,363 @@ class TestWhatTheAdaptersReceive:
         post = Post(workspace_id=1, text="Look", media_path="/abs/x.jpg",
                     media_mime="image/jpeg")
         assert content_for(post).media[0].url == ""
+
+
+# --- WhatsApp number ---------------------------------------------------------------------------
+
+def _row_post(c, world, account_id, action, **data):
+    token = page_csrf(c, f"/w/{world.slug}/accounts")
+    return c.post(f"/w/{world.slug}/accounts/{account_id}/{action}", data=data,
+                  headers={"HX-Request": "true", "X-CSRF-Token": token})
+
+
+def _credentials_of(account_id):
+    with session_scope() as s:
+        return decrypt_credentials(s.get(Account, account_id).credentials_enc)
+
+
+def _glow_post(post_id: int = 7) -> Post:
+    return Post(id=post_id, workspace_id=1, text="The winter serum is back.",
+                dm_keyword="GLOW", dm_product_url="https://shop.example/glow")
+
+
+class TestWhatsAppNumber:
+    def test_set_and_cleared_on_the_accounts_page(self, world, make_client):
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, world.account_id, "whatsapp",
+                      whatsapp_number=" +48 600-100-200 ")
+        assert r.status_code == 200 and "<html" not in r.text
+        assert "WhatsApp number saved" in r.text and "+48600100200" in r.text
+        # Stored with the other credentials, encrypted, and those are kept.
+        assert _credentials_of(world.account_id) == {
+            "access_token": "secret-token-123", "whatsapp_number": "+48600100200"}
+        with session_scope() as s:
+            assert "48600100200" not in s.get(Account, world.account_id).credentials_enc
+            event = s.exec(select(AuditEvent).where(
+                AuditEvent.action == "account.whatsapp_number")).one()
+            assert "+48600100200" in event.after
+        page = c.get(f"/w/{world.slug}/accounts").text
+        assert 'data-whatsapp-number>+48600100200<' in page
+
+        r = _row_post(c, world, world.account_id, "whatsapp", whatsapp_number="")
+        assert "WhatsApp number removed" in r.text
+        assert _credentials_of(world.account_id) == {"access_token": "secret-token-123"}
+
+    @pytest.mark.parametrize("typed, words", [
+        ("600 abc 200", "digits only"), ("+48 600+100", "digits only"),
+        ("0600 100 200", "international format"), ("0048 600 100 200", "international format"),
+        ("+48 12", "7 to 15 digits"), ("+1234567890123456", "7 to 15 digits")])
+    def test_a_bad_number_is_refused_at_the_field(self, world, make_client, typed, words):
+        c = make_client("manager@acme.test")
+        _row_post(c, world, world.account_id, "whatsapp", whatsapp_number="+48600100200")
+        r = _row_post(c, world, world.account_id, "whatsapp", whatsapp_number=typed)
+        assert r.status_code == 422 and words in r.text
+        field = r.text.split('name="whatsapp_number"')[1].split(">")[0]
+        assert 'aria-invalid="true"' in field and f'value="{typed}"' in field
+        assert 'class="field-error"' in r.text
+        assert _credentials_of(world.account_id)["whatsapp_number"] == "+48600100200"
+
+    def test_viewer_cannot_set_it(self, world, make_client):
+        c = make_client("viewer@acme.test")
+        r = _row_post(c, world, world.account_id, "whatsapp", whatsapp_number="+48600100200")
+        assert r.status_code == 403
+        assert "whatsapp_number" not in _credentials_of(world.account_id)
+
+    def test_another_workspace_cannot_set_it(self, world, make_client):
+        c = make_client("admin@other.test")
+        token = page_csrf(c, f"/w/{world.other_slug}/accounts")
+        r = c.post(f"/w/{world.other_slug}/accounts/{world.account_id}/whatsapp",
+                   data={"whatsapp_number": "+48600100200"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 404
+        assert "whatsapp_number" not in _credentials_of(world.account_id)
+
+    def test_not_while_a_token_refresh_holds_the_credentials(self, world, make_client):
+        with session_scope() as s:
+            s.get(Account, world.account_id).token_refresh_lease = utcnow() + timedelta(
+                seconds=60)
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, world.account_id, "whatsapp", whatsapp_number="+48600100200")
+        assert r.status_code == 409 and "being refreshed" in r.text
+        assert "whatsapp_number" not in _credentials_of(world.account_id)
+
+    def test_the_connect_form_takes_it(self, world, make_client, fake):
+        c = make_client("manager@acme.test")
+        r = connect_form(c, world, platform="mastodon", handle="@wa@fake.social",
+                         api_base=fake.base_url, cred_access_token="fake-token",
+                         whatsapp_number="+351 912 345 678")
+        assert r.status_code == 303, r.text
+        account = _last("mastodon")
+        assert decrypt_credentials(account.credentials_enc) == {
+            "access_token": "fake-token", "whatsapp_number": "+351912345678"}
+
+    def test_the_connect_form_refuses_a_bad_number_before_calling_the_platform(
+            self, world, make_client, fake):
+        c = make_client("manager@acme.test")
+        r = connect_form(c, world, platform="mastodon", handle="@wa@fake.social",
+                         api_base=fake.base_url, cred_access_token="fake-token",
+                         whatsapp_number="call me")
+        assert r.status_code == 422 and "digits only" in r.text
+        assert 'id="connect-whatsapp-error"' in r.text and 'value="call me"' in r.text
+        assert fake.requests == []
+        with session_scope() as s:
+            assert s.exec(select(Account).where(Account.handle == "@wa@fake.social")).first() \
+                is None
+
+    def test_the_text_sent_for_a_mastodon_post_carries_the_wa_me_link(
+            self, world, make_client, fake):
+        c = make_client("manager@acme.test")
+        r = connect_form(c, world, platform="mastodon", handle="@shop@fake.social",
+                         api_base=fake.base_url, cred_access_token="fake-token")
+        assert r.status_code == 303, r.text
+        account = _last("mastodon")
+        post = _glow_post()
+        assert "wa.me" not in final_text(content_for(post), build_account_ref(account))
+        _row_post(c, world, account.id, "whatsapp", whatsapp_number="+48 600 100 200")
+        account = _last("mastodon")
+        ref = build_account_ref(account)  # what the dispatcher hands the adapter
+        text = final_text(content_for(post), ref)
+        assert text.endswith("DM us GLOW for the link https://wa.me/48600100200?text=GLOW")
+        MastodonPublisher().publish(content_for(post), ref, _ctx())
+        assert fake.creates[0].body["status"] == text
+
+    def test_the_composer_preview_shows_the_wa_me_link(self, world, make_client):
+        c = make_client("manager@acme.test")
+        _row_post(c, world, world.account_id, "whatsapp", whatsapp_number="+48600100200")
+        token = page_csrf(c, f"/w/{world.slug}/posts/new")
+        r = c.post(f"/w/{world.slug}/compose/preview", headers={"X-CSRF-Token": token},
+                   data={"text": "The winter serum is back.", "dm_keyword": "GLOW",
+                         "dm_product_url": "https://shop.example/glow",
+                         "account_ids": [str(world.account_id)]})
+        assert r.status_code == 200 and "https://wa.me/48600100200?text=GLOW" in r.text
+
+    def test_the_number_survives_a_reconnect(self, world, make_client, fake):
+        with session_scope() as s:
+            account = connections.connect(
+                session=s, workspace_id=world.workspace_id, platform="mastodon",
+                handle="@kept@fake.social", api_base=fake.base_url,
+                credentials={"access_token": "revoked"}, whatsapp_number="+48600100200",
+                actor_id=None, check=False)
+            connections.accounts.set_status(session=s, account=account,
+                                            status=AccountStatus.needs_reconnect)
+            account_id = account.id
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, account_id, "reconnect", cred_access_token="fake-token")
+        assert "Reconnected" in r.text
+        assert _credentials_of(account_id) == {"access_token": "fake-token",
+                                               "whatsapp_number": "+48600100200"}
+
+
+# --- reconnecting without duplicates -----------------------------------------------------------
+
+def _needing_reconnect(world, platform, credentials, *, handle="@old", external_id="",
+                       api_base="", status=AccountStatus.needs_reconnect):
+    with session_scope() as s:
+        account = connections.connect(
+            session=s, workspace_id=world.workspace_id, platform=platform, handle=handle,
+            api_base=api_base, credentials=credentials, external_id=external_id,
+            whatsapp_number="+48600100200", actor_id=None, check=False)
+        account.token_expires_at = utcnow() - timedelta(hours=1)
+        connections.accounts.set_status(session=s, account=account, status=status,
+                                        reason="X refused the token")
+        return account.id
+
+
+def _accounts_of(world, platform, api_base=None):
+    """The workspace's accounts on ``platform`` (the world has one Mastodon of its own)."""
+    with session_scope() as s:
+        rows = s.exec(select(Account).where(Account.workspace_id == world.workspace_id,
+                                            Account.platform == platform)).all()
+        return [a for a in rows if api_base is None or a.api_base == api_base]
+
+
+X_OAUTH1 = {"consumer_key": "fake-consumer-key", "consumer_secret": "fake-consumer-secret",
+            "access_token": "fake-token", "access_token_secret": "fake-token-secret"}
+
+
+class TestReconnectForm:
+    def test_offers_every_credential_set_of_the_platform(self, world, make_client, fake):
+        account_id = _needing_reconnect(world, "x", {**X_OAUTH1, "access_token": "revoked"},
+                                        external_id=X_USER_ID, api_base=fake.base_url)
+        page = make_client("manager@acme.test").get(f"/w/{world.slug}/accounts").text
+        row = page.split(f'id="account-{account_id}"')[1].split("</tr>")[0]
+        sets = row.split("data-credential-set=")[1:]
+        assert len(sets) == 2
+        assert all(f'name="cred_{f}"' in sets[0] for f in X_OAUTH1)
+        assert "OAuth 2.0 tokens" in sets[1]
+        for name in ("access_token", "refresh_token", "client_id", "client_secret"):
+            assert f'name="cred_{name}"' in sets[1]
+        assert "consumer_key" not in sets[1]
+        assert f"/accounts/oauth/x?api_base={quote(fake.base_url, safe='')}" in row
+
+    def test_x_moves_from_oauth1_keys_to_oauth2_tokens(self, world, make_client, fake):
+        account_id = _needing_reconnect(world, "x", {**X_OAUTH1, "access_token": "revoked"},
+                                        external_id=X_USER_ID, api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, account_id, "reconnect", cred_access_token="fake-token",
+                      cred_refresh_token="x-refresh-1", cred_client_id="fake-client-id")
+        assert r.status_code == 200 and "Reconnected" in r.text, r.text
+        with session_scope() as s:
+            account = s.get(Account, account_id)
+            assert account.status == AccountStatus.ok and account.status_reason == ""
+        assert _credentials_of(account_id) == {
+            "access_token": "fake-token", "refresh_token": "x-refresh-1",
+            "client_id": "fake-client-id", "whatsapp_number": "+48600100200"}
+        assert len(_accounts_of(world, "x")) == 1
+
+    def test_x_moves_from_oauth2_tokens_to_oauth1_keys_and_leaves_the_refresh_job_alone(
+            self, world, make_client, fake, engine):
+        from planner import tokens
+
+        account_id = _needing_reconnect(
+            world, "x", {"access_token": "revoked", "refresh_token": "spent",
+                         "client_id": "fake-client-id"},
+            external_id=X_USER_ID, api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, account_id, "reconnect",
+                      **{f"cred_{k}": v for k, v in X_OAUTH1.items()})
+        assert "Reconnected" in r.text, r.text
+        assert _credentials_of(account_id) == {**X_OAUTH1, "whatsapp_number": "+48600100200"}
+        # The old token's expiry went with it: no refresh of keys that cannot be refreshed.
+        assert account_id not in tokens.due_for_refresh(engine, utcnow())
+
+    def test_a_half_filled_set_names_its_missing_fields(self, world, make_client, fake):
+        account_id = _needing_reconnect(world, "x", X_OAUTH1, external_id=X_USER_ID,
+                                        api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, account_id, "reconnect", cred_refresh_token="x-refresh-1")
+        assert "OAuth 2.0 access token is required" in r.text
+        assert "Client id is required" in r.text and "API key is required" not in r.text
+        assert fake.requests == []
+
+    def test_credentials_of_another_account_are_refused(self, world, make_client, fake):
+        account_id = _needing_reconnect(world, "mastodon", {"access_token": "revoked"},
+                                        external_id="999", api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        r = _row_post(c, world, account_id, "reconnect", cred_access_token="fake-token")
+        assert "belong to another account" in r.text and "Reconnected" not in r.text
+        with session_scope() as s:
+            assert s.get(Account, account_id).status == AccountStatus.needs_reconnect
+        assert _credentials_of(account_id)["access_token"] == "revoked"
+
+
+@pytest.fixture
+def oauth_apps(monkeypatch):
+    """Every operator setting the 'Connect with' buttons need."""
+    for name, value in (("POISE_X_CLIENT_ID", "fake-client-id"),
+                        ("POISE_LINKEDIN_CLIENT_ID", "li-client"),
+                        ("POISE_LINKEDIN_CLIENT_SECRET", "li-secret"),
+                        ("POISE_META_APP_ID", "fake-meta-app"),
+                        ("POISE_META_APP_SECRET", "fake-meta-secret")):
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+OLD_CREDENTIALS = {"x": {"access_token": "revoked", "refresh_token": "spent",
+                         "client_id": "fake-client-id"},
+                   "facebook": {"page_access_token": "revoked"}}
+NEW_TOKEN_FIELD = {"x": ("refresh_token", "x-refresh-"), "mastodon": ("access_token", "fake-token"),
+                   "linkedin": ("access_token", "li-"),
+                   "facebook": ("page_access_token", f"meta-page-{META_PAGE_ID}-"),
+                   "instagram": ("access_token", f"meta-page-{META_PAGE_ID}-"),
+                   "threads": ("access_token", "threads-long-")}
+
+
+class TestReconnectWithOAuth:
+    @pytest.mark.parametrize("platform", list(NEW_TOKEN_FIELD))
+    def test_an_account_needing_reconnect_is_renewed_not_added(
+            self, world, make_client, fake, oauth_apps, platform):
+        account_id = _needing_reconnect(
+            world, platform, OLD_CREDENTIALS.get(platform, {"access_token": "revoked"}),
+            external_id=EXTERNAL_IDS[platform], api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        page = c.get(f"/w/{world.slug}/accounts").text
+        row = page.split(f'id="account-{account_id}"')[1].split("</tr>")[0]
+        start = row.split('data-reconnect-oauth href="')[1].split('"')[0].replace("&amp;", "&")
+        _, r = _follow_oauth(c, start)
+        assert r.status_code == 303, r.text
+        assert "Reconnected" in unquote_plus(r.headers["location"])
+        [account] = _accounts_of(world, platform, fake.base_url)
+        assert account.id == account_id and account.status == AccountStatus.ok
+        assert account.status_reason == "" and account.handle == "@old"
+        field, prefix = NEW_TOKEN_FIELD[platform]
+        credentials = decrypt_credentials(account.credentials_enc)
+        assert credentials[field].startswith(prefix)
+        assert credentials["whatsapp_number"] == "+48600100200"
+        if platform in ("x", "linkedin", "threads"):  # tokens that expire: the new expiry
+            assert account.token_expires_at > utcnow()
+        else:
+            assert account.token_expires_at is None
+
+    def test_x_renewed_by_oauth_publishes_again(self, world, make_client, fake, oauth_apps):
+        account_id = _needing_reconnect(world, "x", X_OAUTH1 | {"access_token": "revoked"},
+                                        external_id=X_USER_ID, api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/x?api_base={fake.base_url}")
+        assert r.status_code == 303, r.text
+        [account] = _accounts_of(world, "x")
+        assert account.id == account_id
+        assert "consumer_key" not in decrypt_credentials(account.credentials_enc)
+        post = _glow_post()
+        XPublisher().publish(content_for(post), build_account_ref(account), _ctx())
+        sent = fake.creates[0].body["text"]
+        assert f"recipient_id={X_USER_ID}" in sent  # its own DM link, not WhatsApp
+
+    def test_mastodon_matches_by_handle_where_the_account_has_no_id(
+            self, world, make_client, fake):
+        account_id = _needing_reconnect(world, "mastodon", {"access_token": "revoked"},
+                                        handle="@poise", api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/mastodon?api_base="
+                                f"{fake.base_url}")
+        assert r.status_code == 303, r.text
+        matching = _accounts_of(world, "mastodon", fake.base_url)
+        assert [a.id for a in matching] == [account_id]
+        assert matching[0].external_id == MASTODON_ACCOUNT_ID  # learnt on the way
+
+    def test_the_same_name_on_another_instance_is_another_account(
+            self, world, make_client, fake):
+        other_id = _needing_reconnect(world, "mastodon", {"access_token": "revoked"},
+                                      handle="@poise", external_id=MASTODON_ACCOUNT_ID,
+                                      api_base="https://other.example")
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/mastodon?api_base="
+                                f"{fake.base_url}")
+        assert r.status_code == 303 and "Connected" in unquote_plus(r.headers["location"])
+        with session_scope() as s:
+            assert s.get(Account, other_id).status == AccountStatus.needs_reconnect
+        assert fake.base_url in [a.api_base for a in _accounts_of(world, "mastodon")]
+
+    def test_a_different_x_user_is_a_new_account(self, world, make_client, fake, oauth_apps):
+        other_id = _needing_reconnect(world, "x", X_OAUTH1, handle="@poise",
+                                      external_id="42", api_base=fake.base_url)
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/x?api_base={fake.base_url}")
+        assert r.status_code == 303, r.text
+        assert sorted(a.external_id for a in _accounts_of(world, "x")) == ["1000000001", "42"]
+        with session_scope() as s:
+            assert s.get(Account, other_id).status == AccountStatus.needs_reconnect
+
+    def test_a_paused_account_gets_the_tokens_and_stays_paused(
+            self, world, make_client, fake, oauth_apps):
+        account_id = _needing_reconnect(world, "linkedin", {"access_token": "old"},
+                                        external_id=EXTERNAL_IDS["linkedin"],
+                                        api_base=fake.base_url, status=AccountStatus.paused)
+        c = make_client("manager@acme.test")
+        _, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/linkedin?api_base="
+                                f"{fake.base_url}")
+        assert "stays paused" in unquote_plus(r.headers["location"])
+        [account] = _accounts_of(world, "linkedin")
+        assert account.id == account_id and account.status == AccountStatus.paused
+        assert decrypt_credentials(account.credentials_enc)["access_token"].startswith("li-")
+
+    def test_connecting_an_account_by_credentials_again_renews_it(
+            self, world, make_client, fake):
+        c = make_client("manager@acme.test")
+        for token in ("fake-token", "fake-token"):
+            r = connect_form(c, world, platform="mastodon", handle="@twice@fake.social",
+                             api_base=fake.base_url, cred_access_token=token)
+            assert r.status_code == 303, r.text
+        assert "Reconnected" in unquote_plus(r.headers["location"])
+        assert len(_accounts_of(world, "mastodon", fake.base_url)) == 1
