@@ -55,7 +55,12 @@ def _take_lease(engine: Engine, account_id: int, now: datetime) -> bool:
 
 
 def refresh_account(engine: Engine, account_id: int, *, now: datetime | None = None) -> bool:
-    """Refresh one account's tokens if nobody else is; True if this call refreshed them."""
+    """Refresh one account's tokens if nobody else is; True if this call refreshed them.
+
+    The network call runs outside any transaction; the result is written only if the stored
+    credentials are still the ones it started from (a person may reconnect the account in
+    the meantime, and their new credentials must win).
+    """
     now = now or utcnow()
     if not _take_lease(engine, account_id, now):
         return False
@@ -63,35 +68,49 @@ def refresh_account(engine: Engine, account_id: int, *, now: datetime | None = N
         account = session.get(Account, account_id)
         if account is None:
             return False
-        publisher = get_publisher(account.platform)
-        refresh = getattr(publisher, "refresh_credentials", None)
-        try:
-            if refresh is None:
-                return False
-            credentials = decrypt_credentials(account.credentials_enc)
-            fresh = refresh(account_ref(account, credentials))
-        except AuthExpired as exc:
-            log.warning("token refresh refused for account %s: %s", account_id, exc.reason)
+        refresh = getattr(get_publisher(account.platform), "refresh_credentials", None)
+        started_from = account.credentials_enc
+        credentials = decrypt_credentials(started_from)
+        ref = account_ref(account, credentials)
+    if refresh is None:
+        return False
+    try:
+        fresh: dict[str, str] | None = refresh(ref)
+        error: PublishError | None = None
+    except PublishError as exc:
+        fresh, error = None, exc
+    with session_scope(engine) as session:
+        account = session.get(Account, account_id, with_for_update=True)
+        if account is None:
+            return False
+        account.token_refresh_lease = None
+        if account.credentials_enc != started_from:
+            log.info("account %s was reconnected during its token refresh; keeping the new "
+                     "credentials", account_id)
+            return False
+        if isinstance(error, AuthExpired):
+            log.warning("token refresh refused for account %s: %s", account_id, error.reason)
             accounts.set_status(session=session, account=account,
                                 status=AccountStatus.needs_reconnect,
-                                reason=f"Token refresh failed: {exc.reason}")
+                                reason=f"Token refresh failed: {error.reason}")
             session.add(Notification(workspace_id=account.workspace_id, user_id=account.owner_id,
-                                     text=f"{account.handle} needs reconnecting: {exc.reason}"))
-            account.token_refresh_lease = None
+                                     text=f"{account.handle} needs reconnecting: {error.reason}"))
             return False
-        except PublishError as exc:
-            log.warning("token refresh of account %s failed for now: %s", account_id,
-                        exc.reason)
-            account.status_reason = (f"The last token refresh failed for now ({exc.reason}); "
+        if error is not None or fresh is None:
+            reason = error.reason if error is not None else "no answer"
+            log.warning("token refresh of account %s failed for now: %s", account_id, reason)
+            account.status_reason = (f"The last token refresh failed for now ({reason}); "
                                      "it is tried again automatically.")[:500]
-            if isinstance(exc, RateLimited) and exc.reset_at > now + LEASE:
-                account.token_refresh_lease = exc.reset_at
+            # Keep the lease a while (or until the reset), so the next round does not
+            # hammer a platform that is down or limiting us.
+            account.token_refresh_lease = error.reset_at \
+                if isinstance(error, RateLimited) and error.reset_at > now + LEASE \
+                else now + LEASE
             return False
         expires_at = str(fresh.get("expires_at", ""))
         account.credentials_enc = encrypt_credentials({**credentials, **fresh})
         account.token_expires_at = datetime.fromtimestamp(int(expires_at), UTC) \
             if expires_at.isdigit() else now + timedelta(hours=2)
-        account.token_refresh_lease = None
         if account.status == AccountStatus.ok:
             account.status_reason = ""  # clears a note left by a failed earlier round
         return True

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from planner import connections, tokens
-from planner.crypto import decrypt_credentials
+from planner.crypto import decrypt_credentials, encrypt_credentials
 from planner.db import session_scope, utcnow
 from planner.models import Account, AccountStatus, Notification
 from publishers.fakes import X_CLIENT_ID, X_REFRESH_TOKEN, FakePlatform
@@ -125,3 +125,27 @@ def test_threads_long_lived_token_is_extended(world, engine, fake):
         assert decrypt_credentials(account.credentials_enc)["access_token"].startswith(
             "threads-long-")
         assert account.token_expires_at > utcnow() + timedelta(days=59)
+
+
+def test_a_reconnect_during_the_refresh_wins(world, engine, fake, monkeypatch):
+    """The network call runs outside the transaction; a person who reconnects meanwhile keeps
+    their new credentials instead of having them overwritten by the refresh's result."""
+    from publishers.x import XPublisher
+
+    account_id = x_account(engine, world, fake)
+    real = XPublisher.refresh_credentials
+
+    def refresh_while_someone_reconnects(self, account):
+        fresh = real(self, account)
+        with session_scope(engine) as s:  # the person's reconnect commits first
+            s.get(Account, account_id).credentials_enc = encrypt_credentials(
+                {"access_token": "from-the-person", "refresh_token": "theirs",
+                 "client_id": X_CLIENT_ID})
+        return fresh
+
+    monkeypatch.setattr(XPublisher, "refresh_credentials", refresh_while_someone_reconnects)
+    assert tokens.refresh_expiring(engine) == 0
+    with session_scope(engine) as s:
+        account = s.get(Account, account_id)
+        assert decrypt_credentials(account.credentials_enc)["access_token"] == "from-the-person"
+        assert account.token_refresh_lease is None
