@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from webhelpers import PASSWORD, login
+from webclients import app, client, make_client  # noqa: F401 - shared fixtures
+from webhelpers import PASSWORD
 
 from planner import accounts, users, workspaces
 from planner.db import session_scope
 from planner.models import Post, PostStatus, Publication, PublicationStatus, Role
-from planner.web.app import create_app
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -93,31 +91,3 @@ def conv(engine: Engine) -> Conv:
                             workspace_id=other.id)
         return Conv(ws.id, ws.slug, other.id, x.id, ig.id, masto.id, p_try.id, p_two.id,
                     p_care.id, pubs, ids[Role.admin], ids[Role.manager], other_pub)
-
-
-@pytest.fixture
-def app(engine: Engine):
-    return create_app()
-
-
-@pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def make_client(app):
-    clients: list[TestClient] = []
-
-    def factory(email: str | None = None) -> TestClient:
-        c = TestClient(app, raise_server_exceptions=False)
-        c.__enter__()
-        clients.append(c)
-        if email:
-            login(c, email)
-        return c
-
-    yield factory
-    for c in clients:
-        c.__exit__(None, None, None)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from webhelpers import PASSWORD, login
+from webclients import app, client, make_client  # noqa: F401 - shared fixtures
+from webhelpers import PASSWORD
 
 from planner import accounts, users, workspaces
 from planner.db import session_scope
 from planner.models import Role
-from planner.web.app import create_app
 
 
 @dataclass
@@ -49,34 +47,6 @@ def world(engine: Engine) -> World:
                                              handle="@other")
         return World(ws.slug, ws.id, other.slug, other.id, acct.id, other_acct.id,
                      ids[Role.admin])
-
-
-@pytest.fixture
-def app(engine: Engine):
-    return create_app()
-
-
-@pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def make_client(app):
-    clients: list[TestClient] = []
-
-    def factory(email: str | None = None) -> TestClient:
-        c = TestClient(app, raise_server_exceptions=False)
-        c.__enter__()
-        clients.append(c)
-        if email:
-            login(c, email)
-        return c
-
-    yield factory
-    for c in clients:
-        c.__exit__(None, None, None)
 
 
 @pytest.fixture(autouse=True)
