@@ -36,7 +36,7 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy planner compass publishers main.py
+	$(BIN)/mypy planner compass publishers sandbox main.py
 
 # Benchmarks print figures (see the README's Performance section); PostgreSQL at
 # BENCH_DATABASE_URL's server (default postgresql+psycopg://postgres@127.0.0.1:5432/test).

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from publishers.fakes import FakePlatform
+    from sandbox import FakePlatform
 
 app = typer.Typer(help="Poise: value-balanced content planning and social publishing.",
                   no_args_is_help=True, add_completion=False)
@@ -107,7 +107,7 @@ def serve(
     run_worker = settings.worker_enabled if worker is None else worker
     handle = None
     if run_worker:
-        from planner.jobs import start_worker
+        from planner.publishing import start_worker
 
         handle = start_worker(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
@@ -125,7 +125,7 @@ def serve(
 
 def _start_demo_platforms(port: int) -> FakePlatform | None:
     """The loopback fakes the demo accounts publish to, so the demo publishes for real."""
-    from publishers.fakes import FakePlatform
+    from sandbox import FakePlatform
 
     fake = FakePlatform(port=port)
     try:
@@ -141,7 +141,7 @@ def _start_demo_platforms(port: int) -> FakePlatform | None:
 @app.command(name="worker")
 def worker_command() -> None:
     """Run only the publishing worker (any number of these can share one PostgreSQL)."""
-    from planner.jobs import run_worker_forever
+    from planner.publishing import run_worker_forever
     from planner.settings import get_settings
 
     _setup_logging()
@@ -164,11 +164,11 @@ def createuser(
     """Create a user (or update their role) in a workspace."""
     from sqlmodel import or_, select
 
-    from planner import users, workspaces
     from planner.db import session_scope
     from planner.errors import PlannerError
     from planner.models import Role, User, Workspace
     from planner.settings import get_settings
+    from planner.team import users, workspaces
 
     try:
         role_value = Role(role)
@@ -250,7 +250,7 @@ def rotate_key(
     Rotate by: set POISE_CREDENTIALS_KEY to a new key (and POISE_CREDENTIALS_OLD_KEYS to the
     old one so running processes keep reading), run this, then drop the old key.
     """
-    from planner import connections
+    from planner.accounts import connections
     from planner.db import session_scope
     from planner.settings import get_settings
 
@@ -276,11 +276,13 @@ def import_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlmodel import select
 
-    from planner import csvio, posts, users
+    from planner import posts
     from planner.db import session_scope, utcnow
     from planner.errors import PlannerError
     from planner.models import User, Workspace
+    from planner.posts import csvio
     from planner.settings import get_settings
+    from planner.team import users
 
     _migrate_or_exit(get_settings().effective_database_url)
     raw = file.read()
@@ -332,9 +334,9 @@ def export_command(
 
     from sqlmodel import select
 
-    from planner import csvio
     from planner.db import session_scope, utcnow
     from planner.models import Workspace
+    from planner.posts import csvio
     from planner.settings import get_settings
 
     _migrate_or_exit(get_settings().effective_database_url)

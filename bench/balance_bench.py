@@ -22,9 +22,10 @@ from bench.common import fresh_database, print_table, summary
 
 
 def seed(url: str, n: int, untagged: float = 0.0) -> tuple[int, int]:
-    from planner import accounts, workspaces
+    from planner import accounts
     from planner.db import make_engine, session_scope
     from planner.models import Post, PostStatus, Publication, PublicationStatus
+    from planner.team import workspaces
 
     engine = make_engine(url)
     with session_scope(engine) as s:

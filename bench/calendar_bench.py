@@ -20,9 +20,10 @@ from planner import settings as settings_module
 
 
 def seed(url: str, n: int) -> str:
-    from planner import accounts, users, workspaces
+    from planner import accounts
     from planner.db import make_engine, session_scope
     from planner.models import Post, PostStatus, Publication, PublicationStatus, Role
+    from planner.team import users, workspaces
 
     engine = make_engine(url)
     with session_scope(engine) as s:

@@ -1,10 +1,10 @@
 """Publishing throughput and lateness: N publications over A accounts all due at one instant.
 
-Real worker processes (``python -m planner.jobs --exit-when-idle``) drain a fresh database
-against a loopback fake platform that answers every create after ``--latency-ms``. Printed per
-configuration: drain time (due instant -> last publish), lateness p50/p95/p99 (publish time
-minus due time, on the database clock), publishes per second, the workers' CPU per
-publication (start-up included), and the ideal drain time N x latency / (workers x threads).
+Real worker processes (``python -m planner.publishing.jobs --exit-when-idle``) drain a fresh
+database against a loopback fake platform that answers every create after ``--latency-ms``.
+Printed per configuration: drain time (due instant -> last publish), lateness p50/p95/p99
+(publish time minus due time, on the database clock), publishes per second, the workers' CPU
+per publication (start-up included), and the ideal drain time N x latency / (workers x threads).
 Then a lone post: how late it goes out with one idle worker.
 
     .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
@@ -181,7 +181,7 @@ class Database:
 
 def worker_cmd(url: str, args: argparse.Namespace, workers: int, *,
                idle_exit: bool = True) -> list[str]:
-    cmd = [sys.executable, "-m", "planner.jobs", "--database-url", url, "--import",
+    cmd = [sys.executable, "-m", "planner.publishing.jobs", "--database-url", url, "--import",
            "fake_adapters", "--tick", str(args.tick), "--threads", str(args.threads),
            "--max-seconds", "900"]
     if not url.startswith("sqlite"):

@@ -45,11 +45,12 @@ def free_port() -> int:
 
 
 def seed(url: str) -> str:
-    from planner import accounts, workspaces
+    from planner import accounts
     from planner.conversions import links
     from planner.db import make_engine, session_scope, utcnow
     from planner.migrate import upgrade
     from planner.models import Post, Publication, PublicationStatus
+    from planner.team import workspaces
 
     upgrade(url)
     engine = make_engine(url)

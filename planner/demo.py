@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from planner import accounts, users, workspaces
+from planner import accounts
 from planner.db import utcnow
 from planner.models import (
     Post,
@@ -20,6 +20,7 @@ from planner.models import (
     Role,
     Workspace,
 )
+from planner.team import users, workspaces
 
 DEMO_WORKSPACE = "Juniper Coffee Roasters"
 DEMO_TIMEZONE = "Europe/Warsaw"
@@ -61,7 +62,7 @@ class DemoSummary:
 
 def demo_platform_accounts(port: int) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """API bases and credentials pointing the demo accounts at the loopback fake platforms."""
-    from publishers.fakes import credentials_for
+    from sandbox import credentials_for
 
     base = f"http://127.0.0.1:{port}"
     bases = {platform: base for platform, _, _ in DEMO_ACCOUNTS}
@@ -112,7 +113,7 @@ def seed_demo(*, session: Session, now: datetime | None = None,
 
 
 def _external_id(platform: str) -> str:
-    from publishers.fakes import EXTERNAL_IDS
+    from sandbox import EXTERNAL_IDS
 
     return EXTERNAL_IDS.get(platform, "")
 

@@ -135,7 +135,7 @@ def _cheap_password_hashing() -> Iterator[None]:
     """Argon2 at production cost makes every login ~100 ms; tests need correctness, not cost."""
     from argon2 import PasswordHasher
 
-    from planner import users
+    from planner.team import users
 
     real = users._hasher
     users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

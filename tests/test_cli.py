@@ -12,9 +12,10 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 import main
-from planner import accounts, users, workspaces
+from planner import accounts
 from planner.db import session_scope
 from planner.models import Post, Role
+from planner.team import users, workspaces
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "240", "NO_COLOR": "1", "TERM": "dumb"}

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typer.testing import CliRunner
 
 import main
-from planner import accounts, workspaces
+from planner import accounts
 from planner.db import session_scope
 from planner.models import Post, PostStatus, Publication, PublicationStatus
+from planner.team import workspaces
 
 WORKED = {"@try.heavy": (10, 4, 3, 3), "@well.rounded": (6, 5, 5, 4), "@no.learning": (8, 6, 6, 0)}
 START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)

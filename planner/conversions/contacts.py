@@ -19,7 +19,6 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from planner import audit
 from planner.conversions import credits
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
@@ -32,6 +31,7 @@ from planner.models_conversions import (
     Message,
     Touchpoint,
 )
+from planner.team import audit
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import requests
 import tweepy
 from sqlmodel import Session, col, func, select
 
+from planner.accounts import decrypt_credentials
 from planner.conversions import contacts as contacts_service
 from planner.conversions import credits
 from planner.conversions.links import tracked_link_for
-from planner.crypto import decrypt_credentials
 from planner.db import utcnow
 from planner.errors import Invalid
 from planner.models import Account, Post, Publication, PublicationStatus, User

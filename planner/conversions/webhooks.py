@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from planner.accounts import decrypt_credentials, encrypt_credentials
 from planner.conversions import contacts as contacts_service
 from planner.conversions.inbox import Inbound, record_dm, settings_for
-from planner.crypto import decrypt_credentials, encrypt_credentials
 from planner.errors import Invalid
 from planner.models import Account
 from planner.models_conversions import ConversionSettings, EventKind

@@ -10,10 +10,10 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from planner import users, workspaces
 from planner.db import get_engine, session_scope
 from planner.errors import Forbidden, NotAuthenticated, Unavailable
 from planner.models import ROLE_RANK, Role, User, Workspace
+from planner.team import users, workspaces
 from planner.web.security import SAFE_METHODS, session_user_id
 
 
@@ -119,8 +119,8 @@ def require(minimum: Role) -> Any:
         member = _check(Member(user=user, workspace=workspace, role=role), minimum)
         if request.method == "GET":
             from planner.conversions.inbox import count_new
-            from planner.notifications import unread_count
             from planner.publishing import count_needing_attention
+            from planner.team import unread_count
 
             request.state.nav_badges = {
                 "publishing": count_needing_attention(session, workspace.id or 0),

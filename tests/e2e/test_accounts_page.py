@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from browserhelpers import log_in
 
-from publishers.fakes import FakePlatform
+from sandbox import FakePlatform
 
 ACCOUNTS = "/w/juniper-coffee-roasters/accounts"
 

@@ -30,9 +30,9 @@ from planner import accounts, posts
 from planner import settings as settings_module
 from planner.conversions import webhooks
 from planner.db import make_engine, session_scope, utcnow
-from planner.dispatch import DispatchConfig, Dispatcher
 from planner.models import Publication, PublicationStatus, Role, User, Workspace
-from publishers.fakes import EXTERNAL_IDS, FakePlatform, credentials_for
+from planner.publishing.dispatch import DispatchConfig, Dispatcher
+from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
 from tests.e2e.conftest import start_server, stop_server
 
 CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

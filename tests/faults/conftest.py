@@ -49,7 +49,7 @@ def spawn_worker(db_url: str, tmp_path: Path) -> Iterator[WorkerFactory]:
         if kill_at:
             env["POISE_FAULT_KILL_AT"] = kill_at
             env["POISE_FAULT_KILL_DELAY_MS"] = str(kill_delay_ms)
-        args = [sys.executable, "-m", "planner.jobs", "--database-url", db_url,
+        args = [sys.executable, "-m", "planner.publishing.jobs", "--database-url", db_url,
                 "--import", "fake_adapters", "--tick", str(TICK), "--lease", str(lease),
                 "--threads", str(threads), "--backoff-base", "0.2", "--backoff-cap", "1",
                 "--max-seconds", str(max_seconds), *extra]
@@ -72,8 +72,8 @@ def run_worker(engine):  # type: ignore[no-untyped-def]
     """Run the in-process worker (start_worker, APScheduler and all) until a condition holds."""
     import time
 
-    from planner.dispatch import DispatchConfig
-    from planner.jobs import start_worker
+    from planner.publishing.dispatch import DispatchConfig
+    from planner.publishing.jobs import start_worker
     from planner.settings import Settings
 
     def run(until: Callable[[], bool], *, timeout: float = 30, lease: float = 2.0,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 pytestmark = pytest.mark.faults
 
-fakes = pytest.importorskip("publishers.fakes")
+fakes = pytest.importorskip("sandbox")
 
 PLATFORMS = ("mastodon", "facebook", "x")
 
@@ -26,7 +26,7 @@ def real_fake():  # type: ignore[no-untyped-def]
 
 
 def seed_real(engine: Engine, fake, n: int) -> list[int]:  # type: ignore[no-untyped-def]
-    from planner.crypto import encrypt_credentials
+    from planner.accounts.crypto import encrypt_credentials
 
     ids = seed_publications(engine, n=n, api_base=fake.base_url, accounts=len(PLATFORMS),
                             platforms=PLATFORMS, text_prefix="real")

@@ -11,14 +11,15 @@ from seed import FINAL, publications, seed_publications
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from planner import posts, users, workspaces
-from planner.claiming import DbClock
+from planner import posts
 from planner.db import session_scope
-from planner.dispatch import DispatchConfig, Dispatcher
 from planner.errors import Invalid
 from planner.models import Account, Role
-from planner.posts import Actor, PostInput
-from planner.schedule import AmbiguousLocalTime
+from planner.posts.schedule import AmbiguousLocalTime
+from planner.posts.service import Actor, PostInput
+from planner.publishing.claiming import DbClock
+from planner.publishing.dispatch import DispatchConfig, Dispatcher
+from planner.team import users, workspaces
 
 pytestmark = pytest.mark.faults
 

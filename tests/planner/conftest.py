@@ -9,9 +9,10 @@ from sqlalchemy.engine import Engine
 from webclients import app, client, make_client  # noqa: F401 - shared fixtures
 from webhelpers import PASSWORD
 
-from planner import accounts, users, workspaces
+from planner import accounts
 from planner.db import session_scope
 from planner.models import Role
+from planner.team import users, workspaces
 
 
 @dataclass

@@ -5,7 +5,7 @@ from sqlmodel import func, select
 from planner.db import session_scope
 from planner.demo import DEMO_PASSWORD, demo_platform_accounts, seed_demo
 from planner.models import Account, Membership, Post, Publication, PublicationStatus
-from planner.users import authenticate
+from planner.team.users import authenticate
 
 
 def test_seed_once_with_everything_a_new_user_needs(engine):

@@ -43,7 +43,7 @@ def test_unknown_time_zone_is_refused(monkeypatch):
 def test_credentials_encrypted_at_rest(world, engine):
     from sqlmodel import select
 
-    from planner.crypto import decrypt_credentials
+    from planner.accounts.crypto import decrypt_credentials
     from planner.db import session_scope
     from planner.models import Account
 

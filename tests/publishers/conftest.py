@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # The project root goes first: this folder has no __init__.py and is named like the real
@@ -11,72 +10,14 @@ from pathlib import Path
 ROOT = str(Path(__file__).resolve().parents[2])
 if sys.path[:1] != [ROOT]:
     sys.path.insert(0, ROOT)
-if not getattr(sys.modules.get("publishers"), "__file__", None):
-    sys.modules.pop("publishers", None)
+for _name in ("publishers", "sandbox"):
+    if not getattr(sys.modules.get(_name), "__file__", None):
+        sys.modules.pop(_name, None)
 
-import pytest  # noqa: E402
-
-from publishers import bluesky, mastodon  # noqa: E402
-from publishers.base import AccountRef, PublishContext  # noqa: E402
-from publishers.fakes import FakePlatform, fake_account  # noqa: E402
-
-# A 1x1 JPEG is enough: adapters upload bytes, they never decode images.
-JPEG = bytes.fromhex(
-    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b"
-    "0b0c1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432"
-    "ffc0000b080001000101011100ffc4001f0000010501010101010100000000000000000102030405060708090a0b"
-    "ffda0008010100003f00d2cf20ffd9")
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakePlatform]:
-    fake = FakePlatform(hang_seconds=1.0)
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(fake_server: FakePlatform) -> Iterator[FakePlatform]:
-    fake_server.reset()
-    fake_server.latency_ms = 0
-    fake_server.container_polls = 0
-    fake_server.media_processing_polls = 0
-    bluesky.forget_sessions()
-    mastodon.forget_instance_limits()
-    yield fake_server
-    fake_server.clear_injections()
-
-
-@pytest.fixture
-def account(fake: FakePlatform) -> Callable[..., AccountRef]:
-    def make(platform: str, **credentials: str) -> AccountRef:
-        return fake_account(platform, fake.base_url, **credentials)
-    return make
-
-
-class Checkpoints:
-    """Records every checkpointed state, as the dispatcher would persist it."""
-
-    def __init__(self) -> None:
-        self.saved: list[dict[str, str]] = []
-
-    def __call__(self, state: dict[str, str]) -> None:
-        self.saved.append(dict(state))
-
-
-@pytest.fixture
-def make_ctx() -> Callable[..., PublishContext]:
-    def make(key: str = "pub-1", *, state: dict[str, str] | None = None,
-             timeout: float = 5.0) -> PublishContext:
-        return PublishContext(idempotency_key=key, fingerprint="fp-" + key,
-                              state=dict(state or {}), checkpoint=Checkpoints(),
-                              timeout_seconds=timeout)
-    return make
-
-
-@pytest.fixture
-def jpeg(tmp_path: Path) -> Path:
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(JPEG)
-    return path
+from platformfixtures import (  # noqa: E402,F401 - fixtures are found by name
+    account,
+    fake,
+    fake_server,
+    jpeg,
+    make_ctx,
+)

@@ -17,7 +17,7 @@ from publishers.base import (
     Transient,
 )
 from publishers.bluesky import TID_ALPHABET, BlueskyPublisher, facets, new_tid, tid_time
-from publishers.fakes import FakePlatform
+from sandbox import FakePlatform
 
 pub = BlueskyPublisher()
 FAMILY = "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"

@@ -12,8 +12,8 @@ from publishers.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from publishers.fakes import FakePlatform
 from publishers.linkedin import LinkedInPublisher, escape_little_text
+from sandbox import FakePlatform
 
 pub = LinkedInPublisher()
 

@@ -14,8 +14,8 @@ from publishers.base import (
     RateLimited,
     Transient,
 )
-from publishers.fakes import FakePlatform
 from publishers.mastodon import MastodonPublisher
+from sandbox import FakePlatform
 
 pub = MastodonPublisher()
 

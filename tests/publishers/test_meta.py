@@ -20,9 +20,9 @@ from publishers.base import (
     Transient,
 )
 from publishers.facebook import FacebookPublisher
-from publishers.fakes import FakePlatform
 from publishers.instagram import InstagramPublisher
 from publishers.threads import ThreadsPublisher
+from sandbox import FakePlatform
 
 facebook, instagram, threads = FacebookPublisher(), InstagramPublisher(), ThreadsPublisher()
 

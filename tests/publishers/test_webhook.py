@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from publishers.base import AuthExpired, Content, ContentRejected, DmPrompt, RateLimited, Transient
-from publishers.fakes import WEBHOOK_SECRET, FakePlatform
 from publishers.webhook import WebhookPublisher, sign, verify_signature
+from sandbox import WEBHOOK_SECRET, FakePlatform
 
 pub = WebhookPublisher()
 

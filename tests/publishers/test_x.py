@@ -16,8 +16,8 @@ from publishers.base import (
     RateLimited,
     Transient,
 )
-from publishers.fakes import X_CLIENT_ID, X_REFRESH_TOKEN, FakePlatform
 from publishers.x import RebasedSession, XPublisher, comparable
+from sandbox import X_CLIENT_ID, X_REFRESH_TOKEN, FakePlatform
 
 pub = XPublisher()
 

@@ -1,0 +1,91 @@
+"""Value-tag suggestions per workspace: the configured suggester (``compass.suggest``), taught
+by the workspace's newest confirmed tags, cached per workspace and warmed up at start."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from compass.suggest import Suggester, Suggestion, default_suggester
+from compass.suggest.lexicon import LexiconSuggester
+from planner.balance.service import _tags
+from planner.models import Post
+from planner.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_PER_WORKSPACE = 300  # the newest confirmed or hand-set tags teach the suggester
+CACHED_WORKSPACES = 16
+
+# workspace id -> (signature of its examples, suggester); least recently used first.
+_suggesters: OrderedDict[int, tuple[tuple[Any, ...], Suggester]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _examples(session: Session, workspace_id: int) -> list[tuple[int | None, int, str, str]]:
+    return [(pid, version, text, tags) for pid, version, text, tags in session.exec(
+        select(Post.id, Post.version, Post.text, Post.tags).where(
+            Post.workspace_id == workspace_id,
+            col(Post.tag_source).in_(["confirmed", "manual"]), Post.tags != "")
+        .order_by(col(Post.id).desc()).limit(EXAMPLES_PER_WORKSPACE)).all()]
+
+
+def suggester_for(*, session: Session, workspace_id: int) -> Suggester:
+    """The configured suggester, taught by the workspace's newest confirmed tags.
+
+    One suggester per workspace is kept (at most ``CACHED_WORKSPACES``, least recently used
+    dropped). It is rebuilt when its examples change: a new, edited, re-tagged or removed
+    example changes the signature (ids, versions and tags of the newest examples).
+    """
+    if get_settings().suggester == "lexicon":
+        return LexiconSuggester()
+    rows = _examples(session, workspace_id)
+    signature = tuple((pid, version, tags) for pid, version, _, tags in rows)
+    with _lock:
+        cached = _suggesters.get(workspace_id)
+        if cached is not None and cached[0] == signature:
+            _suggesters.move_to_end(workspace_id)
+            return cached[1]
+    pairs = [(text, _tags(tags)) for _, _, text, tags in rows if _tags(tags)]
+    suggester = default_suggester(pairs, reuse=cached[1] if cached else None)
+    with _lock:
+        _suggesters[workspace_id] = (signature, suggester)
+        _suggesters.move_to_end(workspace_id)
+        while len(_suggesters) > CACHED_WORKSPACES:
+            _suggesters.popitem(last=False)
+    return suggester
+
+
+def clear_suggesters() -> None:
+    """Forget every workspace's suggester (tests; after changing the model)."""
+    with _lock:
+        _suggesters.clear()
+
+
+def suggest(*, session: Session, workspace_id: int, text: str) -> Suggestion:
+    if not text.strip():
+        return Suggestion(tags=(), scores={}, why="Write some text to get a suggestion.",
+                          source="none")
+    try:
+        return suggester_for(session=session, workspace_id=workspace_id).suggest(text)
+    except Exception:  # the model must never block composing; fall back to the lexicon
+        log.exception("suggester failed; using the lexicon")
+        return LexiconSuggester().suggest(text)
+
+
+def warm_up() -> None:
+    """Load the embedding model in the background so the first composer request is quick."""
+    if get_settings().suggester == "lexicon":
+        return
+
+    def load() -> None:
+        try:
+            default_suggester().suggest("warm up")
+        except Exception:  # optional; the lexicon still answers
+            log.warning("suggester warm-up failed", exc_info=True)
+
+    threading.Thread(target=load, name="suggester-warm-up", daemon=True).start()

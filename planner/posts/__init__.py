@@ -1,0 +1,79 @@
+"""Posts and their calendar: writing, the review workflow, scheduling (slots, DST), CSV import
+and export, text rules and media. Routes: ``routes`` (composer, actions), ``routes_calendar``,
+``routes_review``, ``api``.
+
+Other areas use what this module exports; the inner modules are this area's own.
+"""
+
+from __future__ import annotations
+
+from planner.posts import calendar, csvio, media, schedule, textrules
+from planner.posts.schedule import parse_local, to_utc
+from planner.posts.service import (
+    EDITABLE,
+    IN_FLIGHT,
+    QUADRANTS,
+    SETTLED,
+    UNSENT,
+    Actor,
+    PostInput,
+    content_problems,
+    create_post,
+    get_post,
+    input_from_post,
+    local_time_of,
+    parse_tags,
+    publications_of,
+    reschedule,
+    review_queue,
+    snapshot,
+    update_post,
+)
+from planner.posts.textrules import content_for
+from planner.posts.workflow import (
+    DELETABLE,
+    BalanceConfirmationNeeded,
+    approve,
+    back_to_draft,
+    cancel,
+    delete_post,
+    request_changes,
+    submit_for_review,
+)
+
+__all__ = [
+    "Actor",
+    "BalanceConfirmationNeeded",
+    "DELETABLE",
+    "EDITABLE",
+    "IN_FLIGHT",
+    "PostInput",
+    "QUADRANTS",
+    "SETTLED",
+    "UNSENT",
+    "approve",
+    "back_to_draft",
+    "calendar",
+    "cancel",
+    "content_for",
+    "content_problems",
+    "create_post",
+    "csvio",
+    "delete_post",
+    "get_post",
+    "input_from_post",
+    "local_time_of",
+    "media",
+    "parse_local",
+    "parse_tags",
+    "publications_of",
+    "request_changes",
+    "reschedule",
+    "review_queue",
+    "schedule",
+    "snapshot",
+    "submit_for_review",
+    "textrules",
+    "to_utc",
+    "update_post",
+]

@@ -1,0 +1,55 @@
+"""The Review page: what waits for approval, oldest first, approved or sent back inline.
+
+Every waiting post shows what approving it does to each target account's balance ("Try new
+things 7 -> 8 of last 20 on @brand"); one that makes an account overweight asks first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlmodel import col, select
+
+from planner import accounts, balance, posts
+from planner.models import Account, Post, PublicationStatus, Role, User
+from planner.posts.textrules import preview_for
+from planner.web.deps import Member, SessionDep, require
+from planner.web.render import render
+from planner.web.security import csrf_protect
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+
+def review_item(session: SessionDep, member: Member, post: Post) -> dict[str, Any]:
+    publications = [p for p in posts.publications_of(session=session, post_id=post.id or 0)
+                    if p.status != PublicationStatus.cancelled]
+    by_id = {a.id: a for a in session.exec(select(Account).where(
+        col(Account.id).in_([p.account_id for p in publications]))).all()}
+    author = session.get(User, post.author_id) if post.author_id else None
+    previews = [{"account": by_id[p.account_id],
+                 "preview": preview_for(post=post, publication=p, account=by_id[p.account_id],
+                                        utm_campaign=member.workspace.utm_campaign)}
+                for p in publications]
+    impacts = balance.post_impacts(session=session, workspace=member.workspace, post=post,
+                                   publications=publications)
+    return {"post": post, "author": author, "previews": previews, "impacts": impacts,
+            "warnings": [f"{i.account.handle}: {i.warning}" for i in impacts if i.warning]}
+
+
+@router.get("/w/{slug}/review")
+def review_page(request: Request, session: SessionDep,
+                member: Member = require(Role.viewer)) -> Response:
+    waiting = posts.review_queue(session=session, workspace_id=member.workspace_id)
+    return render(request, "review/index.html", {
+        "items": [review_item(session, member, p) for p in waiting],
+        "can_approve": member.can(Role.brand_lead), "platform_names": accounts.PLATFORMS})
+
+
+def review_item_response(request: Request, session: SessionDep, member: Member,
+                         post: Post) -> Response:
+    """After approve / request changes: the item replaced by its outcome."""
+    return render(request, "review/_item.html", {
+        "item": review_item(session, member, post), "can_approve": member.can(Role.brand_lead),
+        "platform_names": accounts.PLATFORMS, "done": True})

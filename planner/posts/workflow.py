@@ -1,0 +1,208 @@
+"""The review workflow of a post: submit -> approve | request changes -> back to draft,
+cancel and delete.
+
+Each transition is compare-and-set on ``Post.version`` and leaves an audit event with the state
+before and after. Approval checks the post's text on every target and asks the reviewer to
+confirm when it would tip an account's value balance (``planner.balance``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from planner import balance
+from planner.errors import Conflict, Invalid
+from planner.models import Account, Post, PostStatus, Publication, PublicationStatus, Review, Role
+from planner.posts.service import (
+    EDITABLE,
+    SETTLED,
+    Actor,
+    _bump_version,
+    _refuse_if_sending,
+    _require,
+    _update_unsent,
+    content_problems,
+    get_post,
+    publications_of,
+    snapshot,
+)
+from planner.team import audit
+
+
+def _transition(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+                allowed_from: set[PostStatus], to: PostStatus, action: str, now: datetime,
+                verb: str) -> tuple[Post, list[Publication], dict[str, Any]]:
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    if post.status not in allowed_from:
+        raise Conflict(f"This post is {post.status.replace('_', ' ')}, so it cannot be {verb}.")
+    publications = publications_of(session=session, post_id=post.id or 0)
+    before = snapshot(post, publications)
+    _bump_version(session, post, expected_version)
+    post.status = to
+    post.updated_at = now
+    return post, publications, before
+
+
+def submit_for_review(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+                      now: datetime) -> Post:
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    _check_content(session, post)
+    post, publications, before = _transition(
+        session=session, actor=actor, post_id=post_id, expected_version=expected_version,
+        allowed_from={PostStatus.draft, PostStatus.changes_requested}, to=PostStatus.in_review,
+        action="post.submitted", now=now, verb="submitted")
+    post.submitted_at = now
+    audit.record(session=session, action="post.submitted", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
+                 after=snapshot(post, publications))
+    return post
+
+
+def _check_content(session: Session, post: Post) -> None:
+    publications = [p for p in publications_of(session=session, post_id=post.id or 0)
+                    if p.status != PublicationStatus.cancelled]
+    accounts = {a.id or 0: a for a in session.exec(select(Account).where(
+        col(Account.id).in_([p.account_id for p in publications]))).all()}
+    problems = content_problems(post=post, publications=publications, accounts=accounts)
+    if problems:
+        raise Invalid("This post is not ready: " + "; ".join(p.message for p in problems),
+                      problems=problems)
+
+
+class BalanceConfirmationNeeded(Conflict):
+    """Approving would make an account overweight; the reviewer must confirm knowingly."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        super().__init__("Approving this post tips the balance: " + " ".join(warnings)
+                         + " Confirm to approve anyway.")
+        self.warnings = warnings
+
+
+def approve(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+            now: datetime, comment: str = "", confirm_balance: bool = False) -> Post:
+    _require(actor, Role.brand_lead)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    _check_content(session, post)
+    if not confirm_balance:
+        live = [p for p in publications_of(session=session, post_id=post_id)
+                if p.status not in SETTLED]
+        warnings = balance.approval_warnings(session=session, workspace=actor.workspace,
+                                             post=post, publications=live)
+        if warnings:
+            raise BalanceConfirmationNeeded(warnings)
+    if post.scheduled_at is not None and post.scheduled_at < now:
+        raise Invalid.at("scheduled_local", "The scheduled time has passed; move the post to "
+                         "a future time before approving it.")
+    post, publications, before = _transition(
+        session=session, actor=actor, post_id=post_id, expected_version=expected_version,
+        allowed_from={PostStatus.in_review}, to=PostStatus.approved, action="post.approved",
+        now=now, verb="approved")
+    for publication in publications:
+        if publication.status not in SETTLED:
+            _update_unsent(session, publication, status=PublicationStatus.pending,
+                           due_at=post.scheduled_at)
+    if post.tag_source == "suggested":
+        post.tag_source = "confirmed"  # a reviewer accepted the suggested tags
+    session.add(Review(post_id=post.id or 0, reviewer_id=actor.user_id, decision="approved",
+                       comment=comment.strip(), created_at=now))
+    audit.record(session=session, action="post.approved", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
+                 after=snapshot(post, publications))
+    return post
+
+
+def request_changes(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+                    comment: str, now: datetime) -> Post:
+    _require(actor, Role.brand_lead)
+    if not comment.strip():
+        raise Invalid.at("comment", "Say what should change, so the author knows what to fix.")
+    post, publications, before = _transition(
+        session=session, actor=actor, post_id=post_id, expected_version=expected_version,
+        allowed_from={PostStatus.in_review}, to=PostStatus.changes_requested,
+        action="post.changes_requested", now=now, verb="sent back")
+    session.add(Review(post_id=post.id or 0, reviewer_id=actor.user_id,
+                       decision="changes_requested", comment=comment.strip(), created_at=now))
+    audit.record(session=session, action="post.changes_requested", entity="post",
+                 entity_id=post.id, actor_id=actor.user_id, workspace_id=actor.workspace_id,
+                 before=before, after={**snapshot(post, publications), "comment": comment})
+    return post
+
+
+def back_to_draft(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+                  now: datetime) -> Post:
+    """Withdraw a post from review (or take an approved one off the schedule) to keep editing."""
+    _require(actor, Role.manager)
+    post, publications, before = _transition(
+        session=session, actor=actor, post_id=post_id, expected_version=expected_version,
+        allowed_from={PostStatus.in_review, PostStatus.changes_requested, PostStatus.approved},
+        to=PostStatus.draft, action="post.withdrawn", now=now, verb="withdrawn")
+    _refuse_if_sending(publications, "withdrawn")
+    for publication in publications:
+        if publication.status not in SETTLED:
+            _update_unsent(session, publication, status=PublicationStatus.pending, due_at=None)
+    audit.record(session=session, action="post.withdrawn", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
+                 after=snapshot(post, publications))
+    return post
+
+
+def cancel(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+           now: datetime) -> Post:
+    """Cancel every unsent publication; refused once any of them is being sent."""
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    _refuse_if_sending(publications_of(session=session, post_id=post_id), "cancelled")
+    post, publications, before = _transition(
+        session=session, actor=actor, post_id=post_id, expected_version=expected_version,
+        allowed_from=EDITABLE, to=PostStatus.cancelled, action="post.cancelled", now=now,
+        verb="cancelled")
+    for publication in publications:
+        if publication.status not in SETTLED:
+            _update_unsent(session, publication, status=PublicationStatus.cancelled,
+                           due_at=None)
+    audit.record(session=session, action="post.cancelled", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
+                 after=snapshot(post, publications))
+    return post
+
+
+DELETABLE = {PostStatus.draft, PostStatus.changes_requested, PostStatus.cancelled}
+
+
+def delete_post(*, session: Session, actor: Actor, post_id: int) -> None:
+    """Remove a post that never went out: a draft, one sent back, or a cancelled one.
+
+    Anything that was (or may have been) sent stays as history: cancel it instead.
+    """
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    if post.status not in DELETABLE:
+        raise Conflict(f"A post that is {post.status.replace('_', ' ')} cannot be deleted: "
+                       "take it back to draft or cancel it first.")
+    publications = publications_of(session=session, post_id=post_id)
+    if any(p.attempts or p.remote_id or p.status not in (PublicationStatus.pending,
+                                                         PublicationStatus.cancelled)
+           for p in publications):
+        raise Conflict("This post was already sent (or tried) on some account; it stays as a "
+                       "record. Cancel it instead of deleting it.")
+    before = snapshot(post, publications)
+    try:
+        # A savepoint: rows of other areas that point at the post refuse the delete cleanly.
+        with session.begin_nested():
+            for review in session.exec(select(Review).where(Review.post_id == post_id)).all():
+                session.delete(review)
+            for publication in publications:
+                session.delete(publication)
+            session.flush()
+            session.delete(post)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("Other records (auto-replies, tracked links ...) still point at this "
+                       "post, so it cannot be deleted; cancel it instead.") from None
+    audit.record(session=session, action="post.deleted", entity="post", entity_id=post_id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before)

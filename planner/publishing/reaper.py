@@ -1,0 +1,73 @@
+"""Housekeeping on the database clock: expired leases and publications too late to send."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from planner.publishing.claiming import DbClock, write_transaction
+from planner.publishing.config import DispatchConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reaped:
+    released: int  # claimed but never sent: back to pending / retry_wait
+    unknown: int  # sending when the lease ran out: reconciled next
+
+
+def reap_expired_leases(engine: Engine, config: DispatchConfig) -> Reaped:
+    """Expired ``claimed`` -> pending/retry_wait (nothing was sent); ``sending`` -> unknown."""
+    clock = DbClock(engine, config.clock_skew_seconds)
+    now = clock.now()
+    with write_transaction(engine) as conn:
+        released = conn.execute(text(
+            "UPDATE publication SET status = CASE WHEN attempts > 0 THEN 'retry_wait' "
+            f"ELSE 'pending' END, lease_until = NULL, updated_at = {now} "
+            f"WHERE status = 'claimed' AND lease_until < {now}")).rowcount
+        lost = conn.execute(text(
+            "UPDATE publication SET status = 'unknown', lease_until = NULL, last_error = "
+            "'the worker stopped while sending (crash or stall); reconciling', "
+            f"updated_at = {now} WHERE status = 'sending' AND lease_until < {now} "
+            "RETURNING id, attempt_id")).all()
+        for publication_id, attempt_id in lost:
+            conn.execute(text(
+                f"UPDATE attempt SET finished_at = {now}, outcome = 'lease_expired', "
+                "detail = 'lease expired while sending; outcome unknown' "
+                "WHERE publication_id = :pid AND attempt_id = :aid AND finished_at IS NULL"),
+                {"pid": publication_id, "aid": attempt_id})
+    if released or lost:
+        log.warning("reaper: %d claimed lease(s) released, %d sending lease(s) expired",
+                    released, len(lost))
+    return Reaped(released=int(released), unknown=len(lost))
+
+
+def sweep_missed(engine: Engine, config: DispatchConfig) -> int:
+    """Publications that never started and are later than the lateness window -> missed."""
+    clock = DbClock(engine, config.clock_skew_seconds)
+    late = clock.now(-config.lateness_window_minutes * 60)
+    window = int(config.lateness_window_minutes)
+    with write_transaction(engine) as conn:
+        missed = conn.execute(text(
+            "UPDATE publication SET status = 'missed', lease_until = NULL, last_error = "
+            f"'not sent: more than {window} minutes past its time when the worker got to it; "
+            f"reschedule it or publish it by hand', updated_at = {clock.now()} "
+            "WHERE status = 'pending' AND attempts = 0 AND due_at IS NOT NULL "
+            f"AND scheduled_at IS NOT NULL AND scheduled_at < {late} "
+            "AND post_id IN (SELECT id FROM post WHERE status = 'approved')")).rowcount
+    if missed:
+        log.warning("lateness sweep: %d publication(s) missed", missed)
+    return int(missed)
+
+
+def outstanding(engine: Engine) -> int:
+    """Publications the worker still has to act on (used by --exit-when-idle)."""
+    with engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM publication WHERE status IN "
+            "('claimed', 'sending', 'unknown', 'retry_wait') "
+            "OR (status = 'pending' AND due_at IS NOT NULL)")).scalar_one())

@@ -1,0 +1,128 @@
+"""Reconciling publications whose outcome is unknown: found -> published, surely absent ->
+safe to send again, the platform cannot tell -> a person decides (needs_review).
+
+A reconciling worker holds a lease on the row but leaves its status ``unknown``, so an expired
+reconciliation can never turn into a blind send.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Engine
+
+from planner.dbtypes import UTCDateTime
+from planner.publishing.claiming import RECONCILE, Job
+from planner.publishing.config import DispatchConfig, backoff_seconds
+from planner.publishing.recording import Recorder
+from publishers import (
+    AuthExpired,
+    OutcomeUnknown,
+    PublishContext,
+    Publisher,
+    PublishResult,
+    RateLimited,
+)
+from publishers.registry import UnknownPlatform
+
+log = logging.getLogger(__name__)
+
+_UNKNOWN = "unknown"
+
+
+class DispatchContext(Protocol):
+    """What a reconciliation uses of the dispatcher that runs it (so this module never imports
+    ``planner.publishing.dispatch``, which imports it)."""
+
+    config: DispatchConfig
+    engine: Engine
+    recorder: Recorder
+
+    def publisher_for(self, platform: str) -> Publisher: ...
+
+
+def reconcile(dispatcher: DispatchContext, job: Job) -> None:
+    assert job.mode == RECONCILE
+    rec = dispatcher.recorder
+    now = rec.clock.now
+    try:
+        publisher = dispatcher.publisher_for(job.platform)
+    except UnknownPlatform as exc:
+        _needs_review(dispatcher, job, f"no publisher for {job.platform!r}", exc)
+        return
+    if job.load_error is not None:
+        error = job.load_error
+        rec.finish(job, _UNKNOWN, "lease_until = NULL, last_error = :err",
+                   "reconcile_auth_expired", error,
+                   {"err": f"cannot check the platform, account needs reconnecting: "
+                           f"{error.reason}"[:1000]},
+                   also=lambda conn: rec.auth_expired(conn, job, error.reason))
+        return
+    assert job.content is not None and job.account is not None
+    ctx = PublishContext(idempotency_key=job.idempotency_key, fingerprint=job.fingerprint,
+                         state=dict(job.state),
+                         # An adapter may resend under its idempotency key while reconciling
+                         # (Mastodon within its key window); what it saves stays fenced.
+                         checkpoint=lambda state: rec.checkpoint(job, state, _UNKNOWN),
+                         timeout_seconds=dispatcher.config.effective_timeout)
+    found: PublishResult | None
+    try:
+        found = publisher.find_existing(job.content, job.account, ctx)
+    except OutcomeUnknown as exc:
+        _needs_review(dispatcher, job, exc.reason, exc)
+        return
+    except RateLimited as exc:
+        reset_at = exc.reset_at
+        rec.finish(job, _UNKNOWN, "lease_until = :reset, last_error = :err",
+                   "reconcile_rate_limited", exc,
+                   {"reset": reset_at, "err": f"reconciling after the rate limit resets: "
+                                              f"{exc.reason}"[:1000]},
+                   (bindparam("reset", type_=UTCDateTime),),
+                   also=lambda conn: rec.rate_limited(conn, job, reset_at))
+        return
+    except AuthExpired as exc:
+        reason = exc.reason
+        rec.finish(job, _UNKNOWN, "lease_until = NULL, last_error = :err",
+                   "reconcile_auth_expired", exc,
+                   {"err": f"cannot check the platform, account needs reconnecting: "
+                           f"{reason}"[:1000]},
+                   also=lambda conn: rec.auth_expired(conn, job, reason))
+        return
+    except Exception as exc:  # noqa: BLE001 - Transient or unexpected: try again later
+        tries = _reconcile_errors(dispatcher, job)
+        if tries + 1 >= dispatcher.config.reconcile_max_tries:
+            _needs_review(dispatcher, job, f"the platform could not be checked after "
+                                           f"{tries + 1} tries: {exc}", exc)
+            return
+        delay = backoff_seconds(tries + 1, dispatcher.config)
+        rec.finish(job, _UNKNOWN, f"lease_until = {now(delay)}, last_error = :err",
+                   "reconcile_error", exc,
+                   {"err": f"outcome unknown; checking the platform failed, will retry: "
+                           f"{exc}"[:1000]})
+        return
+    if found is not None:
+        if not rec.published(job, found, _UNKNOWN, outcome="reconcile_found"):
+            log.info("publication %s: lease lost while reconciling", job.publication_id)
+        return
+    rec.finish(job, _UNKNOWN,
+               f"status = 'retry_wait', due_at = {now()}, lease_until = NULL, "
+               "last_error = :err", "reconcile_not_found", None,
+               {"err": "not found on the platform after an unknown outcome; sending again"})
+
+
+def _needs_review(dispatcher: DispatchContext, job: Job, evidence: str,
+                  error: BaseException) -> None:
+    message = (f"Could not tell whether this was published ({evidence}). Check the account, "
+               "then mark it published or retry it.")
+    dispatcher.recorder.finish(job, _UNKNOWN, "status = 'needs_review', lease_until = NULL, "
+                               "last_error = :err", "reconcile_unknown", error,
+                               {"err": message[:1000]})
+
+
+def _reconcile_errors(dispatcher: DispatchContext, job: Job) -> int:
+    with dispatcher.engine.connect() as conn:  # a read: no write lock needed
+        return int(conn.execute(text(
+            "SELECT count(*) FROM attempt WHERE publication_id = :pid "
+            "AND outcome = 'reconcile_error'"), {"pid": job.publication_id}).scalar_one())

@@ -1,0 +1,66 @@
+"""The Publishing page: upcoming, in flight, needs review, failed, missed, with attempts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+
+from planner import accounts
+from planner.models import Role
+from planner.publishing import overview as publishing
+from planner.publishing.metrics import render_metrics
+from planner.team import notifications
+from planner.web.deps import Member, SessionDep, require
+from planner.web.render import is_htmx, render
+from planner.web.security import csrf_protect
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+SECTION_TITLES = {"needs_review": "Needs a person", "failed": "Failed", "missed": "Missed",
+                  "in_flight": "In flight", "upcoming": "Upcoming", "published": "Published"}
+
+
+@router.get("/w/{slug}/publishing")
+def publishing_page(request: Request, session: SessionDep,
+                    member: Member = require(Role.viewer)) -> Response:
+    overview = publishing.publishing_overview(session=session,
+                                              workspace_id=member.workspace_id)
+    # An account paused for an expired token holds its posts: its owner is told here.
+    return render(request, "publishing/index.html", {
+        "sections": [(key, SECTION_TITLES[key], overview[key]) for key in SECTION_TITLES],
+        "can_act": member.can(Role.manager), "platform_names": accounts.PLATFORMS,
+        **notifications.panel_context(session=session, workspace_id=member.workspace_id,
+                                       user_id=member.user_id, next_path=request.url.path)})
+
+
+@router.post("/w/{slug}/publishing/{publication_id}/{action}")
+async def publication_action(request: Request, publication_id: int, action: str,
+                             session: SessionDep,
+                             member: Member = require(Role.manager)) -> Response:
+    """retry (send again), mark-published (with the post's URL) or cancel."""
+    form = await request.form()
+    kwargs = {"session": session, "workspace_id": member.workspace_id,
+              "publication_id": publication_id, "actor_id": member.user_id}
+    if action == "retry":
+        publishing.retry_publication(**kwargs)  # type: ignore[arg-type]
+        message = "Queued to send again."
+    elif action == "mark-published":
+        publishing.mark_published(remote_url=str(form.get("remote_url") or ""),
+                                  **kwargs)  # type: ignore[arg-type]
+        message = "Marked as published."
+    elif action == "cancel":
+        publishing.cancel_publication(**kwargs)  # type: ignore[arg-type]
+        message = "Cancelled."
+    else:
+        return Response(status_code=404)
+    target = f"/w/{member.workspace.slug}/publishing?done={message}"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(session: SessionDep) -> PlainTextResponse:
+    """Prometheus text format: due, in flight, published, failed, unknown, lateness."""
+    return PlainTextResponse(render_metrics(session),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,21 @@
+"""Who works here: workspaces and their settings, users, memberships and API tokens, the audit
+trail and notifications. Routes: ``routes`` (settings pages), ``routes_auth`` (log in and out),
+``routes_notifications``, ``api`` (me, workspaces, accounts list, prompt templates).
+
+Other areas use what this module exports; the inner modules are this area's own.
+"""
+
+from __future__ import annotations
+
+from planner.team import audit, notifications, users, workspaces
+from planner.team.notifications import unread_count
+from planner.team.users import has_role
+
+__all__ = [
+    "audit",
+    "has_role",
+    "notifications",
+    "unread_count",
+    "users",
+    "workspaces",
+]

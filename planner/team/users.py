@@ -1,0 +1,151 @@
+"""People, their memberships and personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
+
+from planner.db import utcnow
+from planner.errors import Conflict, Invalid, NotFound
+from planner.models import ROLE_RANK, ApiToken, Membership, Role, User, Workspace
+from planner.team import audit
+
+_hasher = PasswordHasher()
+# A valid hash to verify against when the e-mail is unknown, so that a wrong e-mail and a
+# wrong password take the same time and cannot be told apart.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "poise_"  # noqa: S105 - a visible prefix, not a secret
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(*, session: Session, email: str, password: str, name: str = "") -> User:
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise Invalid.at("email", "Enter a valid e-mail address.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid.at("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if session.exec(select(User).where(User.email == email)).first():
+        raise Conflict(f"A user with e-mail {email} already exists.")
+    user = User(email=email, name=name.strip() or email.split("@")[0],
+                password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(session=session, action="user.created", entity="user", entity_id=user.id,
+                 actor_id=None, workspace_id=None, after={"email": email})
+    return user
+
+
+def authenticate(*, session: Session, email: str, password: str) -> User | None:
+    """The user for these credentials, or None; never says which half was wrong."""
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def add_member(*, session: Session, workspace: Workspace, user: User, role: Role,
+               actor_id: int | None = None) -> Membership:
+    existing = session.exec(select(Membership).where(
+        Membership.workspace_id == workspace.id, Membership.user_id == user.id)).first()
+    if existing:
+        existing.role = role
+        membership = existing
+    else:
+        membership = Membership(workspace_id=workspace.id or 0, user_id=user.id or 0, role=role)
+        session.add(membership)
+    session.flush()
+    audit.record(session=session, action="membership.set", entity="membership",
+                 entity_id=membership.id, actor_id=actor_id, workspace_id=workspace.id,
+                 after={"user": user.email, "role": str(role)})
+    return membership
+
+
+def role_in(*, session: Session, user_id: int, workspace_id: int) -> Role | None:
+    membership = session.exec(select(Membership).where(
+        Membership.workspace_id == workspace_id, Membership.user_id == user_id)).first()
+    return Role(membership.role) if membership else None
+
+
+def has_role(role: Role | None, minimum: Role) -> bool:
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[minimum]
+
+
+def workspaces_of(*, session: Session, user_id: int) -> list[tuple[Workspace, Role]]:
+    rows = session.exec(
+        select(Workspace, Membership.role)
+        .join(Membership, col(Membership.workspace_id) == col(Workspace.id))
+        .where(Membership.user_id == user_id)
+        .order_by(col(Workspace.name))
+    ).all()
+    return [(workspace, Role(role)) for workspace, role in rows]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once; only its hash is stored
+
+
+def _token_hash(secret: str) -> str:
+    # A random 256-bit secret needs no slow hash; sha256 makes lookups indexable.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_api_token(*, session: Session, user: User, name: str) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise Invalid.at("name", "Give the token a name, e.g. the script that will use it.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id or 0, name=name[:120], prefix=secret[:12],
+                     token_hash=_token_hash(secret))
+    session.add(token)
+    session.flush()
+    audit.record(session=session, action="api_token.issued", entity="api_token",
+                 entity_id=token.id, actor_id=user.id, workspace_id=None, after={"name": name})
+    return IssuedToken(token=token, secret=secret)
+
+
+def user_for_token(*, session: Session, secret: str) -> User | None:
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret),
+                                                col(ApiToken.revoked_at).is_(None))).first()
+    if token is None:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        return None
+    token.last_used_at = utcnow()
+    return user
+
+
+def revoke_api_token(*, session: Session, user: User, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such API token.")
+    token.revoked_at = token.revoked_at or utcnow()
+    audit.record(session=session, action="api_token.revoked", entity="api_token",
+                 entity_id=token.id, actor_id=user.id, workspace_id=None)
+    return token
+
+
+def tokens_of(*, session: Session, user: User) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
+                             .order_by(col(ApiToken.created_at).desc())).all())

@@ -1,0 +1,728 @@
+"""``FakePlatform``: every platform's publishing endpoints on one loopback server.
+
+Paths do not collide between platforms (Mastodon ``/api/...``, Bluesky ``/xrpc/...``, X
+``/2/...``, LinkedIn ``/rest/...`` and ``/v2/userinfo``, Graph ``/vNN.N/...``, webhooks
+``/webhook/...``), so one ``base_url`` serves as ``api_base`` for any account. What the fake
+accepts is listed in ``credentials_for()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import html
+import re
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+from publishers.bluesky import tid_time
+from publishers.text import count, graphemes, x_urls
+from publishers.webhook import verify_signature
+from sandbox.core import (
+    FakeCore,
+    FakeError,
+    FakeRequest,
+    FakeResponse,
+    platform_error,
+)
+from sandbox.oauth import OAuthRoutes
+
+Handler = Callable[[FakeRequest], FakeResponse]
+
+TOKEN = "fake-token"  # noqa: S105 (the fake's own test credentials)
+X_CONSUMER_KEY = "fake-consumer-key"
+X_CONSUMER_SECRET = "fake-consumer-secret"  # noqa: S105 (the fake's own test credentials)
+X_TOKEN_SECRET = "fake-token-secret"  # noqa: S105 (the fake's own test credentials)
+X_CLIENT_ID = "fake-client-id"
+X_REFRESH_TOKEN = "fake-refresh-token"  # noqa: S105 (the fake's own test credentials)
+X_USER_ID = "1000000001"
+BLUESKY_PASSWORD = "fake-app-password"  # noqa: S105 (the fake's own test credentials)
+MASTODON_ACCOUNT_ID = "109000000000000001"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"poise-fake-webhook-secret-0001").decode()
+IDEMPOTENCY_SECONDS = 3600
+_GRAPH = re.compile(r"^/(v\d+\.\d+)/([^/]+)(?:/(\w+))?$")
+_URL = re.compile(r"https?://\S+")
+
+
+def _did(handle: str) -> str:
+    return "did:plc:" + hashlib.sha256(handle.encode()).hexdigest()[:24]
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + ".000Z"
+
+
+def _from_iso(text: str) -> float:
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+class FakePlatform(OAuthRoutes, FakeCore):
+    """All platforms' APIs on loopback, with failure injection (see ``FakeCore.inject``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: float = 0,
+                 hang_seconds: float = 5.0, mastodon_max_characters: int = 500,
+                 container_polls: int = 0, media_processing_polls: int = 0,
+                 webhook_secret: str = WEBHOOK_SECRET) -> None:
+        super().__init__(host, port, latency_ms=latency_ms, hang_seconds=hang_seconds)
+        self.mastodon_max_characters = mastodon_max_characters
+        self.container_polls = container_polls  # status reads before a container is FINISHED
+        self.media_processing_polls = media_processing_polls
+        self.webhook_secret = webhook_secret
+        self._routes: list[tuple[str, re.Pattern[str], str, str, Handler]] = [
+            ("GET", re.compile(r"^/api/v2/instance$"), "mastodon", "read", self._m_instance),
+            ("GET", re.compile(r"^/api/v1/accounts/verify_credentials$"), "mastodon", "read",
+             self._m_verify),
+            ("GET", re.compile(r"^/api/v1/accounts/[^/]+/statuses$"), "mastodon", "read",
+             self._m_list),
+            ("POST", re.compile(r"^/api/v1/statuses$"), "mastodon", "create", self._m_create),
+            ("POST", re.compile(r"^/api/v2/media$"), "mastodon", "upload", self._m_upload),
+            ("GET", re.compile(r"^/api/v1/media/[^/]+$"), "mastodon", "read", self._m_media),
+            ("POST", re.compile(r"^/xrpc/com\.atproto\.server\.createSession$"), "bluesky",
+             "auth", self._b_create_session),
+            ("POST", re.compile(r"^/xrpc/com\.atproto\.server\.refreshSession$"), "bluesky",
+             "auth", self._b_refresh_session),
+            ("POST", re.compile(r"^/xrpc/com\.atproto\.repo\.createRecord$"), "bluesky",
+             "create", self._b_create_record),
+            ("GET", re.compile(r"^/xrpc/com\.atproto\.repo\.getRecord$"), "bluesky", "read",
+             self._b_get_record),
+            ("POST", re.compile(r"^/xrpc/com\.atproto\.repo\.uploadBlob$"), "bluesky",
+             "upload", self._b_upload),
+            ("GET", re.compile(r"^/xrpc/app\.bsky\.actor\.getProfile$"), "bluesky", "read",
+             self._b_profile),
+            ("GET", re.compile(r"^/xrpc/app\.bsky\.feed\.getAuthorFeed$"), "bluesky", "read",
+             self._b_feed),
+            ("GET", re.compile(r"^/xrpc/com\.atproto\.identity\.resolveHandle$"), "bluesky",
+             "read", self._b_resolve),
+            ("POST", re.compile(r"^/2/tweets$"), "x", "create", self._x_create),
+            ("GET", re.compile(r"^/2/users/me$"), "x", "read", self._x_me),
+            ("GET", re.compile(r"^/2/users/\d+/tweets$"), "x", "read", self._x_list),
+            ("POST", re.compile(r"^/2/media/upload$"), "x", "upload", self._x_upload),
+            ("POST", re.compile(r"^/2/oauth2/token$"), "x", "auth", self._x_token),
+            ("GET", re.compile(r"^/2/dm_events$"), "x", "read", self._x_dm_events),
+            ("POST", re.compile(r"^/2/dm_conversations/with/[^/]+/messages$"), "x", "dm",
+             self._x_dm_send),
+            ("POST", re.compile(r"^/rest/posts$"), "linkedin", "create", self._l_create),
+            ("GET", re.compile(r"^/rest/posts$"), "linkedin", "read", self._l_list),
+            ("GET", re.compile(r"^/v2/userinfo$"), "linkedin", "read", self._l_userinfo),
+            ("POST", re.compile(r"^/webhook(/.*)?$"), "webhook", "create", self._w_receive),
+            *self.oauth_routes(),
+        ]
+        self.reset()
+
+    # --- state ----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every post, session, token change and injection."""
+        with self.lock:
+            self.reset_core()
+            self.tokens = {TOKEN}
+            self._counter = 0
+            self._m_statuses: list[dict[str, Any]] = []
+            self._m_idempotency: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+            self._m_media_polls: dict[str, int] = {}
+            self._b_access: dict[str, str] = {}  # access jwt -> did
+            self._b_refresh: dict[str, str] = {}
+            self._b_handles: dict[str, str] = {}  # did -> handle
+            self._b_records: dict[tuple[str, str, str], dict[str, Any]] = {}
+            self._x_tweets: list[dict[str, Any]] = []
+            self._x_refresh_tokens = {X_REFRESH_TOKEN}
+            self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
+            self._l_posts: list[dict[str, Any]] = []
+            self._g_objects: dict[str, dict[str, Any]] = {}
+            self._w_seen: dict[str, str] = {}
+            self.reset_oauth()
+
+    def _next_id(self) -> str:
+        with self.lock:
+            self._counter += 1
+            return str(self._counter)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass for everything stored: posts look older, idempotency keys
+        age (Mastodon forgets them after an hour) and rkeys' records keep their key."""
+        with self.lock:
+            for status in self._m_statuses:
+                status["created_at"] = _iso(_from_iso(status["created_at"]) - seconds)
+            self._m_idempotency = {key: (at - seconds, status)
+                                   for key, (at, status) in self._m_idempotency.items()}
+            for tweet in self._x_tweets:
+                tweet["at"] -= seconds
+            for post in self._l_posts:
+                post["createdAt"] -= int(seconds * 1000)
+            for item in self._g_objects.values():
+                for name in ("created_time", "timestamp"):
+                    if isinstance(item.get(name), float | int):
+                        item[name] -= seconds
+
+    def expire_bluesky_sessions(self) -> None:
+        """Make every issued access token answer ExpiredToken (refresh tokens stay valid)."""
+        with self.lock:
+            self._b_access.clear()
+
+    def set_container_status(self, container_id: str, status: str) -> None:
+        with self.lock:
+            self._g_objects[container_id]["status"] = status
+
+    def graph_object(self, object_id: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._g_objects[object_id])
+
+    # --- routing --------------------------------------------------------------------------
+
+    def route(self, req: FakeRequest) -> tuple[str, str, Handler | None]:
+        for method, pattern, platform, op, handler in self._routes:
+            if req.method == method and pattern.match(req.path):
+                return platform, op, handler
+        match = _GRAPH.match(req.path)
+        if match:
+            version, object_id, edge = match.groups()
+            platform, op, graph_handler = self._graph_route(req.method, version, edge)
+            if edge is None:
+                with self.lock:  # an object read belongs to the platform that made it
+                    known = self._g_objects.get(object_id, {})
+                platform = str(known.get("platform", platform))
+            return platform, op, graph_handler
+        return "unknown", "read", None
+
+    def _graph_route(self, method: str, version: str,
+                     edge: str | None) -> tuple[str, str, Handler | None]:
+        table: dict[tuple[str, str | None], tuple[str, str, Handler]] = {
+            ("POST", "feed"): ("facebook", "create", self._g_feed_create),
+            ("GET", "feed"): ("facebook", "read", self._g_feed_list),
+            ("POST", "media"): ("instagram", "container", self._g_container),
+            ("GET", "media"): ("instagram", "read", self._g_published_list),
+            ("POST", "media_publish"): ("instagram", "create", self._g_publish),
+            ("POST", "threads"): ("threads", "container", self._g_container),
+            ("GET", "threads"): ("threads", "read", self._g_published_list),
+            ("POST", "threads_publish"): ("threads", "create", self._g_publish),
+            ("GET", None): ("threads" if version == "v1.0" else "facebook", "read",
+                            self._g_object),
+        }
+        found = table.get((method, edge))
+        return found if found else ("facebook", "read", None)
+
+    # --- auth helpers ---------------------------------------------------------------------
+
+    def _bearer(self, req: FakeRequest) -> str:
+        auth = req.headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with self.lock:
+            if token not in self.tokens:
+                raise FakeError(platform_error(req.platform, "401"))
+        return token
+
+    def _x_auth(self, req: FakeRequest) -> None:
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith("OAuth "):
+            self._bearer(req)
+            return
+        params = {key: oauth_utils.unescape(value)
+                  for key, value in oauth_utils.parse_authorization_header(auth)}
+        if params.get("oauth_consumer_key") != X_CONSUMER_KEY or params.get(
+                "oauth_token") not in self.tokens:
+            raise FakeError(platform_error("x", "401"))
+        form = req.raw.decode() if req.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded") else None
+        collected = oauth_signature.collect_parameters(
+            uri_query=req.query_string, body=form, headers={"Authorization": auth},
+            exclude_oauth_signature=True)
+        base = oauth_signature.signature_base_string(
+            req.method, oauth_signature.base_string_uri(req.base_url + req.path),
+            oauth_signature.normalize_parameters(collected))
+        secrets = SimpleNamespace(client_secret=X_CONSUMER_SECRET,
+                                  resource_owner_secret=X_TOKEN_SECRET)
+        expected = oauth_signature.sign_hmac_sha1_with_client(base, secrets)
+        if expected != params.get("oauth_signature"):
+            raise FakeError(FakeResponse(401, {"title": "Unauthorized", "status": 401,
+                                               "detail": "Bad OAuth signature"}))
+
+    def _graph_token(self, req: FakeRequest) -> None:
+        body = req.body if isinstance(req.body, dict) else {}
+        token = req.query.get("access_token") or str(body.get("access_token", ""))
+        auth = req.headers.get("authorization", "")
+        if not token and auth.startswith("Bearer "):
+            token = auth[7:]
+        with self.lock:
+            if token not in self.tokens:
+                raise FakeError(platform_error(req.platform, "401"))
+
+    # --- Mastodon -------------------------------------------------------------------------
+
+    def _m_account(self) -> dict[str, Any]:
+        return {"id": MASTODON_ACCOUNT_ID, "username": "poise", "acct": "poise",
+                "display_name": "Poise Demo", "url": f"{self.base_url}/@poise"}
+
+    def _m_instance(self, req: FakeRequest) -> FakeResponse:
+        return FakeResponse(200, {"domain": "fake.local", "configuration": {"statuses": {
+            "max_characters": self.mastodon_max_characters, "max_media_attachments": 4}}})
+
+    def _m_verify(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        return FakeResponse(200, self._m_account())
+
+    def _m_list(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        limit = int(req.query.get("limit", "20"))
+        with self.lock:
+            return FakeResponse(200, list(reversed(self._m_statuses))[:limit])
+
+    def _m_create(self, req: FakeRequest) -> FakeResponse:
+        token = self._bearer(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        text = str(body.get("status", ""))
+        media_ids = body.get("media_ids") or body.get("media_ids[]") or []
+        key = req.headers.get("idempotency-key", "")
+        with self.lock:
+            if key:
+                seen = self._m_idempotency.get((token, key))
+                if seen and time.time() - seen[0] < IDEMPOTENCY_SECONDS:
+                    return FakeResponse(200, seen[1])
+            if not text and not media_ids:
+                return FakeResponse(422, {"error": "Validation failed: Text can't be blank"})
+            used = count("mastodon", text, limit_override=self.mastodon_max_characters).used
+            if used > self.mastodon_max_characters:
+                return FakeResponse(422, {"error": "Validation failed: Text character limit "
+                                                   f"of {self.mastodon_max_characters} exceeded"})
+            status_id = str(110000000000000000 + int(self._next_id()))
+            paragraphs = "".join(
+                "<p>" + html.escape(p).replace("\n", "<br />") + "</p>"
+                for p in text.split("\n\n"))
+            status = {"id": status_id, "created_at": _iso(time.time()), "content": paragraphs,
+                      "visibility": body.get("visibility", "public"),
+                      "url": f"{self.base_url}/@poise/{status_id}",
+                      "uri": f"{self.base_url}/users/poise/statuses/{status_id}",
+                      "media_attachments": [{"id": m} for m in media_ids],
+                      "account": self._m_account()}
+            self._m_statuses.append(status)
+            if key:
+                self._m_idempotency[(token, key)] = (time.time(), status)
+            self.record_create(req, status_id)
+        return FakeResponse(200, status)
+
+    def _m_upload(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        media_id = str(120000000000000000 + int(self._next_id()))
+        with self.lock:
+            self._m_media_polls[media_id] = self.media_processing_polls
+        status = 202 if self.media_processing_polls else 200
+        return FakeResponse(status, {"id": media_id, "type": "image",
+                                     "url": None if status == 202 else f"/m/{media_id}"})
+
+    def _m_media(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        media_id = req.path.rsplit("/", 1)[1]
+        with self.lock:
+            if media_id not in self._m_media_polls:
+                return FakeResponse(404, {"error": "Record not found"})
+            left = self._m_media_polls[media_id]
+            self._m_media_polls[media_id] = max(0, left - 1)
+        if left > 0:
+            return FakeResponse(206, {"id": media_id, "url": None})
+        return FakeResponse(200, {"id": media_id, "url": f"/m/{media_id}"})
+
+    # --- Bluesky --------------------------------------------------------------------------
+
+    def _b_tokens(self, did: str) -> dict[str, Any]:
+        access, refresh = f"access-{self._next_id()}", f"refresh-{self._next_id()}"
+        with self.lock:
+            self._b_access[access] = did
+            self._b_refresh[refresh] = did
+            handle = self._b_handles[did]
+        return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh}
+
+    def _b_create_session(self, req: FakeRequest) -> FakeResponse:
+        body = req.body if isinstance(req.body, dict) else {}
+        if body.get("password") != BLUESKY_PASSWORD or not body.get("identifier"):
+            return FakeResponse(401, {"error": "AuthenticationRequired",
+                                      "message": "Invalid identifier or password"})
+        handle = str(body["identifier"]).lstrip("@")
+        did = _did(handle)
+        with self.lock:
+            self._b_handles[did] = handle
+        return FakeResponse(200, self._b_tokens(did))
+
+    def _b_refresh_session(self, req: FakeRequest) -> FakeResponse:
+        token = req.headers.get("authorization", "")[7:]
+        with self.lock:
+            did = self._b_refresh.pop(token, None)
+        if did is None:
+            return FakeResponse(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        return FakeResponse(200, self._b_tokens(did))
+
+    def _b_did(self, req: FakeRequest) -> str:
+        token = req.headers.get("authorization", "")[7:]
+        with self.lock:
+            did = self._b_access.get(token)
+        if did is None:
+            if token.startswith("access-"):
+                raise FakeError(platform_error("bluesky", "expired_token"))
+            raise FakeError(FakeResponse(401, {"error": "AuthenticationRequired",
+                                               "message": "Authentication Required"}))
+        return did
+
+    def _b_create_record(self, req: FakeRequest) -> FakeResponse:
+        did = self._b_did(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        repo, collection = body.get("repo"), str(body.get("collection", ""))
+        rkey = str(body.get("rkey") or "")
+        record = body.get("record") or {}
+        if repo != did:
+            return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid repo"})
+        if not re.fullmatch(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}", rkey):
+            return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid rkey"})
+        if collection == "app.bsky.feed.post" and abs(time.time() - tid_time(rkey)) > 600:
+            return FakeResponse(400, {"error": "InvalidRequest", "message":
+                                      "Custom rkeys for posts must be TIDs near the current "
+                                      "time"})
+        text = str(record.get("text", ""))
+        if graphemes(text) > 300 or len(text.encode()) > 3000:
+            return FakeResponse(400, {"error": "InvalidRequest", "message":
+                                      "Invalid app.bsky.feed.post record: Record/text must "
+                                      "not be longer than 300 graphemes"})
+        key = (did, collection, rkey)
+        with self.lock:
+            if key in self._b_records:
+                # What the live PDS does today on a repeated rkey.
+                return FakeResponse(500, {"error": "InternalServerError",
+                                          "message": "Internal Server Error"})
+            uri = f"at://{did}/{collection}/{rkey}"
+            cid = "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:40]
+            self._b_records[key] = {"uri": uri, "cid": cid, "value": record,
+                                    "indexedAt": _iso(time.time())}
+            self.record_create(req, uri)
+        return FakeResponse(200, {"uri": uri, "cid": cid})
+
+    def _b_get_record(self, req: FakeRequest) -> FakeResponse:
+        key = (req.query.get("repo", ""), req.query.get("collection", ""),
+               req.query.get("rkey", ""))
+        with self.lock:
+            found = self._b_records.get(key)
+        if found is None:
+            return FakeResponse(400, {"error": "RecordNotFound",
+                                      "message": f"Could not locate record: {key[2]}"})
+        return FakeResponse(200, {k: found[k] for k in ("uri", "cid", "value")})
+
+    def _b_upload(self, req: FakeRequest) -> FakeResponse:
+        self._b_did(req)
+        link = "bafkrei" + hashlib.sha256(req.raw).hexdigest()[:40]
+        return FakeResponse(200, {"blob": {"$type": "blob", "ref": {"$link": link},
+                                           "mimeType": req.headers.get("content-type", ""),
+                                           "size": len(req.raw)}})
+
+    def _b_profile(self, req: FakeRequest) -> FakeResponse:
+        did = self._b_did(req)
+        with self.lock:
+            handle = self._b_handles.get(did, "")
+        return FakeResponse(200, {"did": did, "handle": handle, "displayName": "Poise Demo"})
+
+    def _b_feed(self, req: FakeRequest) -> FakeResponse:
+        actor = req.query.get("actor", "")
+        with self.lock:
+            records = [r for (did, _, _), r in self._b_records.items()
+                       if actor in (did, self._b_handles.get(did))]
+        feed = [{"post": {"uri": r["uri"], "cid": r["cid"], "record": r["value"]}}
+                for r in reversed(records)]
+        return FakeResponse(200, {"feed": feed[:int(req.query.get("limit", "50"))]})
+
+    def _b_resolve(self, req: FakeRequest) -> FakeResponse:
+        handle = req.query.get("handle", "")
+        with self.lock:
+            known = _did(handle) in self._b_handles or handle.endswith(".test")
+        if not known:
+            return FakeResponse(400, {"error": "InvalidRequest",
+                                      "message": "Unable to resolve handle"})
+        return FakeResponse(200, {"did": _did(handle)})
+
+    # --- X --------------------------------------------------------------------------------
+
+    def _x_create(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        text = str(body.get("text", ""))
+        if count("x", text).over:
+            return FakeResponse(400, {"errors": [{"message": "Tweet text is too long"}],
+                                      "title": "Invalid Request", "detail": "text too long"})
+        with self.lock:
+            if any(t["text"] == text for t in self._x_tweets):
+                return platform_error("x", "duplicate")
+            tweet_id = str(1800000000000000000 + int(self._next_id()))
+            self._x_tweets.append({"id": tweet_id, "text": text, "at": time.time()})
+            self.record_create(req, tweet_id)
+        return FakeResponse(201, {"data": {"id": tweet_id, "text": text,
+                                           "edit_history_tweet_ids": [tweet_id]}})
+
+    def _x_me(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        return FakeResponse(200, {"data": {"id": X_USER_ID, "name": "Poise Demo",
+                                           "username": "poise"}})
+
+    def _x_list(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        start = req.query.get("start_time", "")
+        limit = int(req.query.get("max_results", "10"))
+        with self.lock:
+            tweets = [t for t in reversed(self._x_tweets) if not start or _iso(t["at"]) >= start]
+        data = [{"id": t["id"], "text": _as_x_echoes(t["text"]), "created_at": _iso(t["at"])}
+                for t in tweets[:limit]]
+        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
+                            if data else {"meta": {"result_count": 0}})
+
+    def x_incoming_dm(self, sender_id: str, text: str) -> str:
+        """A follower sends the X account a DM (read back by GET /2/dm_events)."""
+        with self.lock:
+            event_id = str(1900000000000000000 + int(self._next_id()))
+            self._x_dms.append({"id": event_id, "event_type": "MessageCreate", "text": text,
+                                "sender_id": sender_id, "created_at": _iso(time.time()),
+                                "dm_conversation_id": f"{X_USER_ID}-{sender_id}"})
+        return event_id
+
+    def _x_dm_events(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        with self.lock:
+            data = list(reversed(self._x_dms))[:int(req.query.get("max_results", "100"))]
+        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
+                            if data else {"meta": {"result_count": 0}})
+
+    def _x_dm_send(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        recipient = req.path.split("/")[-2]
+        with self.lock:
+            event_id = str(1900000000000000000 + int(self._next_id()))
+            self._x_dms.append({"id": event_id, "event_type": "MessageCreate",
+                                "text": str(body.get("text", "")), "sender_id": X_USER_ID,
+                                "created_at": _iso(time.time()),
+                                "dm_conversation_id": f"{X_USER_ID}-{recipient}"})
+        return FakeResponse(201, {"data": {"dm_conversation_id": f"{X_USER_ID}-{recipient}",
+                                           "dm_event_id": event_id}})
+
+    def _x_upload(self, req: FakeRequest) -> FakeResponse:
+        self._x_auth(req)
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.x_scope_missing(bearer, "media.write"):
+            return FakeResponse(403, {"title": "Forbidden", "type": "about:blank",
+                                      "status": 403, "detail": "This token lacks the "
+                                                               "media.write scope."})
+        body = req.body if isinstance(req.body, dict) else {}
+        if not isinstance(body.get("media"), dict):
+            return FakeResponse(400, {"errors": [{"message": "media is required"}]})
+        media_id = str(1900000000000000000 + int(self._next_id()))
+        return FakeResponse(200, {"data": {"id": media_id, "media_key": f"3_{media_id}",
+                                           "size": body["media"]["size"]}})
+
+    def _x_token(self, req: FakeRequest) -> FakeResponse:
+        body = req.body if isinstance(req.body, dict) else {}
+        if body.get("grant_type") == "authorization_code":
+            return self.x_authorization_code(body)
+        with self.lock:
+            good = (body.get("grant_type") == "refresh_token"
+                    and body.get("client_id") == X_CLIENT_ID
+                    and body.get("refresh_token") in self._x_refresh_tokens)
+            if not good:
+                return FakeResponse(400, {"error": "invalid_request",
+                                          "error_description": "Value passed for the token "
+                                                               "was invalid."})
+            self._x_refresh_tokens.discard(str(body["refresh_token"]))
+            access, refresh = f"x-access-{self._next_id()}", f"x-refresh-{self._next_id()}"
+            self.tokens.add(access)
+            self._x_refresh_tokens.add(refresh)
+        return FakeResponse(200, {"token_type": "bearer", "expires_in": 7200,
+                                  "access_token": access, "refresh_token": refresh,
+                                  "scope": "tweet.write users.read tweet.read offline.access"})
+
+    # --- LinkedIn -------------------------------------------------------------------------
+
+    def _l_headers(self, req: FakeRequest) -> None:
+        self._bearer(req)
+        if not re.fullmatch(r"\d{6}", req.headers.get("linkedin-version", "")):
+            raise FakeError(FakeResponse(400, {"status": 400, "code": "VERSION_MISSING",
+                                               "message": "A version must be present."}))
+        if req.headers.get("x-restli-protocol-version") != "2.0.0":
+            raise FakeError(FakeResponse(400, {"status": 400, "message":
+                                               "X-Restli-Protocol-Version 2.0.0 required"}))
+
+    def _l_create(self, req: FakeRequest) -> FakeResponse:
+        self._l_headers(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        author, commentary = str(body.get("author", "")), str(body.get("commentary", ""))
+        if not author.startswith("urn:li:") or body.get("lifecycleState") != "PUBLISHED":
+            return FakeResponse(422, {"status": 422, "message": "author and lifecycleState "
+                                                                "are required"})
+        with self.lock:
+            for post in self._l_posts:
+                if post["author"] == author and post["commentary"] == commentary:
+                    return FakeResponse(422, {"status": 422, "code": "DUPLICATE_POST",
+                                              "message": f"Content is a duplicate of "
+                                                         f"{post['id']}"})
+            urn = f"urn:li:share:{7000000000000000000 + int(self._next_id())}"
+            self._l_posts.append({"id": urn, "author": author, "commentary": commentary,
+                                  "createdAt": int(time.time() * 1000)})
+            self.record_create(req, urn)
+        return FakeResponse(201, None, {"x-restli-id": urn})
+
+    def _l_list(self, req: FakeRequest) -> FakeResponse:
+        self._l_headers(req)
+        if req.query.get("q") != "author":
+            return FakeResponse(400, {"status": 400, "message": "q=author required"})
+        with self.lock:
+            posts = [p for p in reversed(self._l_posts) if p["author"] == req.query.get("author")]
+        return FakeResponse(200, {"elements": posts[:int(req.query.get("count", "10"))]})
+
+    def _l_userinfo(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        return FakeResponse(200, {"sub": "fake-member", "name": "Poise Demo"})
+
+    # --- Graph (Facebook, Instagram, Threads) ---------------------------------------------
+
+    def _graph_parts(self, req: FakeRequest) -> tuple[str, dict[str, Any]]:
+        self._graph_token(req)
+        match = _GRAPH.match(req.path)
+        assert match is not None
+        body = req.body if isinstance(req.body, dict) else {}
+        return match.group(2), body
+
+    def _g_feed_create(self, req: FakeRequest) -> FakeResponse:
+        page, body = self._graph_parts(req)
+        message = str(body.get("message", ""))
+        if not message and not body.get("link"):
+            return platform_error("facebook", "422")
+        with self.lock:
+            if any(o.get("kind") == "fb_post" and o["page"] == page and o["message"] == message
+                   for o in self._g_objects.values()):
+                return platform_error("facebook", "duplicate")
+            post_id = f"{page}_{self._next_id()}"
+            self._g_objects[post_id] = {
+                "kind": "fb_post", "page": page, "id": post_id, "message": message,
+                "link": body.get("link"), "created_time": time.time(),
+                "permalink_url": f"https://www.facebook.com/{post_id}"}
+            self.record_create(req, post_id)
+        return FakeResponse(200, {"id": post_id})
+
+    def _g_feed_list(self, req: FakeRequest) -> FakeResponse:
+        page, _ = self._graph_parts(req)
+        since = float(req.query.get("since", "0") or 0)
+        with self.lock:
+            posts = [o for o in self._g_objects.values()
+                     if o.get("kind") == "fb_post" and o["page"] == page
+                     and o["created_time"] >= since]
+        data = [{"id": o["id"], "message": o["message"], "permalink_url": o["permalink_url"],
+                 "created_time": _iso(o["created_time"])} for o in reversed(posts)]
+        return FakeResponse(200, {"data": data[:int(req.query.get("limit", "25"))]})
+
+    def _g_container(self, req: FakeRequest) -> FakeResponse:
+        user, body = self._graph_parts(req)
+        if req.platform == "instagram":
+            if not body.get("image_url"):
+                return FakeResponse(400, {"error": {
+                    "message": "Only photo or video can be accepted as media type.",
+                    "type": "OAuthException", "code": 9004, "error_subcode": 2207052}})
+            text = str(body.get("caption", ""))
+        else:
+            media_type = body.get("media_type")
+            if media_type not in ("TEXT", "IMAGE") or (
+                    media_type == "IMAGE" and not body.get("image_url")):
+                return platform_error("threads", "422")
+            text = str(body.get("text", ""))
+        container_id = str(17800000000000000 + int(self._next_id()))
+        with self.lock:
+            self._g_objects[container_id] = {
+                "kind": "container", "platform": req.platform, "user": user, "text": text,
+                "status": "IN_PROGRESS" if self.container_polls else "FINISHED",
+                "polls": self.container_polls, "fields": dict(body)}
+        return FakeResponse(200, {"id": container_id})
+
+    def _g_publish(self, req: FakeRequest) -> FakeResponse:
+        user, body = self._graph_parts(req)
+        creation_id = str(body.get("creation_id", ""))
+        with self.lock:
+            container = self._g_objects.get(creation_id)
+            if container is None or container.get("kind") != "container" or (
+                    container["user"] != user):
+                return platform_error(req.platform, "422")
+            if container["status"] != "FINISHED":
+                return FakeResponse(400, {"error": {
+                    "message": f"The media is not ready for publishing ({container['status']})",
+                    "type": "OAuthException", "code": 9007, "error_subcode": 2207027}})
+            post_id = str(18000000000000000 + int(self._next_id()))
+            code = hashlib.sha256(post_id.encode()).hexdigest()[:11]
+            permalink = (f"https://www.instagram.com/p/{code}/" if req.platform == "instagram"
+                         else f"https://www.threads.net/@poise/post/{code}")
+            self._g_objects[post_id] = {"kind": "published", "platform": req.platform,
+                                        "user": user, "id": post_id, "text": container["text"],
+                                        "permalink": permalink, "timestamp": time.time()}
+            container["status"] = "PUBLISHED"
+            self.record_create(req, post_id)
+        return FakeResponse(200, {"id": post_id})
+
+    def _g_published_list(self, req: FakeRequest) -> FakeResponse:
+        user, _ = self._graph_parts(req)
+        field = "caption" if req.platform == "instagram" else "text"
+        with self.lock:
+            posts = [o for o in self._g_objects.values() if o.get("kind") == "published"
+                     and o["user"] == user and o["platform"] == req.platform]
+        data = [{"id": o["id"], field: o["text"], "permalink": o["permalink"],
+                 "timestamp": _iso(o["timestamp"])} for o in reversed(posts)]
+        return FakeResponse(200, {"data": data[:int(req.query.get("limit", "25"))]})
+
+    def _g_object(self, req: FakeRequest) -> FakeResponse:
+        object_id, _ = self._graph_parts(req)
+        with self.lock:
+            found = self._g_objects.get(object_id)
+            if found is not None and found.get("kind") == "container":
+                if found["status"] == "IN_PROGRESS":
+                    found["polls"] -= 1
+                    if found["polls"] <= 0:
+                        found["status"] = "FINISHED"
+                status = found["status"]
+                return FakeResponse(200, {"id": object_id, "status_code": status,
+                                          "status": status})
+            if found is not None and found.get("kind") == "published":
+                return FakeResponse(200, {"id": object_id, "permalink": found["permalink"]})
+            if found is not None:
+                return FakeResponse(200, {"id": object_id,
+                                          "permalink_url": found.get("permalink_url")})
+        return FakeResponse(200, {"id": object_id, "name": "Poise Demo", "username": "poise"})
+
+    # --- webhook --------------------------------------------------------------------------
+
+    def _w_receive(self, req: FakeRequest) -> FakeResponse:
+        if self.webhook_secret and not verify_signature(self.webhook_secret, req.headers,
+                                                        req.raw):
+            return FakeResponse(401, {"error": "bad signature"})
+        msg_id = req.headers.get("webhook-id", "")
+        with self.lock:
+            if msg_id in self._w_seen:
+                return FakeResponse(200, {"id": self._w_seen[msg_id], "duplicate": True})
+            receipt = f"wh_{self._next_id()}"
+            self._w_seen[msg_id] = receipt
+            if not str(req.headers.get("webhook-id", "")).startswith("ping_"):
+                self.record_create(req, receipt)
+        return FakeResponse(200, {"id": receipt})
+
+
+def _as_x_echoes(text: str) -> str:
+    """Text the way X's API returns it: links as t.co, & < > as entities."""
+    for url in sorted(set(x_urls(text)), key=len, reverse=True):
+        text = text.replace(url, "https://t.co/" + hashlib.sha256(url.encode()).hexdigest()[:10])
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def credentials_for(platform: str, handle: str = "poise") -> dict[str, str]:
+    """Credentials the fake accepts for an account on ``platform``."""
+    return {
+        "x": {"consumer_key": X_CONSUMER_KEY, "consumer_secret": X_CONSUMER_SECRET,
+              "access_token": TOKEN, "access_token_secret": X_TOKEN_SECRET},
+        "mastodon": {"access_token": TOKEN},
+        "bluesky": {"identifier": handle, "app_password": BLUESKY_PASSWORD},
+        "linkedin": {"access_token": TOKEN},
+        "facebook": {"page_access_token": TOKEN},
+        "instagram": {"access_token": TOKEN},
+        "threads": {"access_token": TOKEN},
+        "webhook": {"secret": WEBHOOK_SECRET},
+    }[platform]
