@@ -39,6 +39,9 @@ class AccountStatus(StrEnum):
     ok = "ok"
     needs_reconnect = "needs_reconnect"
     paused = "paused"
+    # Issue 11: publishing waits for an operator (a setting, the platform plan, a permission);
+    # the credentials themselves are fine. A green connection test puts it back to ok.
+    held = "held"
 
 
 class PostStatus(StrEnum):

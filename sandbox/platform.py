@@ -15,6 +15,7 @@ import html
 import re
 import time
 from collections.abc import Callable
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from publishers.bluesky import tid_time
 from publishers.text import count, graphemes, x_urls
+from publishers.versions import linkedin_sunset
 from publishers.webhook import verify_signature
 from sandbox.core import (
     FakeCore,
@@ -110,6 +112,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("POST", re.compile(r"^/rest/posts$"), "linkedin", "create", self._l_create),
             ("GET", re.compile(r"^/rest/posts$"), "linkedin", "read", self._l_list),
             ("GET", re.compile(r"^/v2/userinfo$"), "linkedin", "read", self._l_userinfo),
+            ("POST", re.compile(r"^/rest/images$"), "linkedin", "upload", self._l_init_upload),
+            ("PUT", re.compile(r"^/li-upload/\d+$"), "linkedin", "upload", self._l_put_image),
             ("POST", re.compile(r"^/webhook(/.*)?$"), "webhook", "create", self._w_receive),
             *self.oauth_routes(),
         ]
@@ -134,6 +138,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
             self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
             self._l_posts: list[dict[str, Any]] = []
+            self._l_images: dict[str, dict[str, Any]] = {}  # image URN -> owner, upload
+            # "today" for LinkedIn's version check; tests move it to reach a sunset.
+            self.linkedin_today: date | None = None
             self._g_objects: dict[str, dict[str, Any]] = {}
             self._w_seen: dict[str, str] = {}
             self.reset_oauth()
@@ -540,9 +547,27 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     def _l_headers(self, req: FakeRequest) -> None:
         self._bearer(req)
-        if not re.fullmatch(r"\d{6}", req.headers.get("linkedin-version", "")):
+        # Every /rest call needs LinkedIn-Version YYYYMM; a version not yet released or past
+        # its sunset answers 426 NONEXISTENT_VERSION "Requested version ... is not active".
+        # https://learn.microsoft.com/en-us/linkedin/marketing/versioning
+        # https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations
+        version = req.headers.get("linkedin-version", "")
+        if not version:
             raise FakeError(FakeResponse(400, {"status": 400, "code": "VERSION_MISSING",
-                                               "message": "A version must be present."}))
+                                               "message": "A version must be present. Please "
+                                                          "specify a version by adding the "
+                                                          "LinkedIn-Version header."}))
+        today = self.linkedin_today or date.today()
+        sunset, _ = linkedin_sunset(version)
+        released = re.fullmatch(r"(\d{4})(\d{2})", version)
+        too_new = released is not None and (int(released.group(1)),
+                                            int(released.group(2))) > (today.year, today.month)
+        if sunset is None or today >= sunset or too_new:
+            raise FakeError(FakeResponse(426, {"status": 426, "code": "NONEXISTENT_VERSION",
+                                               "message": f"Requested version {version}01 is "
+                                                          "not active"}))
+        # Rest.li 2.0 protocol header, required on the versioned APIs.
+        # https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/protocol-version
         if req.headers.get("x-restli-protocol-version") != "2.0.0":
             raise FakeError(FakeResponse(400, {"status": 400, "message":
                                                "X-Restli-Protocol-Version 2.0.0 required"}))
@@ -551,9 +576,18 @@ class FakePlatform(OAuthRoutes, FakeCore):
         self._l_headers(req)
         body = req.body if isinstance(req.body, dict) else {}
         author, commentary = str(body.get("author", "")), str(body.get("commentary", ""))
-        if not author.startswith("urn:li:") or body.get("lifecycleState") != "PUBLISHED":
-            return FakeResponse(422, {"status": 422, "message": "author and lifecycleState "
-                                                                "are required"})
+        # Posts API: author, commentary, visibility, distribution and lifecycleState are
+        # required. https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
+        missing = [f for f in ("author", "visibility", "distribution", "lifecycleState")
+                   if not body.get(f)]
+        if missing or not author.startswith("urn:li:") or body.get(
+                "lifecycleState") != "PUBLISHED":
+            return FakeResponse(422, {"status": 422, "message": "author, visibility, "
+                                      "distribution and lifecycleState are required"})
+        problem = self._l_media_problem(author, body.get("content"))
+        if problem:
+            return FakeResponse(422, {"status": 422, "code": "INVALID_CONTENT",
+                                      "message": problem})
         with self.lock:
             for post in self._l_posts:
                 if post["author"] == author and post["commentary"] == commentary:
@@ -562,9 +596,61 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                                          f"{post['id']}"})
             urn = f"urn:li:share:{7000000000000000000 + int(self._next_id())}"
             self._l_posts.append({"id": urn, "author": author, "commentary": commentary,
+                                  "content": body.get("content"),
                                   "createdAt": int(time.time() * 1000)})
             self.record_create(req, urn)
         return FakeResponse(201, None, {"x-restli-id": urn})
+
+    def _l_media_problem(self, author: str, content: Any) -> str:
+        """Images must be uploaded by the post's author through the Images API first; a
+        multi-image post holds 2 to 20. https://learn.microsoft.com/en-us/linkedin/marketing/
+        community-management/shares/images-api and .../shares/multiimage-post-api"""
+        if content is None:
+            return ""
+        if not isinstance(content, dict):
+            return "content must be an object"
+        if "media" in content:
+            ids = [str((content.get("media") or {}).get("id", ""))]
+        elif "multiImage" in content:
+            images = (content.get("multiImage") or {}).get("images") or []
+            ids = [str(i.get("id", "")) for i in images if isinstance(i, dict)]
+            if not 2 <= len(ids) <= 20:
+                return "multiImage needs 2 to 20 images"
+        else:
+            return "unknown content type"
+        with self.lock:
+            for image in ids:
+                known = self._l_images.get(image)
+                if known is None or known["owner"] != author or not known["uploaded"]:
+                    return f"{image} is not an uploaded image of {author}"
+        return ""
+
+    def _l_init_upload(self, req: FakeRequest) -> FakeResponse:
+        self._l_headers(req)
+        if req.query.get("action") != "initializeUpload":
+            return FakeResponse(400, {"status": 400, "message": "action=initializeUpload"})
+        body = req.body if isinstance(req.body, dict) else {}
+        owner = str((body.get("initializeUploadRequest") or {}).get("owner", ""))
+        if not owner.startswith(("urn:li:person:", "urn:li:organization:")):
+            return FakeResponse(422, {"status": 422, "message": "owner is required"})
+        number = self._next_id()
+        image = f"urn:li:image:C4E10AQ{number}"
+        with self.lock:
+            self._l_images[image] = {"owner": owner, "uploaded": False, "slot": number}
+        return FakeResponse(200, {"value": {
+            "uploadUrlExpiresAt": int(time.time() * 1000) + 86_400_000,
+            "uploadUrl": f"{self.base_url}/li-upload/{number}", "image": image}})
+
+    def _l_put_image(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        slot = req.path.rsplit("/", 1)[1]
+        with self.lock:
+            for item in self._l_images.values():
+                if item["slot"] == slot:
+                    item["uploaded"] = bool(req.raw)
+                    item["size"] = len(req.raw)
+                    return FakeResponse(201, None)
+        return FakeResponse(404, {"status": 404, "message": "no such upload"})
 
     def _l_list(self, req: FakeRequest) -> FakeResponse:
         self._l_headers(req)

@@ -22,6 +22,7 @@ from planner.errors import FieldProblem, Invalid, Unavailable
 from planner.models import Account, AccountStatus, Publication, PublicationStatus
 from planner.team import audit
 from publishers import (
+    AccountHeld,
     AuthExpired,
     ContentRejected,
     Identity,
@@ -269,6 +270,9 @@ def _check(account: Account, credentials: dict[str, str]) -> tuple[Identity, int
     except (AuthExpired, ContentRejected) as exc:
         raise Invalid("The platform did not accept these details: " + exc.reason,
                       problems=[FieldProblem(("credentials",), exc.reason)]) from exc
+    except AccountHeld as exc:
+        message = f"The details are right, but publishing cannot work yet: {exc.reason}"
+        raise Unavailable(message, problems=[FieldProblem(("credentials",), message)]) from exc
     except PublishError as exc:
         message = (f"Could not check these details with the platform right now: {exc.reason}."
                    " Nothing was saved; try again in a moment.")
@@ -300,10 +304,18 @@ def test_connection(*, session: Session, account: Account,
                             status=AccountStatus.needs_reconnect, reason=message[:500],
                             actor_id=actor_id)
         return ConnectionResult(False, message)
+    except AccountHeld as exc:
+        # The credentials work but something only an admin can change stands in the way (a
+        # sunset API version, the platform plan): publishing waits until a test passes.
+        message = f"{name} cannot publish for this account yet: {exc.reason}"
+        if account.status != AccountStatus.paused:
+            accounts.set_status(session=session, account=account, status=AccountStatus.held,
+                                reason=message[:500], actor_id=actor_id)
+        return ConnectionResult(False, message)
     except ContentRejected as exc:
         return ConnectionResult(False, f"The account's settings need fixing: {exc.reason}")
     except PublishError as exc:
-        state = {"ok": "connected", "paused": "paused",
+        state = {"ok": "connected", "paused": "paused", "held": "held",
                  "needs_reconnect": "marked for reconnecting"}.get(str(account.status), "as is")
         return ConnectionResult(False, f"Could not reach {name} to test the connection "
                                 f"({exc.reason}). Nothing changed: the account stays {state}; "
@@ -313,7 +325,7 @@ def test_connection(*, session: Session, account: Account,
         account.external_id = identity.external_id  # e.g. accounts connected before ids
     if limit:
         account.text_limit = limit
-    if account.status == AccountStatus.needs_reconnect or (
+    if account.status in (AccountStatus.needs_reconnect, AccountStatus.held) or (
             account.status == AccountStatus.ok and account.status_reason):
         accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                             actor_id=actor_id)
