@@ -47,7 +47,9 @@ CREDENTIALS = ("access_token",)
 # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/images-api
 # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/multiimage-post-api
 MEDIA_RULES = MediaRules(max_items=20, max_bytes=8 * 1024 * 1024,
-                         mime_types=frozenset({"image/jpeg", "image/png", "image/gif"}))
+                         mime_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+                         rule="LinkedIn takes up to 20 images (JPEG, PNG or GIF) of at most "
+                              "8 MB each.")
 _VERSION_CODES = {"NONEXISTENT_VERSION", "VERSION_MISSING", "INVALID_VERSION"}
 RESERVED = set("\\|{}@[]()<>#*_~")
 # A post counts as this publication's only if created at most this long before the first
@@ -125,6 +127,7 @@ def _is_duplicate(resp: requests.Response) -> bool:
 
 class LinkedInPublisher:
     platform = "linkedin"
+    media_rules = MEDIA_RULES
 
     def _author(self, account: AccountRef) -> str:
         author = account.external_id

@@ -137,6 +137,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._x_tweets: list[dict[str, Any]] = []
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
             self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
+            self._x_media: set[str] = set()
+            self.x_credits = True  # False: the developer account ran out (402)
             self._l_posts: list[dict[str, Any]] = []
             self._l_images: dict[str, dict[str, Any]] = {}  # image URN -> owner, upload
             # "today" for LinkedIn's version check; tests move it to reach a sunset.
@@ -450,16 +452,36 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     def _x_create(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)
+        if not self.x_credits:
+            # Pay-per-use: no credits left answers 402 for the developer account.
+            # https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+            return FakeResponse(402, {
+                "title": "CreditsDepleted", "type": "https://api.twitter.com/2/problems/credits",
+                "detail": "Your enrolled account does not have any credits to fulfill this "
+                          "request."})
         body = req.body if isinstance(req.body, dict) else {}
         text = str(body.get("text", ""))
         if count("x", text).over:
             return FakeResponse(400, {"errors": [{"message": "Tweet text is too long"}],
                                       "title": "Invalid Request", "detail": "text too long"})
+        media = body.get("media") if isinstance(body.get("media"), dict) else {}
+        media_ids = [str(m) for m in (media or {}).get("media_ids") or []]
         with self.lock:
+            # Media must have been uploaded first (POST /2/media/upload), at most 4 images.
+            # https://docs.x.com/x-api/posts/create-post
+            if len(media_ids) > 4 or any(m not in self._x_media for m in media_ids):
+                return FakeResponse(400, {"errors": [{"message": "Your media IDs are "
+                                                                 "invalid."}],
+                                          "title": "Invalid Request",
+                                          "detail": "One or more parameters to your request "
+                                                    "was invalid.",
+                                          "type": "https://api.twitter.com/2/problems/"
+                                                  "invalid-request"})
             if any(t["text"] == text for t in self._x_tweets):
                 return platform_error("x", "duplicate")
             tweet_id = str(1800000000000000000 + int(self._next_id()))
-            self._x_tweets.append({"id": tweet_id, "text": text, "at": time.time()})
+            self._x_tweets.append({"id": tweet_id, "text": text, "at": time.time(),
+                                   "media_ids": media_ids})
             self.record_create(req, tweet_id)
         return FakeResponse(201, {"data": {"id": tweet_id, "text": text,
                                            "edit_history_tweet_ids": [tweet_id]}})
@@ -470,15 +492,35 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                            "username": "poise"}})
 
     def _x_list(self, req: FakeRequest) -> FakeResponse:
+        """The user timeline, newest first, as X returns it: links t.co-wrapped, & < >
+        entity-escaped, a media post's text ending in the t.co link of its media, at most
+        ``max_results`` (5-100) per page with ``meta.next_token``.
+        https://docs.x.com/x-api/posts/get-posts and .../fundamentals/pagination"""
         self._x_auth(req)
         start = req.query.get("start_time", "")
         limit = int(req.query.get("max_results", "10"))
+        if not 5 <= limit <= 100:
+            return FakeResponse(400, {"errors": [{"message": "The `max_results` query "
+                                                             "parameter value is not between "
+                                                             "5 and 100"}],
+                                      "title": "Invalid Request",
+                                      "type": "https://api.twitter.com/2/problems/"
+                                              "invalid-request"})
+        offset = int(req.query.get("pagination_token", "0") or 0)
         with self.lock:
             tweets = [t for t in reversed(self._x_tweets) if not start or _iso(t["at"]) >= start]
-        data = [{"id": t["id"], "text": _as_x_echoes(t["text"]), "created_at": _iso(t["at"])}
-                for t in tweets[:limit]]
-        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
-                            if data else {"meta": {"result_count": 0}})
+        page = tweets[offset:offset + limit]
+        data = [{"id": t["id"], "created_at": _iso(t["at"]),
+                 "text": _as_x_echoes(t["text"]) + (
+                     " https://t.co/" + hashlib.sha256(t["id"].encode()).hexdigest()[:10]
+                     if t.get("media_ids") else "")}
+                for t in page]
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if data:
+            meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+        if offset + limit < len(tweets):
+            meta["next_token"] = str(offset + limit)
+        return FakeResponse(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
     def x_incoming_dm(self, sender_id: str, text: str) -> str:
         """A follower sends the X account a DM (read back by GET /2/dm_events)."""
@@ -520,6 +562,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         if not isinstance(body.get("media"), dict):
             return FakeResponse(400, {"errors": [{"message": "media is required"}]})
         media_id = str(1900000000000000000 + int(self._next_id()))
+        with self.lock:
+            self._x_media.add(media_id)
         return FakeResponse(200, {"data": {"id": media_id, "media_key": f"3_{media_id}",
                                            "size": body["media"]["size"]}})
 
