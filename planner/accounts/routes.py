@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from planner.accounts import connections, oauth
+from planner.accounts import apiversions, connections, oauth
 from planner.accounts import service as accounts
 from planner.db import utcnow
 from planner.errors import Invalid, PlannerError
@@ -36,6 +36,8 @@ def _page_context(session: SessionDep, member: Member, **extra: Any) -> dict[str
                           if a.platform in oauth.PROVIDERS},
         "row_for": None, "row_message": "", "row_ok": True, "row_errors": {},
         "row_values": {},
+        # API versions near or past their sunset, for the platforms connected here.
+        "version_warnings": apiversions.warnings({a.platform for a in rows}),
     }
     context.update(extra)
     return context

@@ -434,6 +434,25 @@ class TestFailurePolicy:
         assert notes and all("POISE_LINKEDIN_VERSION" in n.text and "rejected" not in n.text
                              for n in notes)
 
+    def test_a_platform_past_its_api_sunset_is_held_not_failed(
+            self, engine: Engine, scripted: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Issue 11: after a documented sunset, publishing to the platform waits (one message
+        # on the Accounts page) instead of every post failing on its own.
+        from planner.settings import get_settings
+
+        monkeypatch.setenv("POISE_LINKEDIN_VERSION", "202510")  # sunset 2026-10-15
+        get_settings.cache_clear()
+        try:
+            [held] = make_world(engine, platform="linkedin")
+            [other] = make_world(engine, platform="mastodon")
+            run(engine, scripted, config(threads=1))
+        finally:
+            monkeypatch.delenv("POISE_LINKEDIN_VERSION")
+            get_settings.cache_clear()
+        assert pub(engine, held).status == S.pending and pub(engine, held).attempts == 0
+        assert pub(engine, other).status == S.published
+        assert [text for text, _ in scripted.calls] == ["hello 0"]
+
     def test_content_rejected_fails_with_the_reason(self, engine: Engine,
                                                     scripted: Scripted) -> None:
         [pid] = make_world(engine)
