@@ -138,6 +138,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
             self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
             self._x_media: set[str] = set()
+            self.x_dm_events_read = 0  # what X would bill for DM reads
             self.x_credits = True  # False: the developer account ran out (402)
             self._l_posts: list[dict[str, Any]] = []
             self._l_images: dict[str, dict[str, Any]] = {}  # image URN -> owner, upload
@@ -532,11 +533,24 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return event_id
 
     def _x_dm_events(self, req: FakeRequest) -> FakeResponse:
+        """Newest first, ``max_results`` 1-100 (default 100) per page, ``meta.next_token``
+        for the next (``pagination_token``); no since_id on this endpoint.
+        https://docs.x.com/x-api/direct-messages/lookup/introduction"""
         self._x_auth(req)
+        limit = int(req.query.get("max_results", "100"))
+        if not 1 <= limit <= 100:
+            return FakeResponse(400, {"title": "Invalid Request", "errors": [
+                {"message": "The `max_results` query parameter value is not between 1 and "
+                            "100"}]})
+        offset = int(req.query.get("pagination_token", "0") or 0)
         with self.lock:
-            data = list(reversed(self._x_dms))[:int(req.query.get("max_results", "100"))]
-        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
-                            if data else {"meta": {"result_count": 0}})
+            events = list(reversed(self._x_dms))
+            self.x_dm_events_read += len(events[offset:offset + limit])
+        data = events[offset:offset + limit]
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if offset + limit < len(events):
+            meta["next_token"] = str(offset + limit)
+        return FakeResponse(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
     def _x_dm_send(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)

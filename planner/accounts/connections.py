@@ -377,6 +377,21 @@ def resume(*, session: Session, account: Account, actor_id: int | None) -> Accou
                                actor_id=actor_id)
 
 
+def set_dm_polling(*, session: Session, account: Account, on: bool,
+                   actor_id: int | None) -> Account:
+    """Turn fetching an X account's DMs into the Inbox on or off (X bills each DM read)."""
+    if account.platform != "x":
+        raise Invalid.at("dm_polling", "Only X accounts are polled for direct messages.")
+    before = account.dm_polling
+    account.dm_polling = on
+    session.add(account)
+    audit.record(session=session, action="account.dm_polling", entity="account",
+                 entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
+                 before={"dm_polling": before}, after={"dm_polling": on})
+    session.flush()
+    return account
+
+
 def held_count(*, session: Session, account: Account) -> int:
     return len(session.exec(select(Publication.id).where(
         Publication.account_id == account.id,

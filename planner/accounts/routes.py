@@ -167,6 +167,19 @@ def resume_account(request: Request, account_id: int, session: SessionDep,
     return _row(request, session, member, account, "Resumed: publishing continues.")
 
 
+@router.post("/w/{slug}/accounts/{account_id}/dm-polling")
+async def dm_polling(request: Request, account_id: int, session: SessionDep,
+                     member: Member = require(Role.manager)) -> Response:
+    form = await request.form()
+    on = str(form.get("on", "")) == "1"
+    account = connections.set_dm_polling(session=session,
+                                         account=_account(session, member, account_id),
+                                         on=on, actor_id=member.user_id)
+    return _row(request, session, member, account,
+                "DMs are fetched into the Inbox again." if on else
+                "DMs are no longer fetched from X for this account (X bills each DM read).")
+
+
 @router.post("/w/{slug}/accounts/{account_id}/reconnect")
 async def reconnect_account(request: Request, account_id: int, session: SessionDep,
                             member: Member = require(Role.manager)) -> Response:
