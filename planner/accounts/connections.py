@@ -81,7 +81,13 @@ FORMS: dict[str, PlatformForm] = {
                                     help="Settings -> Privacy and security -> App passwords")),
         api_base_help="Leave empty for bsky.social; your PDS URL if self-hosted"),
     "linkedin": PlatformForm(
-        "linkedin", (CredentialField("access_token", "Access token"),),
+        "linkedin", (CredentialField("access_token", "Access token"),
+                     CredentialField("scope", "Granted permissions", secret=False,
+                                     required=False,
+                                     help="As LinkedIn listed them with the token, e.g. "
+                                          "w_member_social,r_member_social; without "
+                                          "r_member_social a post whose outcome is unknown "
+                                          "goes to a person to check")),
         external_id_label="Author URN (urn:li:organization:... for a page; empty = the "
                           "member who owns the token)"),
     "facebook": PlatformForm(
