@@ -228,6 +228,10 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return token
 
     def _x_auth(self, req: FakeRequest) -> None:
+        """OAuth 1.0a HMAC-SHA1 signatures (query and form parameters signed, JSON bodies
+        not), else an OAuth 2.0 bearer token.
+        https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/creating-a-signature
+        https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-token"""
         auth = req.headers.get("authorization", "")
         if not auth.startswith("OAuth "):
             self._bearer(req)
@@ -462,6 +466,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                           "request."})
         body = req.body if isinstance(req.body, dict) else {}
         text = str(body.get("text", ""))
+        # 280 weighted characters (twitter-text v3, URLs 23, emoji and CJK 2).
+        # https://docs.x.com/resources/fundamentals/counting-characters
         if count("x", text).over:
             return FakeResponse(400, {"errors": [{"message": "Tweet text is too long"}],
                                       "title": "Invalid Request", "detail": "text too long"})
@@ -478,6 +484,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                                     "was invalid.",
                                           "type": "https://api.twitter.com/2/problems/"
                                                   "invalid-request"})
+            # X refuses a post whose text repeats one of the account's recent posts (403,
+            # "duplicate content"). https://docs.x.com/x-api/fundamentals/response-codes-and-errors
             if any(t["text"] == text for t in self._x_tweets):
                 return platform_error("x", "duplicate")
             tweet_id = str(1800000000000000000 + int(self._next_id()))
@@ -566,6 +574,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                            "dm_event_id": event_id}})
 
     def _x_upload(self, req: FakeRequest) -> FakeResponse:
+        """One-shot upload of a still image (multipart ``media``); an OAuth 2.0 token needs
+        the media.write scope. https://docs.x.com/x-api/media/upload-media"""
         self._x_auth(req)
         bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
         if self.x_scope_missing(bearer, "media.write"):
@@ -582,6 +592,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                            "size": body["media"]["size"]}})
 
     def _x_token(self, req: FakeRequest) -> FakeResponse:
+        """refresh_token grant; a refresh token works once and a new one comes back.
+        https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code"""
         body = req.body if isinstance(req.body, dict) else {}
         if body.get("grant_type") == "authorization_code":
             return self.x_authorization_code(body)
@@ -711,6 +723,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(404, {"status": 404, "message": "no such upload"})
 
     def _l_list(self, req: FakeRequest) -> FakeResponse:
+        """Find posts by author (q=author, newest first, ``count``); LinkedIn grants this read
+        (r_member_social) to few apps. https://learn.microsoft.com/en-us/linkedin/marketing/
+        community-management/shares/posts-api#find-posts-by-authors"""
         self._l_headers(req)
         if req.query.get("q") != "author":
             return FakeResponse(400, {"status": 400, "message": "q=author required"})
@@ -719,6 +734,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"elements": posts[:int(req.query.get("count", "10"))]})
 
     def _l_userinfo(self, req: FakeRequest) -> FakeResponse:
+        """OpenID Connect userinfo (unversioned): ``sub`` and ``name``.
+        https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/
+        sign-in-with-linkedin-v2#api-request-to-retreive-member-details"""
         self._bearer(req)
         return FakeResponse(200, {"sub": "fake-member", "name": "Poise Demo"})
 
