@@ -25,9 +25,14 @@ LINKEDIN_MIGRATIONS = "https://learn.microsoft.com/en-us/linkedin/marketing/inte
 LINKEDIN_DEFAULT = "202607"
 # Sunset days the migrations table names; other versions: one year after release, on the 15th.
 LINKEDIN_SUNSETS: dict[str, date] = {
+    "202409": date(2025, 9, 15),
     "202410": date(2025, 10, 15),
     "202411": date(2025, 11, 17),
     "202510": date(2026, 10, 15),
+    "202511": date(2026, 11, 16),
+    "202601": date(2027, 1, 15),
+    "202602": date(2027, 2, 15),
+    "202603": date(2027, 3, 16),
 }
 _LINKEDIN_VERSION = re.compile(r"^(20\d\d)(0[1-9]|1[0-2])$")
 
