@@ -287,12 +287,13 @@ class LinkedInPublisher:
         author = self._author(account)
         look = profile_url(account)
         scopes = _scopes(account)
-        if scopes is not None and "r_member_social" not in scopes and not _is_organization(
-                author):
-            # Reading a member's posts needs r_member_social, which LinkedIn grants to few
-            # apps: without it nothing can be checked, and a blind resend may post twice.
-            raise OutcomeUnknown("LinkedIn does not let this app read the member's posts "
-                                 f"(no r_member_social); look at {look} and mark it")
+        # Reading posts back needs r_member_social (restricted: LinkedIn grants it to few
+        # apps) for a member, r_organization_social for a page; without it nothing can be
+        # checked, and a blind resend may post twice: a person looks.
+        read = "r_organization_social" if _is_organization(author) else "r_member_social"
+        if scopes is not None and read not in scopes:
+            raise OutcomeUnknown(f"LinkedIn does not let this app read the account's posts "
+                                 f"(no {read}); look at {look} and mark it")
         try:
             # Rest.li 2.0: the URN goes into the query string encoded.
             resp = self._call("GET", f"/rest/posts?q=author&author={quote(author, safe='')}"

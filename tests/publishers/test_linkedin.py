@@ -199,6 +199,16 @@ class TestPermissions:
         assert "https://www.linkedin.com/in/" in caught.value.reason
         assert not [r for r in fake.requests if r[1] == "/rest/posts"]
 
+    def test_a_page_without_r_organization_social_goes_to_a_person(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        ref = replace(account("linkedin", scope="w_organization_social"),
+                      external_id="urn:li:organization:5515715")
+        ctx = make_ctx(state={"first_sent_at": str(int(time.time()))})
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.find_existing(Content(text="lost"), ref, ctx)
+        assert "r_organization_social" in caught.value.reason
+        assert "linkedin.com/company/5515715/admin" in caught.value.reason
+
     def test_a_refused_lookup_links_to_the_profile(self, fake: FakePlatform, account,
                                                    make_ctx) -> None:
         fake.inject("read", "403", platform="linkedin")
