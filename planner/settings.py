@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from publishers.versions import LINKEDIN_DEFAULT, valid_linkedin_version
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
                                  "clients only).")
     linkedin_client_id: str = Field("", description="LinkedIn OAuth client id.")
     linkedin_client_secret: str = Field("", description="LinkedIn OAuth client secret.")
+    linkedin_version: str = Field(LINKEDIN_DEFAULT, description="LinkedIn-Version header "
+                                  "(YYYYMM) sent on every LinkedIn call; LinkedIn retires "
+                                  "each version about a year after its release.")
     meta_app_id: str = Field("", description="Meta app id, for 'Connect with Meta' "
                              "(Facebook Pages, Instagram, Threads).")
     meta_app_secret: str = Field("", description="Meta app secret.")
@@ -64,6 +69,15 @@ class Settings(BaseSettings):
                                  "tracked links and feed URLs.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
+
+    @field_validator("linkedin_version")
+    @classmethod
+    def _linkedin_version(cls, value: str) -> str:
+        value = value.strip()
+        if not valid_linkedin_version(value):
+            raise ValueError(f"POISE_LINKEDIN_VERSION must be YYYYMM (e.g. {LINKEDIN_DEFAULT}),"
+                             f" not {value!r}")
+        return value
 
     @field_validator("default_timezone")
     @classmethod

@@ -64,6 +64,9 @@ class AccountRef:
     # The account's own text limit where it differs from the platform default (a Mastodon
     # instance's configuration.statuses.max_characters); None = the platform default.
     text_limit: int | None = None
+    # The platform API version the operator configured (LinkedIn's POISE_LINKEDIN_VERSION);
+    # empty = the adapter's default (publishers/versions.py).
+    api_version: str = ""
 
 
 @dataclass
@@ -118,6 +121,12 @@ class PublishError(Exception):
 
 class AuthExpired(PublishError):
     """Credentials were refused: the account needs reconnecting; nothing was created."""
+
+
+class AccountHeld(PublishError):
+    """Nothing was created, and nothing this account sends can go out until a person changes
+    something outside the post: a setting (a sunset API version), the platform plan (X's 402),
+    an app permission. The account's publications wait; admins are told what to change."""
 
 
 class ContentRejected(PublishError):

@@ -325,6 +325,11 @@ class TestOAuth:
                                              build_account_ref(account), _ctx())
         assert fake.creates[0].body["author"] == "urn:li:person:fake-member"
         assert result.remote_id.startswith("urn:li:share:")
+        # The granted permissions are kept: without r_member_social an unknown outcome goes
+        # to a person instead of a lookup LinkedIn would refuse (issue 11).
+        ref = build_account_ref(account)
+        assert ref.credentials["scope"] == "openid profile w_member_social"
+        assert ref.api_version == get_settings().linkedin_version
 
     def test_linkedin_needs_the_client_secret_too(self, world, make_client, monkeypatch):
         monkeypatch.setenv("POISE_LINKEDIN_CLIENT_ID", "li-client")
