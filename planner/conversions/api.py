@@ -177,14 +177,21 @@ class ConversionIn(BaseModel):
     email: str = ""
     phone: str = ""
     name: str = ""
-    contact_id: int | None = None
-    at: datetime | None = Field(None, description="When it happened; default now")
+    sender_ids: dict[str, str] = Field(
+        default_factory=dict, description="The person's sender id per platform, e.g. "
+        "{\"instagram\": \"<IGSID>\"}")
+    contact_id: int | None = Field(None, description="A contact id you stored (a merged-away "
+                                   "id names the contact it was merged into)")
+    at: datetime | None = Field(None, description="When it happened; default now. A buyer "
+                                "never seen before becomes a contact dated at the sale")
 
 
 class ConversionOut(BaseModel):
-    contact_id: int
+    contact_id: int = Field(description="The one contact every identifier of the request "
+                            "now belongs to")
     contact_created: bool
-    event_id: int | None
+    event_id: int | None = Field(description="The sale or qualified event; for type=contact "
+                                 "the contact's contact event")
     created: bool = Field(description="False when this external id was recorded before")
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from planner.errors import Invalid, NotFound
 from planner.models_conversions import (
     Contact,
     ContactIdentity,
+    ContactMerge,
     ContactStatus,
     ConversionEvent,
     EventKind,
@@ -74,22 +76,42 @@ def normal_identities(raw: dict[str, str]) -> dict[str, str]:
 
 
 def get_contact(*, session: Session, workspace_id: int, contact_id: int) -> Contact:
+    """The contact with this id, or the one it was merged into (ids are never reused)."""
     contact = session.get(Contact, contact_id)
+    if contact is None:
+        merged = session.get(ContactMerge, contact_id)
+        contact = session.get(Contact, merged.contact_id) if merged is not None else None
     if contact is None or contact.workspace_id != workspace_id:
         raise NotFound("No such contact in this workspace.")
     return contact
 
 
+def contact_event(*, session: Session, contact: Contact) -> ConversionEvent | None:
+    """The ``contact`` event of ``contact`` (when it became known); one per person."""
+    return session.exec(select(ConversionEvent).where(
+        ConversionEvent.contact_id == contact.id, ConversionEvent.kind == EventKind.contact)
+        .order_by(col(ConversionEvent.at), col(ConversionEvent.id))).first()
+
+
 def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
-             name: str = "", source: str, now: datetime | None = None) -> tuple[Contact, bool]:
-    """The contact these identities name, created (with its ``contact`` event) if none does."""
+             name: str = "", source: str, now: datetime | None = None,
+             contact_ids: Iterable[int] = ()) -> tuple[Contact, bool]:
+    """The one contact a request names, with every identifier of the request attached.
+
+    ``identities`` are its visitor id, e-mail, phone and platform sender ids; ``contact_ids``
+    the contacts it names outright (a ``contact_id``, resolved through merges; the buyer of
+    an order already recorded). When they name several contacts, the oldest (lowest id) is
+    kept and the others are merged into it; when they name none, a contact is created with
+    its ``contact`` event, both dated ``now`` (a sale's time for a buyer never seen).
+    """
     now = now or utcnow()
     ids = normal_identities(identities)
-    if not ids:
+    named = set(contact_ids)
+    if not ids and not named:
         raise Invalid("A contact needs at least one identifier (visitor id, e-mail, phone or "
                       "a platform user id).")
-    found = _identities_named(session, workspace_id, ids)
-    contact_ids = sorted({i.contact_id for i in found})
+    found = _identities_named(session, workspace_id, ids) if ids else []
+    contact_ids = sorted(named | {i.contact_id for i in found})
     created = not contact_ids
     if created:
         contact = Contact(workspace_id=workspace_id, name=name[:200], source=source,
@@ -101,7 +123,7 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     else:
         contact = get_contact(session=session, workspace_id=workspace_id,
                               contact_id=contact_ids[0])
-    _join(session, contact, ids, found, name)
+    _join(session, contact, ids, found, name, also=contact_ids)
     return contact, created
 
 
@@ -125,9 +147,9 @@ def _identities_named(session: Session, workspace_id: int,
 
 
 def _join(session: Session, contact: Contact, ids: dict[str, str],
-          found: list[ContactIdentity], name: str) -> None:
+          found: list[ContactIdentity], name: str, also: Iterable[int] = ()) -> None:
     workspace_id = contact.workspace_id
-    for other in sorted({i.contact_id for i in found} - {contact.id}):
+    for other in sorted(({i.contact_id for i in found} | set(also)) - {contact.id}):
         merge_contacts(session=session, keep=contact,
                        drop=get_contact(session=session, workspace_id=workspace_id,
                                         contact_id=other))
@@ -173,10 +195,18 @@ def merge_contacts(*, session: Session, keep: Contact, drop: Contact) -> Contact
     keep.email = keep.email or drop.email
     keep.phone = keep.phone or drop.phone
     keep.name = keep.name or drop.name
+    keep.assignee_id = keep.assignee_id or drop.assignee_id
+    if keep.status == ContactStatus.new:
+        keep.status = drop.status  # a merged buyer stays won, a conversation stays talking
     keep.created_at = min(keep.created_at, drop.created_at)
     if drop.last_message_at and (keep.last_message_at is None
                                  or drop.last_message_at > keep.last_message_at):
         keep.last_message_at = drop.last_message_at
+    # The old id keeps naming this person (a shop may have stored it); chains stay flat.
+    session.execute(update(ContactMerge).where(col(ContactMerge.contact_id) == drop_id)
+                    .values(contact_id=keep_id))
+    session.add(ContactMerge(merged_id=drop_id, workspace_id=keep.workspace_id,
+                             contact_id=keep_id))
     session.flush()
     session.delete(drop)
     session.flush()

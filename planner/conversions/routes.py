@@ -80,6 +80,17 @@ def _refuse(status: int, detail: str) -> JSONResponse:
                         media_type="application/problem+json")
 
 
+def _problem(exc: PlannerError) -> JSONResponse:
+    """The same problem detail the API gives (with the field at fault), for the shop."""
+    body: dict[str, Any] = {"type": "about:blank", "title": exc.title,
+                            "status": exc.status_code, "detail": exc.message}
+    errors = [{"loc": ["data", *p.loc], "field": ".".join(["data", p.field]), "msg": p.message}
+              for p in exc.problems]
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json")
+
+
 @public.get("/hooks/{slug}/meta")
 def meta_verify(slug: str, request: Request, session: SessionDep) -> Response:
     """Meta's subscription check: echo hub.challenge when the verify token matches."""
@@ -129,7 +140,8 @@ async def shop_receive(slug: str, request: Request, session: SessionDep) -> Resp
                                             source="shop", kind=kind, data=data,
                                             fallback_id=request.headers.get("webhook-id", ""))
     except PlannerError as exc:  # invalid data (422), a contact id of another workspace (404)
-        return _refuse(exc.status_code, exc.message)
+        session.rollback()  # nothing of a refused event is kept
+        return _problem(exc)
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
 
@@ -166,6 +178,9 @@ def contact_page(request: Request, contact_id: int, session: SessionDep,
                  member: Member = require(Role.viewer)) -> Response:
     contact = contacts.get_contact(session=session, workspace_id=member.workspace_id,
                                    contact_id=contact_id)
+    if contact.id != contact_id:  # merged into another contact: its page is the one
+        return RedirectResponse(f"/w/{member.workspace.slug}/inbox/{contact.id}",
+                                status_code=308)
     accounts = {a.id: a for a in session.exec(select(Account).where(
         Account.workspace_id == member.workspace_id)).all()}
     messages = session.exec(select(Message).where(Message.contact_id == contact.id)
