@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from planner.conversions import credits
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
+from planner.models import Membership, Role, User
 from planner.models_conversions import (
     Contact,
     ContactIdentity,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 # Platform kinds hold the sender's id on that platform (X user id, Page-scoped id, IGSID ...).
 IDENTITY_KINDS = ("visitor", "email", "phone", "x", "facebook", "instagram", "threads",
                   "mastodon", "bluesky", "linkedin", "whatsapp", "webhook")
+PLATFORM_KINDS = IDENTITY_KINDS[3:]
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -330,6 +332,14 @@ def set_status(*, session: Session, contact: Contact, status: ContactStatus,
                  entity_id=contact.id, actor_id=actor_id, workspace_id=contact.workspace_id,
                  before={"status": before}, after={"status": str(status)})
     return contact
+
+
+def team(*, session: Session, workspace_id: int) -> list[User]:
+    """Who a conversation can be assigned to: members above viewer."""
+    return list(session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id))
+                             .where(Membership.workspace_id == workspace_id,
+                                    Membership.role != Role.viewer)
+                             .order_by(col(User.name), col(User.email))).all())
 
 
 def assign(*, session: Session, contact: Contact, assignee_id: int | None,

@@ -18,14 +18,24 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from planner.conversions import attribution, charts, contacts, inbox, links, webhooks
+from planner.conversions import (
+    attribution,
+    charts,
+    contacts,
+    inbox,
+    links,
+    replies,
+    webhooks,
+)
 from planner.db import get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
-from planner.models import Account, Membership, Post, Role, User, Workspace
+from planner.models import Account, Post, Role, User, Workspace
 from planner.models_conversions import (
+    Contact,
     ContactIdentity,
     ContactStatus,
     ConversionEvent,
@@ -148,10 +158,7 @@ async def shop_receive(slug: str, request: Request, session: SessionDep) -> Resp
 # --- the inbox -----------------------------------------------------------------------------------
 
 def _team(session: Session, workspace_id: int) -> list[User]:
-    return list(session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id))
-                             .where(Membership.workspace_id == workspace_id,
-                                    Membership.role != Role.viewer)
-                             .order_by(col(User.name), col(User.email))).all())
+    return contacts.team(session=session, workspace_id=workspace_id)
 
 
 def _prompts(session: Session, workspace_id: int) -> list[dict[str, Any]]:
@@ -223,9 +230,25 @@ async def reply(request: Request, contact_id: int, session: SessionDep,
     account = session.get(Account, int(account_id)) if account_id.isdigit() else None
     if account is not None and account.workspace_id != member.workspace_id:
         raise NotFound("No such account in this workspace.")
-    message = inbox.send_message(session=session, contact=contact, account=account,
-                                 text=str(form.get("text") or ""), author_id=member.user_id)
-    return _back(member, contact_id, message.delivery)
+    message = send_reply(session, contact=contact, account=account,
+                         text=str(form.get("text") or ""), author_id=member.user_id)
+    return _back(member, contact.id or 0, message.delivery)
+
+
+def send_reply(session: Session, *, contact: Contact, account: Account | None, text: str,
+               author_id: int | None) -> Message:
+    """A person's reply (page and API): stored ``pending`` and committed, sent with no
+    transaction open, its outcome recorded in a second transaction (the request's)."""
+    message, outgoing = replies.queue_reply(session=session, contact=contact, account=account,
+                                            text=text, author_id=author_id)
+    text = message.text
+    session.commit()
+    outcome = replies.deliver(outgoing, text)
+    bind = session.bind
+    if isinstance(bind, Connection) and bind.dialect.name == "sqlite":
+        bind.info["sqlite_begin"] = "BEGIN IMMEDIATE"  # the outcome's write waits its turn
+    return replies.record_outcome(session=session, message_id=outgoing.message_id,
+                                  outcome=outcome)
 
 
 @pages.post("/w/{slug}/inbox/{contact_id}/status")
