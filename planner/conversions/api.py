@@ -44,7 +44,12 @@ class FunnelOut(BaseModel):
     qualified: float
     sales: float
     revenue: dict[str, float] = Field(description="Per currency, in major units")
-    rates: dict[str, float | None]
+    rates: dict[str, float | None] = Field(
+        description="contacts_per_session, qualified_per_contact, sales_per_qualified: ratios "
+                    "of this row's counts (null when dividing by zero). They count events, not "
+                    "people, so they can pass 1: a contact who buys twice makes two sales for "
+                    "one qualification, and each stage is credited to the touch before it, "
+                    "which can be another channel's")
 
 
 class ChannelHealthOut(BaseModel):
