@@ -112,6 +112,18 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     if not ids and not named:
         raise Invalid("A contact needs at least one identifier (visitor id, e-mail, phone or "
                       "a platform user id).")
+    try:
+        with session.begin_nested():
+            return _identify(session, workspace_id, ids, named, name, source, now)
+    except IntegrityError:
+        # Another request attached one of these identifiers first (on PostgreSQL this one
+        # waited for it to commit): look again, once; the second time it is found.
+        log.info("Identity race in workspace %s; looking the contact up again", workspace_id)
+    return _identify(session, workspace_id, ids, named, name, source, now)
+
+
+def _identify(session: Session, workspace_id: int, ids: dict[str, str], named: set[int],
+              name: str, source: str, now: datetime) -> tuple[Contact, bool]:
     found = _identities_named(session, workspace_id, ids) if ids else []
     contact_ids = sorted(named | {i.contact_id for i in found})
     created = not contact_ids

@@ -274,3 +274,46 @@ class TestContactIdsAreNeverReused:
             sql = conn.exec_driver_sql(
                 "SELECT sql FROM sqlite_master WHERE name = 'contact'").scalar_one()
         assert "AUTOINCREMENT" in sql.upper()
+
+
+class TestRacingRequests:
+    def test_two_requests_racing_for_a_new_email_make_one_contact(self, engine, conv):
+        """PostgreSQL: the second insert of the identity waits for the first transaction and
+        fails when it commits; the request looks again and joins that contact (SQLite
+        serialises writing requests at BEGIN IMMEDIATE, so it never races)."""
+        import threading
+
+        from sqlalchemy import text as sql
+        from sqlmodel import Session
+
+        from planner.conversions import contacts
+
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite requests take the write lock at BEGIN: no race to lose")
+        first = Session(engine, expire_on_commit=False)
+        mine, _ = contacts.identify(session=first, workspace_id=conv.workspace_id,
+                                    identities={"email": "race@x.test"}, source="shop")
+        result: dict = {}
+
+        def second_request() -> None:
+            with session_scope(engine) as s:
+                contact, created = contacts.identify(
+                    session=s, workspace_id=conv.workspace_id, source="api",
+                    identities={"email": "race@x.test", "phone": "600100200"})
+                result.update(id=contact.id, created=created)
+
+        thread = threading.Thread(target=second_request)
+        thread.start()
+        with engine.connect() as watch:  # until the second request waits on the first's row
+            for _ in range(200):
+                if watch.execute(sql("SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE wait_event_type = 'Lock'")).scalar_one():
+                    break
+                watch.rollback()
+                time.sleep(0.05)
+        first.commit()
+        first.close()
+        thread.join(timeout=60)
+        assert result == {"id": mine.id, "created": False}
+        assert [c.id for c in _contacts(engine)] == [mine.id]
+        assert ("phone", "600100200") in _identities(engine, mine.id)
