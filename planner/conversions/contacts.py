@@ -141,16 +141,6 @@ def _identify(session: Session, workspace_id: int, ids: dict[str, str], named: s
     return contact, created
 
 
-def join_identities(*, session: Session, contact: Contact, identities: dict[str, str],
-                    name: str = "") -> Contact:
-    """Give ``contact`` identifiers that explicitly belong to it (the e-mail on an order it
-    made); a contact already holding one of them is merged into it."""
-    ids = normal_identities(identities)
-    if ids:
-        _join(session, contact, ids, _identities_named(session, contact.workspace_id, ids), name)
-    return contact
-
-
 def _identities_named(session: Session, workspace_id: int,
                       ids: dict[str, str]) -> list[ContactIdentity]:
     """The stored identities equal to one of ``ids`` (each an indexed lookup)."""
