@@ -135,6 +135,8 @@ class ConversionEvent(SQLModel, table=True):
         UniqueConstraint("workspace_id", "kind", "external_id",
                          name="uq_conversionevent_ws_kind_external"),
         Index("ix_conversionevent_ws_kind_at", "workspace_id", "kind", "at"),
+        # The API answers event ids; a merge deletes duplicate events (issue 16).
+        {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id")

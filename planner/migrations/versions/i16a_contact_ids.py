@@ -8,7 +8,8 @@ SQLite hands out max(id) + 1, so deleting the newest contact (a merge does) gave
 next person. The ``contact`` table is rebuilt with AUTOINCREMENT (every id kept; SQLite only
 switches foreign keys off outside a transaction, which ``env.py`` does for SQLite), and
 ``sqlite_sequence`` starts above every id known to have been used: the live ones and the
-merged-away ones the audit trail records. Those merged ids are backfilled into
+merged-away ones the audit trail records. ``conversionevent`` gets AUTOINCREMENT too: the
+API answers event ids, and a merge deletes duplicate ``contact`` / ``qualified`` events. Those merged ids are backfilled into
 ``contactmerge`` unless a live contact already holds the id (then it was reused before this
 migration, and the live contact keeps it). PostgreSQL's sequence never reused ids.
 """
@@ -42,9 +43,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     merged = _merges_in_audit(bind)
     if bind.dialect.name == "sqlite":
-        with op.batch_alter_table("contact", recreate="always",
-                                  table_kwargs={"sqlite_autoincrement": True}):
-            pass
+        for table in ("contact", "conversionevent"):
+            with op.batch_alter_table(table, recreate="always",
+                                      table_kwargs={"sqlite_autoincrement": True}):
+                pass
         problems = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if problems:
             raise RuntimeError(f"foreign keys broken by the contact rebuild: {problems[:5]}")
@@ -90,6 +92,7 @@ def downgrade() -> None:
     op.drop_index("ix_contactmerge_contact_id", table_name="contactmerge")
     op.drop_table("contactmerge")
     if op.get_bind().dialect.name == "sqlite":
-        with op.batch_alter_table("contact", recreate="always",
-                                  table_kwargs={"sqlite_autoincrement": False}):
-            pass
+        for table in ("contact", "conversionevent"):
+            with op.batch_alter_table(table, recreate="always",
+                                      table_kwargs={"sqlite_autoincrement": False}):
+                pass

@@ -269,10 +269,11 @@ class TestContactIdsAreNeverReused:
             r = send("api", "contact", {"contact_id": gone})
             assert r.status_code == 200 and r.json()["contact_id"] == first
 
-    def test_the_contact_table_autoincrements_on_sqlite(self, sqlite_engine):
+    @pytest.mark.parametrize("table", ["contact", "conversionevent"])
+    def test_the_table_autoincrements_on_sqlite(self, sqlite_engine, table):
         with sqlite_engine.connect() as conn:
             sql = conn.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE name = 'contact'").scalar_one()
+                "SELECT sql FROM sqlite_master WHERE name = ?", (table,)).scalar_one()
         assert "AUTOINCREMENT" in sql.upper()
 
 

@@ -27,6 +27,9 @@ def test_upgrade_keeps_contacts_and_never_reuses_their_ids(empty_url):  # noqa: 
                 direction="in", text="hi", at=T0)
         _insert(conn, "contactidentity", workspace_id=ws, contact_id=kept, kind="email",
                 value="a@x.test")
+        sale = _insert(conn, "conversionevent", workspace_id=ws, contact_id=kept, kind="sale",
+                       source="shop", external_id="A-1", at=T0, amount_cents=100,
+                       currency="EUR")
         # 'merged' and then 'later' (the newest) merged into 'kept', as merge_contacts did.
         for drop in (merged, later):
             conn.execute(text("DELETE FROM contact WHERE id = :i"), {"i": drop})
@@ -42,10 +45,18 @@ def test_upgrade_keeps_contacts_and_never_reuses_their_ids(empty_url):  # noqa: 
             sql = conn.execute(text(
                 "SELECT sql FROM sqlite_master WHERE name = 'contact'")).scalar_one()
             assert "AUTOINCREMENT" in sql.upper()
+            events = conn.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name = 'conversionevent'")).scalar_one()
+            assert "AUTOINCREMENT" in events.upper()
+            assert "uq_conversionevent_ws_kind_external" in events  # one sale per order, kept
+            assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = "
+                                     "'ix_conversionevent_ws_kind_at'")).scalar_one() == 1
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute(text("SELECT id, status, email FROM contact")).all() == [
             (kept, "won", "a@x.test")]
         assert conn.execute(text("SELECT contact_id FROM message")).scalar_one() == kept
+        assert conn.execute(text("SELECT id, contact_id, external_id FROM conversionevent")
+                            ).all() == [(sale, kept, "A-1")]
         assert sorted(conn.execute(text("SELECT merged_id, contact_id FROM contactmerge"))
                       .all()) == [(merged, kept), (later, kept)]
         stranger = _insert(conn, "contact", workspace_id=ws, status="new")
