@@ -72,8 +72,11 @@ class TrackedLink(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
+    # AUTOINCREMENT (issue 16): SQLite would otherwise hand the id of a merged-away contact
+    # to the next new one, and a shop that stored it would write to a stranger.
     __table_args__ = (Index("ix_contact_ws_last", "workspace_id", "last_message_at"),
-                      Index("ix_contact_ws_status", "workspace_id", "status"))
+                      Index("ix_contact_ws_status", "workspace_id", "status"),
+                      {"sqlite_autoincrement": True})
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id")
     name: str = Field(default="", max_length=200)
@@ -132,6 +135,8 @@ class ConversionEvent(SQLModel, table=True):
         UniqueConstraint("workspace_id", "kind", "external_id",
                          name="uq_conversionevent_ws_kind_external"),
         Index("ix_conversionevent_ws_kind_at", "workspace_id", "kind", "at"),
+        # The API answers event ids; a merge deletes duplicate events (issue 16).
+        {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id")
@@ -180,3 +185,19 @@ class AutoReply(SQLModel, table=True):
     post_id: int = Field(foreign_key="post.id", unique=True)
     enabled: bool = True
     text: str = Field(default="", max_length=500)  # "" means "Here is the link: {url}"
+
+
+# --- issue 16: one customer, one contact ---------------------------------------------------------
+
+class ContactMerge(SQLModel, table=True):
+    """A contact merged into another: its id keeps naming the contact it joined.
+
+    Contact ids are never reused (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so a
+    shop or script that stored the old id keeps writing to the same person. Chains are kept
+    flat: when the surviving contact is merged in turn, its rows here follow it.
+    """
+
+    merged_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    workspace_id: int = Field(foreign_key="workspace.id")
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    at: datetime = _at()

@@ -17,7 +17,9 @@ from planner.conversions import (
     dm_poll,
     inbox,
     links,
+    replies,
     webhooks,
 )
 
-__all__ = ["attribution", "charts", "contacts", "credits", "dm_poll", "inbox", "links", "webhooks"]
+__all__ = ["attribution", "charts", "contacts", "credits", "dm_poll", "inbox", "links", "replies",
+           "webhooks"]

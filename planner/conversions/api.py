@@ -16,11 +16,19 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from planner.conversions import attribution, links, webhooks
-from planner.conversions.routes import report_context
+from planner.conversions import attribution, contacts, inbox, links, webhooks
+from planner.conversions.routes import report_context, send_reply
 from planner.errors import Invalid, NotFound
-from planner.models import Publication, Role, Workspace
-from planner.models_conversions import Contact
+from planner.models import Account, Post, Publication, Role, Workspace
+from planner.models_conversions import (
+    Contact,
+    ContactIdentity,
+    ContactStatus,
+    ConversionEvent,
+    EventKind,
+    Message,
+    Touchpoint,
+)
 from planner.team import users
 from planner.web.deps import ApiUserDep, Member, SessionDep, require_api
 from planner.web.problems import COMMON_ERRORS, WRITE_ERRORS
@@ -36,7 +44,12 @@ class FunnelOut(BaseModel):
     qualified: float
     sales: float
     revenue: dict[str, float] = Field(description="Per currency, in major units")
-    rates: dict[str, float | None]
+    rates: dict[str, float | None] = Field(
+        description="contacts_per_session, qualified_per_contact, sales_per_qualified: ratios "
+                    "of this row's counts (null when dividing by zero). They count events, not "
+                    "people, so they can pass 1: a contact who buys twice makes two sales for "
+                    "one qualification, and each stage is credited to the touch before it, "
+                    "which can be another channel's")
 
 
 class ChannelHealthOut(BaseModel):
@@ -177,14 +190,21 @@ class ConversionIn(BaseModel):
     email: str = ""
     phone: str = ""
     name: str = ""
-    contact_id: int | None = None
-    at: datetime | None = Field(None, description="When it happened; default now")
+    sender_ids: dict[str, str] = Field(
+        default_factory=dict, description="The person's sender id per platform, e.g. "
+        "{\"instagram\": \"<IGSID>\"}")
+    contact_id: int | None = Field(None, description="A contact id you stored (a merged-away "
+                                   "id names the contact it was merged into)")
+    at: datetime | None = Field(None, description="When it happened; default now. A buyer "
+                                "never seen before becomes a contact dated at the sale")
 
 
 class ConversionOut(BaseModel):
-    contact_id: int
+    contact_id: int = Field(description="The one contact every identifier of the request "
+                            "now belongs to")
     contact_created: bool
-    event_id: int | None
+    event_id: int | None = Field(description="The sale or qualified event; for type=contact "
+                                 "the contact's contact event")
     created: bool = Field(description="False when this external id was recorded before")
 
 
@@ -225,6 +245,250 @@ def list_contacts(session: SessionDep, status: str = "", limit: int = Query(100,
     rows = session.exec(query.order_by(col(Contact.last_message_at).desc().nulls_last(),
                                        col(Contact.id).desc()).limit(limit)).all()
     return [ContactOut.model_validate(c, from_attributes=True) for c in rows]
+
+
+# --- the Inbox (issue 16): the same reads and actions as the page, with the same roles ---------
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str = Field(description="in or out")
+    channel: str = Field(description="x, facebook, instagram ... or note")
+    kind: str = Field(description="dm, auto (an auto-reply) or note")
+    delivery: str = Field(description="received; sent, failed, note (no DM API: kept, not "
+                          "sent) or pending (stored, the platform not answered yet)")
+    text: str
+    error: str
+    account_id: int | None
+    post_id: int | None
+    author_id: int | None
+    remote_id: str | None
+    at: datetime
+
+
+class ConversationOut(BaseModel):
+    contact: ContactOut
+    channels: list[str] = Field(description="Platforms the person has a sender id on")
+    last_message: MessageOut | None
+    post_id: int | None = Field(description="The post whose prompt started the conversation")
+    dm_keyword: str = ""
+    assignee_name: str | None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    next_offset: int | None = Field(description="Pass as ?offset= for the next page; null "
+                                    "on the last page")
+
+
+class IdentityOut(BaseModel):
+    kind: str = Field(description="visitor, email, phone or a platform (its sender id)")
+    value: str
+
+
+class TouchOut(BaseModel):
+    id: int
+    kind: str = Field(description="session (a tracked-link click) or dm")
+    at: datetime
+    account_id: int | None
+    channel: str | None = Field(description="The account: platform and handle")
+    post_id: int | None
+    tags: list[str] = Field(description="The post's value tags")
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    at: datetime
+    source: str
+    order_id: str | None = Field(description="Sales: the order id (else the event's id)")
+    amount: float
+    currency: str
+    first_account_id: int | None
+    last_account_id: int | None
+
+
+class ConversationDetail(BaseModel):
+    contact: ContactOut
+    merged_from: int | None = Field(description="The id asked for when it was merged into "
+                                    "this contact")
+    identities: list[IdentityOut]
+    messages: list[MessageOut] = Field(description="Oldest first")
+    journey: list[TouchOut] = Field(description="Touchpoints, oldest first")
+    events: list[EventOut] = Field(description="contact, qualified and sale events")
+
+
+def _message(m: Message) -> MessageOut:
+    return MessageOut.model_validate(m, from_attributes=True)
+
+
+@scoped.get("/conversations", response_model=ConversationPage, responses=COMMON_ERRORS)
+def list_conversations(
+    session: SessionDep,
+    status: ContactStatus | None = None,
+    assignee: str | None = Query(None, pattern=r"^(\d+|none)$",
+                                 description="A user id, or 'none' for unassigned"),
+    channel: str | None = Query(None, description="A platform: x, facebook, instagram ..."),
+    since: datetime | None = Query(None, description="Only conversations with a message "
+                                   "(or, never messaged, contacts created) since"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    member: Member = require_api(Role.viewer),
+) -> ConversationPage:
+    """The Inbox: contacts, latest message first, with what started each conversation."""
+    if channel and channel not in contacts.PLATFORM_KINDS:
+        raise Invalid.at("query.channel", f"Unknown channel {channel!r}; use one of "
+                         f"{', '.join(contacts.PLATFORM_KINDS)}.")
+    if since is not None and since.tzinfo is None:
+        raise Invalid.at("query.since", "Give the time with its offset (e.g. ...T10:00:00Z).")
+    rows = inbox.conversations(
+        session=session, workspace_id=member.workspace_id,
+        status=status.value if status else "",
+        assignee=int(assignee) if assignee and assignee.isdigit() else None,
+        unassigned=assignee == "none", channel=channel or "", since=since, limit=limit + 1,
+        offset=offset)
+    kinds: dict[int, list[str]] = {}
+    for cid, kind in session.exec(select(ContactIdentity.contact_id, ContactIdentity.kind).where(
+            col(ContactIdentity.contact_id).in_([r.contact.id for r in rows]))).all():
+        if kind in contacts.PLATFORM_KINDS:
+            kinds.setdefault(cid, []).append(kind)
+    items = [ConversationOut(
+        contact=ContactOut.model_validate(r.contact, from_attributes=True),
+        channels=sorted(kinds.get(r.contact.id or 0, [])),
+        last_message=_message(r.last) if r.last else None,
+        post_id=r.post.id if r.post else None, dm_keyword=r.post.dm_keyword if r.post else "",
+        assignee_name=(r.assignee.name or r.assignee.email) if r.assignee else None)
+        for r in rows[:limit]]
+    return ConversationPage(items=items,
+                            next_offset=offset + limit if len(rows) > limit else None)
+
+
+def _contact(session: Session, member: Member, contact_id: int) -> Contact:
+    return contacts.get_contact(session=session, workspace_id=member.workspace_id,
+                                contact_id=contact_id)
+
+
+@scoped.get("/conversations/{contact_id}", response_model=ConversationDetail,
+            responses=COMMON_ERRORS)
+def get_conversation(contact_id: int, session: SessionDep,
+                     member: Member = require_api(Role.viewer)) -> ConversationDetail:
+    """One conversation: the contact, its identifiers, messages, journey and events. A
+    merged-away id answers the contact it was merged into (``merged_from`` says so)."""
+    contact = _contact(session, member, contact_id)
+    messages = session.exec(select(Message).where(Message.contact_id == contact.id)
+                            .order_by(col(Message.at), col(Message.id))).all()
+    touches = session.exec(select(Touchpoint).where(Touchpoint.contact_id == contact.id)
+                           .order_by(col(Touchpoint.at), col(Touchpoint.id))).all()
+    events = session.exec(select(ConversionEvent).where(
+        ConversionEvent.contact_id == contact.id)
+        .order_by(col(ConversionEvent.at), col(ConversionEvent.id))).all()
+    accounts = {a.id: a for a in session.exec(select(Account).where(
+        col(Account.id).in_({t.account_id for t in touches if t.account_id}))).all()}
+    posts = {p.id: p for p in session.exec(select(Post).where(
+        col(Post.id).in_({t.post_id for t in touches if t.post_id}))).all()}
+    identities = session.exec(select(ContactIdentity).where(
+        ContactIdentity.contact_id == contact.id)
+        .order_by(col(ContactIdentity.kind), col(ContactIdentity.id))).all()
+
+    def channel(account_id: int | None) -> str | None:
+        account = accounts.get(account_id)
+        return f"{account.platform} {account.handle}" if account else None
+
+    return ConversationDetail(
+        contact=ContactOut.model_validate(contact, from_attributes=True),
+        merged_from=contact_id if contact.id != contact_id else None,
+        identities=[IdentityOut(kind=i.kind, value=i.value) for i in identities],
+        messages=[_message(m) for m in messages],
+        journey=[TouchOut(id=t.id or 0, kind=t.kind, at=t.at, account_id=t.account_id,
+                          channel=channel(t.account_id), post_id=t.post_id,
+                          tags=[x for x in (posts[t.post_id].tags.split(",")
+                                            if t.post_id in posts else []) if x])
+                 for t in touches],
+        events=[EventOut(id=e.id or 0, kind=str(e.kind), at=e.at, source=e.source,
+                         order_id=e.external_id, amount=e.amount_cents / 100,
+                         currency=e.currency, first_account_id=e.first_account_id,
+                         last_account_id=e.last_account_id) for e in events])
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10000)
+    account_id: int | None = Field(None, description="The account to answer from (one the "
+                                   "person has a sender id on); null keeps a note")
+
+
+@scoped.post("/conversations/{contact_id}/replies", response_model=MessageOut, status_code=201,
+             responses=WRITE_ERRORS)
+def post_reply(contact_id: int, body: ReplyIn, session: SessionDep,
+               member: Member = require_api(Role.manager)) -> MessageOut:
+    """Reply through the platform's DM API (X, Messenger, Instagram); elsewhere the reply is
+    kept as a note. The reply is stored before the platform is called; ``delivery`` says
+    what happened (``failed`` with ``error`` when the platform refused)."""
+    contact = _contact(session, member, contact_id)
+    account = session.get(Account, body.account_id) if body.account_id is not None else None
+    if body.account_id is not None and (account is None
+                                        or account.workspace_id != member.workspace_id):
+        raise NotFound("No such account in this workspace.")
+    return _message(send_reply(session, contact=contact, account=account, text=body.text,
+                               author_id=member.user_id))
+
+
+class StatusIn(BaseModel):
+    status: ContactStatus
+
+
+@scoped.put("/conversations/{contact_id}/status", response_model=ContactOut,
+            responses=WRITE_ERRORS)
+def put_status(contact_id: int, body: StatusIn, session: SessionDep,
+               member: Member = require_api(Role.manager)) -> ContactOut:
+    """Set the status; ``qualified`` or ``won`` records the qualified event once."""
+    contact = contacts.set_status(session=session, contact=_contact(session, member, contact_id),
+                                  status=body.status, actor_id=member.user_id)
+    return ContactOut.model_validate(contact, from_attributes=True)
+
+
+class AssignIn(BaseModel):
+    assignee_id: int | None = Field(description="A team member (manager or above); null "
+                                    "unassigns")
+
+
+@scoped.put("/conversations/{contact_id}/assignee", response_model=ContactOut,
+            responses=WRITE_ERRORS)
+def put_assignee(contact_id: int, body: AssignIn, session: SessionDep,
+                 member: Member = require_api(Role.manager)) -> ContactOut:
+    """Assign the conversation to a team member, or unassign it."""
+    contact = _contact(session, member, contact_id)
+    if body.assignee_id is not None and body.assignee_id not in {
+            u.id for u in contacts.team(session=session, workspace_id=member.workspace_id)}:
+        raise Invalid.at("assignee_id", "Assign to a team member (manager or above).")
+    contacts.assign(session=session, contact=contact, assignee_id=body.assignee_id,
+                    actor_id=member.user_id)
+    return ContactOut.model_validate(contact, from_attributes=True)
+
+
+class SaleIn(BaseModel):
+    order_id: str = Field(min_length=1, max_length=120, description="The shop's order id: "
+                          "the same order by any route (shop webhook, API, Inbox) is one sale")
+    amount: str | float = Field(description="Major units, e.g. '49.90'")
+    currency: str = Field(max_length=3, examples=["EUR"])
+    at: datetime | None = Field(None, description="When it was sold; default now")
+
+
+@scoped.post("/conversations/{contact_id}/sales", response_model=ConversionOut,
+             status_code=201,
+             responses={**WRITE_ERRORS, 200: {"description": "Already recorded (same order)"}})
+def post_sale(contact_id: int, body: SaleIn, response: Response, session: SessionDep,
+              member: Member = require_api(Role.manager)) -> ConversionOut:
+    """Record a sale for this contact, as the Inbox's "Record sale" does."""
+    contact = _contact(session, member, contact_id)
+    if body.at is not None and body.at.tzinfo is None:
+        raise Invalid.at("at", "Give the time with its offset (e.g. ...T10:00:00Z).")
+    recorded = contacts.record_event(
+        session=session, contact=contact, kind=EventKind.sale, source="api",
+        external_id=body.order_id, amount_cents=webhooks.amount_cents(body.amount),
+        currency=body.currency, at=body.at, actor_id=member.user_id)
+    if not recorded.created:
+        response.status_code = 200
+    return ConversionOut(contact_id=recorded.event.contact_id, contact_created=False,
+                         event_id=recorded.event.id, created=recorded.created)
 
 
 class TrackedLinkIn(BaseModel):

@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,9 +23,11 @@ from sqlmodel import Session, col, select
 from planner.conversions import credits
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound
+from planner.models import Membership, Role, User
 from planner.models_conversions import (
     Contact,
     ContactIdentity,
+    ContactMerge,
     ContactStatus,
     ConversionEvent,
     EventKind,
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 # Platform kinds hold the sender's id on that platform (X user id, Page-scoped id, IGSID ...).
 IDENTITY_KINDS = ("visitor", "email", "phone", "x", "facebook", "instagram", "threads",
                   "mastodon", "bluesky", "linkedin", "whatsapp", "webhook")
+PLATFORM_KINDS = IDENTITY_KINDS[3:]
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -74,22 +78,54 @@ def normal_identities(raw: dict[str, str]) -> dict[str, str]:
 
 
 def get_contact(*, session: Session, workspace_id: int, contact_id: int) -> Contact:
+    """The contact with this id, or the one it was merged into (ids are never reused)."""
     contact = session.get(Contact, contact_id)
+    if contact is None:
+        merged = session.get(ContactMerge, contact_id)
+        contact = session.get(Contact, merged.contact_id) if merged is not None else None
     if contact is None or contact.workspace_id != workspace_id:
         raise NotFound("No such contact in this workspace.")
     return contact
 
 
+def contact_event(*, session: Session, contact: Contact) -> ConversionEvent | None:
+    """The ``contact`` event of ``contact`` (when it became known); one per person."""
+    return session.exec(select(ConversionEvent).where(
+        ConversionEvent.contact_id == contact.id, ConversionEvent.kind == EventKind.contact)
+        .order_by(col(ConversionEvent.at), col(ConversionEvent.id))).first()
+
+
 def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
-             name: str = "", source: str, now: datetime | None = None) -> tuple[Contact, bool]:
-    """The contact these identities name, created (with its ``contact`` event) if none does."""
+             name: str = "", source: str, now: datetime | None = None,
+             contact_ids: Iterable[int] = ()) -> tuple[Contact, bool]:
+    """The one contact a request names, with every identifier of the request attached.
+
+    ``identities`` are its visitor id, e-mail, phone and platform sender ids; ``contact_ids``
+    the contacts it names outright (a ``contact_id``, resolved through merges; the buyer of
+    an order already recorded). When they name several contacts, the oldest (lowest id) is
+    kept and the others are merged into it; when they name none, a contact is created with
+    its ``contact`` event, both dated ``now`` (a sale's time for a buyer never seen).
+    """
     now = now or utcnow()
     ids = normal_identities(identities)
-    if not ids:
+    named = set(contact_ids)
+    if not ids and not named:
         raise Invalid("A contact needs at least one identifier (visitor id, e-mail, phone or "
                       "a platform user id).")
-    found = _identities_named(session, workspace_id, ids)
-    contact_ids = sorted({i.contact_id for i in found})
+    try:
+        with session.begin_nested():
+            return _identify(session, workspace_id, ids, named, name, source, now)
+    except IntegrityError:
+        # Another request attached one of these identifiers first (on PostgreSQL this one
+        # waited for it to commit): look again, once; the second time it is found.
+        log.info("Identity race in workspace %s; looking the contact up again", workspace_id)
+    return _identify(session, workspace_id, ids, named, name, source, now)
+
+
+def _identify(session: Session, workspace_id: int, ids: dict[str, str], named: set[int],
+              name: str, source: str, now: datetime) -> tuple[Contact, bool]:
+    found = _identities_named(session, workspace_id, ids) if ids else []
+    contact_ids = sorted(named | {i.contact_id for i in found})
     created = not contact_ids
     if created:
         contact = Contact(workspace_id=workspace_id, name=name[:200], source=source,
@@ -101,18 +137,8 @@ def identify(*, session: Session, workspace_id: int, identities: dict[str, str],
     else:
         contact = get_contact(session=session, workspace_id=workspace_id,
                               contact_id=contact_ids[0])
-    _join(session, contact, ids, found, name)
+    _join(session, contact, ids, found, name, also=contact_ids)
     return contact, created
-
-
-def join_identities(*, session: Session, contact: Contact, identities: dict[str, str],
-                    name: str = "") -> Contact:
-    """Give ``contact`` identifiers that explicitly belong to it (the e-mail on an order it
-    made); a contact already holding one of them is merged into it."""
-    ids = normal_identities(identities)
-    if ids:
-        _join(session, contact, ids, _identities_named(session, contact.workspace_id, ids), name)
-    return contact
 
 
 def _identities_named(session: Session, workspace_id: int,
@@ -125,9 +151,9 @@ def _identities_named(session: Session, workspace_id: int,
 
 
 def _join(session: Session, contact: Contact, ids: dict[str, str],
-          found: list[ContactIdentity], name: str) -> None:
+          found: list[ContactIdentity], name: str, also: Iterable[int] = ()) -> None:
     workspace_id = contact.workspace_id
-    for other in sorted({i.contact_id for i in found} - {contact.id}):
+    for other in sorted(({i.contact_id for i in found} | set(also)) - {contact.id}):
         merge_contacts(session=session, keep=contact,
                        drop=get_contact(session=session, workspace_id=workspace_id,
                                         contact_id=other))
@@ -173,10 +199,18 @@ def merge_contacts(*, session: Session, keep: Contact, drop: Contact) -> Contact
     keep.email = keep.email or drop.email
     keep.phone = keep.phone or drop.phone
     keep.name = keep.name or drop.name
+    keep.assignee_id = keep.assignee_id or drop.assignee_id
+    if keep.status == ContactStatus.new:
+        keep.status = drop.status  # a merged buyer stays won, a conversation stays talking
     keep.created_at = min(keep.created_at, drop.created_at)
     if drop.last_message_at and (keep.last_message_at is None
                                  or drop.last_message_at > keep.last_message_at):
         keep.last_message_at = drop.last_message_at
+    # The old id keeps naming this person (a shop may have stored it); chains stay flat.
+    session.execute(update(ContactMerge).where(col(ContactMerge.contact_id) == drop_id)
+                    .values(contact_id=keep_id))
+    session.add(ContactMerge(merged_id=drop_id, workspace_id=keep.workspace_id,
+                             contact_id=keep_id))
     session.flush()
     session.delete(drop)
     session.flush()
@@ -300,6 +334,14 @@ def set_status(*, session: Session, contact: Contact, status: ContactStatus,
                  entity_id=contact.id, actor_id=actor_id, workspace_id=contact.workspace_id,
                  before={"status": before}, after={"status": str(status)})
     return contact
+
+
+def team(*, session: Session, workspace_id: int) -> list[User]:
+    """Who a conversation can be assigned to: members above viewer."""
+    return list(session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id))
+                             .where(Membership.workspace_id == workspace_id,
+                                    Membership.role != Role.viewer)
+                             .order_by(col(User.name), col(User.email))).all())
 
 
 def assign(*, session: Session, contact: Contact, assignee_id: int | None,

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 import tweepy
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from planner.accounts import decrypt_credentials
@@ -27,6 +28,7 @@ from planner.models import Account, Post, Publication, PublicationStatus, User
 from planner.models_conversions import (
     AutoReply,
     Contact,
+    ContactIdentity,
     ContactStatus,
     ConversionSettings,
     Message,
@@ -307,13 +309,30 @@ class Conversation:
 
 
 def conversations(*, session: Session, workspace_id: int, status: str = "",
-                  limit: int = 100) -> list[Conversation]:
+                  assignee: int | None = None, unassigned: bool = False, channel: str = "",
+                  since: datetime | None = None, limit: int = 100,
+                  offset: int = 0) -> list[Conversation]:
+    """Contacts, latest message first. ``channel``: a platform the person has a sender id or
+    a message on; ``since``: a message (or, for someone never messaged, the contact) since."""
     query = select(Contact).where(Contact.workspace_id == workspace_id)
     if status:
         query = query.where(Contact.status == status)
+    if assignee is not None:
+        query = query.where(Contact.assignee_id == assignee)
+    elif unassigned:
+        query = query.where(col(Contact.assignee_id).is_(None))
+    if channel:
+        query = query.where(or_(
+            select(ContactIdentity.id).where(ContactIdentity.contact_id == Contact.id,
+                                             ContactIdentity.kind == channel).exists(),
+            select(Message.id).where(Message.contact_id == Contact.id,
+                                     Message.channel == channel).exists()))
+    if since is not None:
+        query = query.where(func.coalesce(col(Contact.last_message_at),
+                                          col(Contact.created_at)) >= since)
     people = list(session.exec(query.order_by(
         col(Contact.last_message_at).desc().nulls_last(), col(Contact.id).desc())
-        .limit(limit)).all())
+        .offset(offset).limit(limit)).all())
     ids = [c.id for c in people]
     last: dict[int, Message] = {}
     for message in session.exec(select(Message).where(col(Message.contact_id).in_(ids))

@@ -18,14 +18,24 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from planner.conversions import attribution, charts, contacts, inbox, links, webhooks
+from planner.conversions import (
+    attribution,
+    charts,
+    contacts,
+    inbox,
+    links,
+    replies,
+    webhooks,
+)
 from planner.db import get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
-from planner.models import Account, Membership, Post, Role, User, Workspace
+from planner.models import Account, Post, Role, User, Workspace
 from planner.models_conversions import (
+    Contact,
     ContactIdentity,
     ContactStatus,
     ConversionEvent,
@@ -80,6 +90,17 @@ def _refuse(status: int, detail: str) -> JSONResponse:
                         media_type="application/problem+json")
 
 
+def _problem(exc: PlannerError) -> JSONResponse:
+    """The same problem detail the API gives (with the field at fault), for the shop."""
+    body: dict[str, Any] = {"type": "about:blank", "title": exc.title,
+                            "status": exc.status_code, "detail": exc.message}
+    errors = [{"loc": ["data", *p.loc], "field": ".".join(["data", p.field]), "msg": p.message}
+              for p in exc.problems]
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json")
+
+
 @public.get("/hooks/{slug}/meta")
 def meta_verify(slug: str, request: Request, session: SessionDep) -> Response:
     """Meta's subscription check: echo hub.challenge when the verify token matches."""
@@ -129,17 +150,15 @@ async def shop_receive(slug: str, request: Request, session: SessionDep) -> Resp
                                             source="shop", kind=kind, data=data,
                                             fallback_id=request.headers.get("webhook-id", ""))
     except PlannerError as exc:  # invalid data (422), a contact id of another workspace (404)
-        return _refuse(exc.status_code, exc.message)
+        session.rollback()  # nothing of a refused event is kept
+        return _problem(exc)
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
 
 # --- the inbox -----------------------------------------------------------------------------------
 
 def _team(session: Session, workspace_id: int) -> list[User]:
-    return list(session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id))
-                             .where(Membership.workspace_id == workspace_id,
-                                    Membership.role != Role.viewer)
-                             .order_by(col(User.name), col(User.email))).all())
+    return contacts.team(session=session, workspace_id=workspace_id)
 
 
 def _prompts(session: Session, workspace_id: int) -> list[dict[str, Any]]:
@@ -166,6 +185,9 @@ def contact_page(request: Request, contact_id: int, session: SessionDep,
                  member: Member = require(Role.viewer)) -> Response:
     contact = contacts.get_contact(session=session, workspace_id=member.workspace_id,
                                    contact_id=contact_id)
+    if contact.id != contact_id:  # merged into another contact: its page is the one
+        return RedirectResponse(f"/w/{member.workspace.slug}/inbox/{contact.id}",
+                                status_code=308)
     accounts = {a.id: a for a in session.exec(select(Account).where(
         Account.workspace_id == member.workspace_id)).all()}
     messages = session.exec(select(Message).where(Message.contact_id == contact.id)
@@ -208,9 +230,25 @@ async def reply(request: Request, contact_id: int, session: SessionDep,
     account = session.get(Account, int(account_id)) if account_id.isdigit() else None
     if account is not None and account.workspace_id != member.workspace_id:
         raise NotFound("No such account in this workspace.")
-    message = inbox.send_message(session=session, contact=contact, account=account,
-                                 text=str(form.get("text") or ""), author_id=member.user_id)
-    return _back(member, contact_id, message.delivery)
+    message = send_reply(session, contact=contact, account=account,
+                         text=str(form.get("text") or ""), author_id=member.user_id)
+    return _back(member, contact.id or 0, message.delivery)
+
+
+def send_reply(session: Session, *, contact: Contact, account: Account | None, text: str,
+               author_id: int | None) -> Message:
+    """A person's reply (page and API): stored ``pending`` and committed, sent with no
+    transaction open, its outcome recorded in a second transaction (the request's)."""
+    message, outgoing = replies.queue_reply(session=session, contact=contact, account=account,
+                                            text=text, author_id=author_id)
+    text = message.text
+    session.commit()
+    outcome = replies.deliver(outgoing, text)
+    bind = session.bind
+    if isinstance(bind, Connection) and bind.dialect.name == "sqlite":
+        bind.info["sqlite_begin"] = "BEGIN IMMEDIATE"  # the outcome's write waits its turn
+    return replies.record_outcome(session=session, message_id=outgoing.message_id,
+                                  outcome=outcome)
 
 
 @pages.post("/w/{slug}/inbox/{contact_id}/status")

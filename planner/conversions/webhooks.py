@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -143,48 +144,81 @@ def parse_time(value: Any) -> datetime | None:
     return at
 
 
+def request_identities(data: dict[str, Any]) -> dict[str, str]:
+    """Every identifier a shop or API request carries: ``visitor_id``, ``email``, ``phone``
+    and ``sender_ids`` (platform -> the person's sender id there, e.g. an Instagram IGSID)."""
+    identities = {"visitor": str(data.get("visitor_id") or ""),
+                  "email": str(data.get("email") or ""), "phone": str(data.get("phone") or "")}
+    senders = data.get("sender_ids") or {}
+    if not isinstance(senders, dict):
+        raise Invalid.at("sender_ids", "Give sender ids as an object: platform -> sender id.")
+    for platform, value in senders.items():
+        platform = str(platform)
+        if platform not in contacts_service.IDENTITY_KINDS or platform in identities:
+            raise Invalid.at(f"sender_ids.{platform}", f"Unknown platform {platform!r}.")
+        identities[platform] = str(value or "")
+    return identities
+
+
+def _contact_id(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise Invalid.at("contact_id", f"{value!r} is not a contact id.")
+    return int(str(value))
+
+
 def record_shop_event(*, session: Session, workspace_id: int, source: str, kind: str,
                       data: dict[str, Any], fallback_id: str = "") -> dict[str, Any]:
     """A contact, qualified or sale event from the shop (webhook) or the API.
 
-    A sale is counted once per workspace and order id, whichever route brought it first
-    (shop webhook, API or the inbox); a repeat answers "already recorded" and its
-    identifiers (e-mail, phone, visitor id) join the contact who has that sale.
+    Everything is checked before anything is written. Every identifier of the request (its
+    ``contact_id``, visitor id, e-mail, phone, sender ids, and for a sale the buyer of that
+    order if it is already recorded) names the one contact the event belongs to; where they
+    name several contacts the oldest is kept and the others merged into it
+    (``contacts.identify``). A sale needs its ``order_id`` and is counted once per workspace
+    and order id, whichever route (shop webhook, API, the inbox) brought it first.
     """
     if kind not in SHOP_EVENTS:
         raise Invalid.at("type", f"Unknown event {kind!r}; use one of {', '.join(SHOP_EVENTS)}.")
     at = parse_time(data.get("at"))
-    identities = {"visitor": str(data.get("visitor_id") or ""),
-                  "email": str(data.get("email") or ""), "phone": str(data.get("phone") or "")}
+    identities = request_identities(data)
+    contacts_service.normal_identities(identities)  # refuse a bad e-mail before writing
     name = str(data.get("name") or "")
-    external = str(data.get("order_id") or data.get("id") or fallback_id or "").strip() or None
+    contact_id = _contact_id(data.get("contact_id"))
+    cents, currency = 0, ""
     if kind == "sale":
+        # The order id, and only it: a webhook id differs on every delivery, so it cannot
+        # make a sale idempotent.
+        external: str | None = str(data.get("order_id") or "").strip()[:120] or None
         if external is None:
             raise Invalid.at("order_id", "A sale needs its order id (it makes resending safe).")
-        known = contacts_service.find_event(session=session, workspace_id=workspace_id,
-                                            kind=EventKind.sale, external_id=external[:120])
-        if known is not None:
-            buyer = contacts_service.get_contact(session=session, workspace_id=workspace_id,
-                                                 contact_id=known.contact_id)
-            contacts_service.join_identities(session=session, contact=buyer,
-                                             identities=identities, name=name)
-            return {"contact_id": buyer.id, "contact_created": False, "event_id": known.id,
-                    "created": False}
-    contact_id = data.get("contact_id")
-    if contact_id:
-        contact = contacts_service.get_contact(session=session, workspace_id=workspace_id,
-                                               contact_id=int(contact_id))
-        created = False
+        cents = amount_cents(data.get("amount", 0))
+        currency = str(data.get("currency") or "").strip().upper()
+        if not re.match(r"^[A-Z]{3}$", currency):
+            raise Invalid.at("currency", "A sale needs a three-letter currency (e.g. EUR).")
     else:
-        contact, created = contacts_service.identify(
-            session=session, workspace_id=workspace_id, source=source, now=at, name=name,
-            identities=identities)
+        external = str(data.get("id") or fallback_id or "").strip()[:120] or None
+    named = []
+    if contact_id is not None:
+        named.append(contacts_service.get_contact(session=session, workspace_id=workspace_id,
+                                                  contact_id=contact_id).id or 0)
+    known = None
+    if kind == "sale" and external is not None:
+        known = contacts_service.find_event(session=session, workspace_id=workspace_id,
+                                            kind=EventKind.sale, external_id=external)
+        if known is not None:
+            named.append(known.contact_id)  # the order is an explicit match
+    contact, created = contacts_service.identify(
+        session=session, workspace_id=workspace_id, source=source, now=at, name=name,
+        identities=identities, contact_ids=named)
     out: dict[str, Any] = {"contact_id": contact.id, "contact_created": created}
     if kind == "contact":
-        return {**out, "event_id": None, "created": created}
+        event = contacts_service.contact_event(session=session, contact=contact)
+        return {**out, "event_id": event.id if event else None, "created": created}
+    if known is not None:
+        return {**out, "event_id": known.id, "created": False}
     recorded = contacts_service.record_event(
         session=session, contact=contact, kind=EventKind(kind), source=source, at=at,
-        external_id=external,
-        amount_cents=amount_cents(data.get("amount", 0)) if kind == "sale" else 0,
-        currency=str(data.get("currency") or ""))
+        external_id=external, amount_cents=cents, currency=currency)
     return {**out, "event_id": recorded.event.id, "created": recorded.created}

@@ -18,6 +18,12 @@ def run_migrations_online() -> None:
     url = config.attributes.get("url") or get_settings().effective_database_url
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables that others reference (the contact table, issue
+            # 16). SQLite switches foreign keys off only outside a transaction, so this goes
+            # straight to the driver before the migration's BEGIN; a rebuild checks them after.
+            connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -130,6 +130,22 @@ class TestAttributionPage:
         assert "Instagram acmeglow" in r.text and "80.00 EUR" in r.text
         assert "Conversion settings" not in r.text  # admins only
 
+    def test_a_rate_above_100_percent_is_explained_beside_it(self, engine, conv, api,
+                                                              make_client):
+        cid = _dm_then_sale(engine, conv, api)
+        viewer = make_client("viewer@acme.test")
+        page = viewer.get(f"/w/{conv.slug}/attribution?from=2026-11-01&to=2026-11-30").text
+        assert "above 100%: why?" not in page  # one sale, no qualification yet: no rate
+        r = api("PUT", f"/conversations/{cid}/status", json={"status": "qualified"})
+        assert r.status_code == 200
+        r = api("POST", "/conversions", json={"type": "sale", "order_id": "S-2", "amount": "5",
+                                              "currency": "EUR", "contact_id": cid,
+                                              "at": "2026-11-25T10:00:00Z"})
+        assert r.status_code == 201, r.text
+        page = viewer.get(f"/w/{conv.slug}/attribution?from=2026-11-01&to=2026-12-31").text
+        assert "/ 200.0%" in page and 'href="#rates-over-100"' in page
+        assert "a contact who buys twice makes two sales for one qualification" in page
+
     def test_csv_export(self, engine, conv, api, make_client):
         _dm_then_sale(engine, conv, api)
         viewer = make_client("viewer@acme.test")

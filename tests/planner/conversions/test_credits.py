@@ -100,9 +100,9 @@ def test_stored_credits_equal_a_from_scratch_computation(prop_db, ops):
     with session_scope(engine) as s:
         for table in (Touchpoint, ConversionEvent):
             s.execute(table.__table__.delete())
-        from planner.models_conversions import Contact, ContactIdentity, Message
+        from planner.models_conversions import Contact, ContactIdentity, ContactMerge, Message
 
-        for table in (Message, ContactIdentity, Contact):
+        for table in (Message, ContactIdentity, ContactMerge, Contact):
             s.execute(table.__table__.delete())
     for n, op in enumerate(ops):
         apply(engine, conv, n, op, NOV + timedelta(hours=2 * n))

@@ -34,6 +34,7 @@ class FakeDMs:
         self.sent: list[tuple[str, dict]] = []
         self.gets: list[str] = []
         self.fail_gets = 0
+        self.on_send = None  # called before answering a send (a test looks at the database)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +61,8 @@ class FakeDMs:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])) or b"{}")
                 fake.sent.append((self.path, body))
+                if fake.on_send is not None:
+                    fake.on_send()
                 if self.path.startswith("/2/dm_conversations/with/"):
                     return self._reply(201, {"data": {"dm_conversation_id": "c-1",
                                                       "dm_event_id": f"out-{len(fake.sent)}"}})
