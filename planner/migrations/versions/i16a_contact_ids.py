@@ -1,7 +1,7 @@
 """Contact ids are never reused; a merged-away contact id keeps naming its contact (issue 16)
 
 Revision ID: i16a_contact_ids
-Revises: a9b8c7d6e5f4
+Revises: i11a_dm_polling
 Create Date: 2026-12-04 12:45:00
 
 SQLite hands out max(id) + 1, so deleting the newest contact (a merge does) gave its id to the
@@ -23,7 +23,7 @@ from alembic import op
 import planner.dbtypes
 
 revision: str = "i16a_contact_ids"
-down_revision: str | None = "a9b8c7d6e5f4"
+down_revision: str | None = "i11a_dm_polling"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
