@@ -138,7 +138,17 @@ class Transient(PublishError):
 
 
 class OutcomeUnknown(PublishError):
-    """The post may or may not exist now. Never resend blindly: reconcile first."""
+    """The post may or may not exist now. Never resend blindly: reconcile first.
+
+    ``not_before`` (UTC), when set, is the earliest time a reconciliation may touch the
+    platform: a request the server may still be processing must have finished first
+    (Mastodon stores its Idempotency-Key only once the status exists).
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, detail: str = "",
+                 not_before: datetime | None = None) -> None:
+        super().__init__(reason, status=status, detail=detail)
+        self.not_before = not_before
 
 
 @runtime_checkable

@@ -71,6 +71,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
                  webhook_secret: str = WEBHOOK_SECRET) -> None:
         super().__init__(host, port, latency_ms=latency_ms, hang_seconds=hang_seconds)
         self.mastodon_max_characters = mastodon_max_characters
+        # Seconds a Mastodon create spends between checking the Idempotency-Key and storing
+        # the status (and only then the key): a repeat inside that time makes a second status.
+        self.mastodon_create_seconds = 0.0
         self.container_polls = container_polls  # status reads before a container is FINISHED
         self.media_processing_polls = media_processing_polls
         self.webhook_secret = webhook_secret
@@ -279,27 +282,38 @@ class FakePlatform(OAuthRoutes, FakeCore):
         media_ids = body.get("media_ids") or body.get("media_ids[]") or []
         key = req.headers.get("idempotency-key", "")
         with self.lock:
+            # The key is looked up when the request starts ... (mastodon/mastodon
+            # app/services/post_status_service.rb, PostStatusService#call: redis.get of
+            # idempotency:status:<account>:<key> before anything else)
             if key:
                 seen = self._m_idempotency.get((token, key))
                 if seen and time.time() - seen[0] < IDEMPOTENCY_SECONDS:
                     return FakeResponse(200, seen[1])
+            # https://docs.joinmastodon.org/methods/statuses/#create: status or media_ids
+            # required; 422 "Validation failed: Text can't be blank".
             if not text and not media_ids:
                 return FakeResponse(422, {"error": "Validation failed: Text can't be blank"})
+            # The instance limit (configuration.statuses.max_characters,
+            # https://docs.joinmastodon.org/methods/instance/#v2), URLs counted as 23.
             used = count("mastodon", text, limit_override=self.mastodon_max_characters).used
             if used > self.mastodon_max_characters:
                 return FakeResponse(422, {"error": "Validation failed: Text character limit "
                                                    f"of {self.mastodon_max_characters} exceeded"})
+        if self.mastodon_create_seconds:
+            time.sleep(self.mastodon_create_seconds)  # the work between the check and the store
+        with self.lock:
             status_id = str(110000000000000000 + int(self._next_id()))
-            paragraphs = "".join(
-                "<p>" + html.escape(p).replace("\n", "<br />") + "</p>"
-                for p in text.split("\n\n"))
-            status = {"id": status_id, "created_at": _iso(time.time()), "content": paragraphs,
+            status = {"id": status_id, "created_at": _iso(time.time()),
+                      "content": _m_html(text, self.base_url),
                       "visibility": body.get("visibility", "public"),
                       "url": f"{self.base_url}/@poise/{status_id}",
                       "uri": f"{self.base_url}/users/poise/statuses/{status_id}",
                       "media_attachments": [{"id": m} for m in media_ids],
                       "account": self._m_account()}
             self._m_statuses.append(status)
+            # ... and stored only once the status exists (post_status_service.rb:
+            # redis.setex(..., 3_600, status.id) at the end of #call): a repeat that arrives
+            # before this line creates a second status.
             if key:
                 self._m_idempotency[(token, key)] = (time.time(), status)
             self.record_create(req, status_id)
@@ -704,6 +718,48 @@ class FakePlatform(OAuthRoutes, FakeCore):
             if not str(req.headers.get("webhook-id", "")).startswith("ping_"):
                 self.record_create(req, receipt)
         return FakeResponse(200, {"id": receipt})
+
+
+_M_ENTITY = re.compile(r"(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'}])"
+                       r"|(?<![\w/])#(?P<tag>\w+)"
+                       r"|(?<![\w/@])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?")
+_M_PREFIX = re.compile(r"^(https?://(www\.)?)")
+
+
+def _m_html(text: str, base: str) -> str:
+    """A status's ``content`` the way Mastodon renders it (app/lib/text_formatter.rb):
+    links shortened with ``invisible``/``ellipsis`` spans, mentions as h-cards showing only
+    the username, hashtags linked, paragraphs and ``<br />`` from ``simple_format``."""
+    def entity(match: re.Match[str]) -> str:
+        if match.group("url"):
+            url = match.group("url")
+            prefix = _M_PREFIX.match(url)
+            head = prefix.group(1) if prefix else ""
+            rest = url[len(head):]
+            cut = " ellipsis" if len(rest) > 30 else ""
+            return (f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener '
+                    f'noreferrer"><span class="invisible">{html.escape(head)}</span>'
+                    f'<span class="{cut.strip()}">{html.escape(rest[:30])}</span>'
+                    f'<span class="invisible">{html.escape(rest[30:])}</span></a>')
+        if match.group("tag"):
+            tag = html.escape(match.group("tag"))
+            return (f'<a href="{base}/tags/{tag}" class="mention hashtag" rel="tag">'
+                    f'#<span>{tag}</span></a>')
+        user = html.escape(match.group("user"))
+        domain = match.group("domain") or "fake.local"
+        return (f'<span class="h-card" translate="no"><a href="https://{html.escape(domain)}'
+                f'/@{user}" class="u-url mention">@<span>{user}</span></a></span>')
+
+    def rendered(part: str) -> str:
+        out, position = [], 0
+        for match in _M_ENTITY.finditer(part):
+            out.append(html.escape(part[position:match.start()]))
+            out.append(entity(match))
+            position = match.end()
+        out.append(html.escape(part[position:]))
+        return "".join(out).replace("\n", "<br />")
+
+    return "".join(f"<p>{rendered(p)}</p>" for p in re.split(r"\n{2,}", text))
 
 
 def _as_x_echoes(text: str) -> str:
