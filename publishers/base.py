@@ -47,6 +47,8 @@ class Content:
     # (original URL, tracked short URL) pairs: where a URL has one, it goes out instead of
     # the UTM-tagged original, so a click is counted before it reaches the shop.
     tracked_links: tuple[tuple[str, str], ...] = ()
+    # BCP-47 tags of the text's languages where known (Bluesky's ``langs``); () = unknown.
+    langs: tuple[str, ...] = ()
 
     def tracked(self, url: str) -> str | None:
         return next((short for original, short in self.tracked_links if original == url), None)

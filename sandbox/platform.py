@@ -21,7 +21,6 @@ from typing import Any
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from publishers.bluesky import tid_time
 from publishers.text import count, graphemes, x_urls
 from publishers.webhook import verify_signature
 from sandbox.core import (
@@ -102,6 +101,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
              self._b_feed),
             ("GET", re.compile(r"^/xrpc/com\.atproto\.identity\.resolveHandle$"), "bluesky",
              "read", self._b_resolve),
+            ("GET", re.compile(r"^/did:plc:[a-z0-9]+$"), "bluesky", "read", self._b_plc),
             ("POST", re.compile(r"^/2/tweets$"), "x", "create", self._x_create),
             ("GET", re.compile(r"^/2/users/me$"), "x", "read", self._x_me),
             ("GET", re.compile(r"^/2/users/\d+/tweets$"), "x", "read", self._x_list),
@@ -132,6 +132,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._b_access: dict[str, str] = {}  # access jwt -> did
             self._b_refresh: dict[str, str] = {}
             self._b_handles: dict[str, str] = {}  # did -> handle
+            # handle -> (the PDS that hosts it, whether this server signs it in anyway)
+            self._b_elsewhere: dict[str, tuple[str, bool]] = {}
             self._b_records: dict[tuple[str, str, str], dict[str, Any]] = {}
             self._x_tweets: list[dict[str, Any]] = []
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
@@ -162,6 +164,22 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 for name in ("created_time", "timestamp"):
                     if isinstance(item.get(name), float | int):
                         item[name] -= seconds
+
+    def host_bluesky_elsewhere(self, handle: str, pds_url: str, *,
+                               signs_in: bool = False) -> None:
+        """Say that ``handle``'s repo lives on another PDS (a second fake): its DID document
+        names that PDS, this server refuses writes to it, and signs it in only when
+        ``signs_in`` (bsky.social's entryway signs in the accounts of its own PDS hosts)."""
+        with self.lock:
+            self._b_elsewhere[handle] = (pds_url.rstrip("/"), signs_in)
+            self._b_handles[_did(handle)] = handle
+
+    def share_bluesky_sessions(self, pds: FakePlatform) -> None:
+        """Let ``pds`` accept the sessions this server issues, as bsky.social's PDS hosts
+        accept the entryway's tokens."""
+        with self.lock:
+            pds._b_access, pds._b_refresh = self._b_access, self._b_refresh
+            pds._b_handles = self._b_handles
 
     def expire_bluesky_sessions(self) -> None:
         """Make every issued access token answer ExpiredToken (refresh tokens stay valid)."""
@@ -342,20 +360,44 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     # --- Bluesky --------------------------------------------------------------------------
 
+    def _b_pds_url(self, handle: str) -> str:
+        with self.lock:
+            return self._b_elsewhere.get(handle, (self.base_url, True))[0]
+
+    def _b_did_doc(self, did: str, handle: str) -> dict[str, Any]:
+        """A DID document as https://atproto.com/specs/did describes it: the handle in
+        alsoKnownAs, the PDS as the service with id #atproto_pds."""
+        return {"@context": ["https://www.w3.org/ns/did/v1"], "id": did,
+                "alsoKnownAs": [f"at://{handle}"],
+                "verificationMethod": [{"id": f"{did}#atproto", "type": "Multikey",
+                                        "controller": did,
+                                        "publicKeyMultibase": "zQ3shFakeKeyForTheSandbox"}],
+                "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                             "serviceEndpoint": self._b_pds_url(handle)}]}
+
     def _b_tokens(self, did: str) -> dict[str, Any]:
         access, refresh = f"access-{self._next_id()}", f"refresh-{self._next_id()}"
         with self.lock:
             self._b_access[access] = did
             self._b_refresh[refresh] = did
             handle = self._b_handles[did]
-        return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh}
+        # com.atproto.server.createSession / refreshSession output: didDoc is part of it
+        # (lexicons/com/atproto/server/createSession.json).
+        return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh,
+                "didDoc": self._b_did_doc(did, handle), "active": True}
 
     def _b_create_session(self, req: FakeRequest) -> FakeResponse:
         body = req.body if isinstance(req.body, dict) else {}
-        if body.get("password") != BLUESKY_PASSWORD or not body.get("identifier"):
+        handle = str(body.get("identifier") or "").lstrip("@")
+        with self.lock:
+            elsewhere = self._b_elsewhere.get(handle)
+        # A server signs in only the accounts it hosts (or, as bsky.social's entryway, those
+        # of its own PDS hosts): https://docs.bsky.app/docs/advanced-guides/entryway
+        unknown_here = elsewhere is not None and not elsewhere[1] and (
+            elsewhere[0] != self.base_url)
+        if body.get("password") != BLUESKY_PASSWORD or not handle or unknown_here:
             return FakeResponse(401, {"error": "AuthenticationRequired",
                                       "message": "Invalid identifier or password"})
-        handle = str(body["identifier"]).lstrip("@")
         did = _did(handle)
         with self.lock:
             self._b_handles[did] = handle
@@ -368,6 +410,16 @@ class FakePlatform(OAuthRoutes, FakeCore):
         if did is None:
             return FakeResponse(400, {"error": "ExpiredToken", "message": "Token has expired"})
         return FakeResponse(200, self._b_tokens(did))
+
+    def _b_plc(self, req: FakeRequest) -> FakeResponse:
+        """The PLC directory: GET /<did> answers the DID document (https://web.plc.directory
+        /api/redoc, "Resolve DID"); 404 for a DID it does not know."""
+        did = req.path.lstrip("/")
+        with self.lock:
+            handle = self._b_handles.get(did)
+        if handle is None:
+            return FakeResponse(404, {"message": f"DID not registered: {did}"})
+        return FakeResponse(200, self._b_did_doc(did, handle))
 
     def _b_did(self, req: FakeRequest) -> str:
         token = req.headers.get("authorization", "")[7:]
@@ -388,17 +440,21 @@ class FakePlatform(OAuthRoutes, FakeCore):
         record = body.get("record") or {}
         if repo != did:
             return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid repo"})
+        with self.lock:
+            handle = self._b_handles.get(did, "")
+        if self._b_pds_url(handle) != self.base_url:
+            # A repo is written on the PDS that hosts it, the one its DID document names
+            # (https://atproto.com/specs/did, "#atproto_pds").
+            return FakeResponse(400, {"error": "InvalidRequest",
+                                      "message": f"Could not find repo: {did}"})
+        # app.bsky.feed.post is "key": "tid" (lexicons/app/bsky/feed/post.json): any valid
+        # TID (https://atproto.com/specs/tid) - no rule ties it to the present.
         if not re.fullmatch(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}", rkey):
             return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid rkey"})
-        if collection == "app.bsky.feed.post" and abs(time.time() - tid_time(rkey)) > 600:
+        problem = _b_post_problem(record) if collection == "app.bsky.feed.post" else ""
+        if problem:
             return FakeResponse(400, {"error": "InvalidRequest", "message":
-                                      "Custom rkeys for posts must be TIDs near the current "
-                                      "time"})
-        text = str(record.get("text", ""))
-        if graphemes(text) > 300 or len(text.encode()) > 3000:
-            return FakeResponse(400, {"error": "InvalidRequest", "message":
-                                      "Invalid app.bsky.feed.post record: Record/text must "
-                                      "not be longer than 300 graphemes"})
+                                      f"Invalid app.bsky.feed.post record: {problem}"})
         key = (did, collection, rkey)
         with self.lock:
             if key in self._b_records:
@@ -760,6 +816,49 @@ def _m_html(text: str, base: str) -> str:
         return "".join(out).replace("\n", "<br />")
 
     return "".join(f"<p>{rendered(p)}</p>" for p in re.split(r"\n{2,}", text))
+
+
+def _b_post_problem(record: dict[str, Any]) -> str:
+    """What the PDS's lexicon validation refuses in an app.bsky.feed.post record, or "".
+
+    lexicons/app/bsky/feed/post.json: text maxGraphemes 300 / maxLength 3000 bytes, langs
+    maxLength 3; richtext/facet.json: byteSlice inside the text, #tag maxGraphemes 64;
+    embed/images.json: image maxSize 1000000, at most 4; embed/defs.json aspectRatio
+    width/height >= 1; embed/external.json: uri, title, description required.
+    """
+    text = str(record.get("text", ""))
+    if graphemes(text) > 300 or len(text.encode()) > 3000:
+        return "Record/text must not be longer than 300 graphemes"
+    if not isinstance(record.get("langs", []), list) or len(record.get("langs", [])) > 3:
+        return "Record/langs must not have more than 3 elements"
+    size = len(text.encode())
+    for facet in record.get("facets") or []:
+        index = facet.get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
+            return "Record/facets/index must lie inside the text"
+        for feature in facet.get("features") or []:
+            if feature.get("$type") == "app.bsky.richtext.facet#tag" and (
+                    not feature.get("tag") or graphemes(str(feature["tag"])) > 64):
+                return "Record/facets/features/tag must be 1 to 64 graphemes"
+    embed = record.get("embed") or {}
+    if embed.get("$type") == "app.bsky.embed.images":
+        images = embed.get("images") or []
+        if len(images) > 4:
+            return "Record/embed/images must not have more than 4 elements"
+        for image in images:
+            blob = image.get("image") or {}
+            if int(blob.get("size") or 0) > 1_000_000:
+                return "Record/embed/images/image file too large (max 1000000 bytes)"
+            ratio = image.get("aspectRatio")
+            if ratio is not None and not (int(ratio.get("width") or 0) >= 1
+                                          and int(ratio.get("height") or 0) >= 1):
+                return "Record/embed/images/aspectRatio must have width and height >= 1"
+    if embed.get("$type") == "app.bsky.embed.external":
+        external = embed.get("external") or {}
+        if not all(isinstance(external.get(k), str) for k in ("uri", "title", "description")):
+            return "Record/embed/external must have the properties uri, title and description"
+    return ""
 
 
 def _as_x_echoes(text: str) -> str:
