@@ -21,7 +21,7 @@ from typing import Any
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from publishers.text import count, graphemes, x_urls
+from publishers.text import count, graphemes, threads_length, threads_links, x_urls
 from publishers.webhook import verify_signature
 from sandbox.core import (
     FakeCore,
@@ -699,6 +699,19 @@ class FakePlatform(OAuthRoutes, FakeCore):
                     media_type == "IMAGE" and not body.get("image_url")):
                 return platform_error("threads", "422")
             text = str(body.get("text", ""))
+            # https://developers.facebook.com/documentation/threads/posts "Limitations": 500
+            # characters, emojis counted as their UTF-8 bytes.
+            if threads_length(text) > 500:
+                return FakeResponse(400, {"error": {
+                    "message": "Param text must be at most 500 characters long.",
+                    "type": "THApiException", "code": 100, "fbtrace_id": "fake"}})
+            # .../create-posts/text-attachments: more than 5 unique links fail at container
+            # creation with THREADS_API__LINK_LIMIT_EXCEEDED (since 2025-12-22).
+            if len(threads_links(text)) > 5:
+                return FakeResponse(400, {"error": {
+                    "message": "THREADS_API__LINK_LIMIT_EXCEEDED: a post can contain at most "
+                               "5 links", "type": "THApiException", "code": 100,
+                    "fbtrace_id": "fake"}})
         container_id = str(17800000000000000 + int(self._next_id()))
         with self.lock:
             self._g_objects[container_id] = {

@@ -248,6 +248,24 @@ class TestThreads:
         fields = [p.field for p in threads.validate(Content(text="a" * 501), acct)]
         assert fields == ["text", "account"]
 
+    def test_emoji_count_as_bytes_in_validation_and_at_the_fake(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        text = "\U0001f375" * 126  # 126 characters, 504 bytes of emoji
+        [problem] = threads.validate(Content(text=text), account("threads"))
+        assert "504 of 500" in problem.message
+        with pytest.raises(ContentRejected):
+            threads.publish(Content(text=text), account("threads"), make_ctx())
+        assert fake.creates == []
+
+    def test_more_than_five_links_are_refused(self, fake: FakePlatform, account,
+                                              make_ctx) -> None:
+        text = " ".join(f"https://shop.example/{n}" for n in range(6))
+        [problem] = threads.validate(Content(text=text), account("threads"))
+        assert "at most 5 links" in problem.message
+        with pytest.raises(ContentRejected) as caught:
+            threads.publish(Content(text=text), account("threads"), make_ctx())
+        assert "LINK_LIMIT_EXCEEDED" in caught.value.reason
+
 
 def test_unreadable_container_status_is_unknown(fake: FakePlatform, account, make_ctx,
                                                 jpeg: Path) -> None:
