@@ -66,6 +66,9 @@ class AccountRef:
     # The account's own text limit where it differs from the platform default (a Mastodon
     # instance's configuration.statuses.max_characters); None = the platform default.
     text_limit: int | None = None
+    # The platform API version the operator configured (LinkedIn's POISE_LINKEDIN_VERSION);
+    # empty = the adapter's default (publishers/versions.py).
+    api_version: str = ""
 
 
 @dataclass

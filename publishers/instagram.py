@@ -6,7 +6,7 @@ from typing import Any
 
 from publishers.base import AccountRef, Content, Problem
 from publishers.dm import final_text
-from publishers.meta import ContainerPublisher
+from publishers.meta import GRAPH_DEFAULT, ContainerPublisher
 from publishers.validation import MediaRules, common_problems
 
 CREDENTIALS = ("access_token",)
@@ -16,7 +16,7 @@ class InstagramPublisher(ContainerPublisher):
     platform = "instagram"
     label = "Instagram"
     public_api = "https://graph.facebook.com"
-    default_version = "v21.0"
+    default_version = GRAPH_DEFAULT
     create_edge = "media"
     publish_edge = "media_publish"
     status_field = "status_code"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
@@ -32,11 +33,28 @@ from publishers.dm import final_text
 
 log = logging.getLogger(__name__)
 
+# Graph API versions are available about two years; a call to an expired one is served by
+# the oldest available version instead, so an old default silently changes behaviour.
+# v21.0 expires 2027-01-21; v25.0 (2026-02-18) is available until 2028-07-29; v26.0
+# (2026-07-29) has no date yet. https://developers.facebook.com/docs/graph-api/changelog/versions
+GRAPH_DEFAULT = "v25.0"
+_GRAPH_VERSION = re.compile(r"^v\d{1,2}\.0$")
 AUTH_CODES = {102, 190, 463, 467}
 PERMISSION_CODES = {10} | set(range(200, 300))
 RATE_LIMIT_CODES = {4, 9, 17, 32, 613} | set(range(80001, 80015))
 DUPLICATE_CODES = {506}
 TRANSIENT_CODES = {1, 2}
+
+
+def valid_graph_version(version: str) -> bool:
+    """``vNN.0``: the shape every Graph API version has had since v3.0."""
+    return bool(_GRAPH_VERSION.match(version))
+
+
+def graph_version(account: AccountRef, default: str = GRAPH_DEFAULT) -> str:
+    """The version for this account: a per-account override, the operator's setting
+    (``api_version``, from POISE_META_GRAPH_VERSION), else the default."""
+    return account.credentials.get("graph_version") or account.api_version or default
 
 
 def graph_error(resp: requests.Response) -> dict[str, Any]:
@@ -108,13 +126,15 @@ def classify(resp: requests.Response, *, platform: str, creates: bool,
 def call(method: str, url: str, *, platform: str, token: str, timeout: float,
          creates: bool = False, duplicate_is_unknown: bool = False,
          params: dict[str, Any] | None = None,
-         data: dict[str, Any] | None = None) -> dict[str, Any]:
+         data: dict[str, Any] | None = None, files: dict[str, Any] | None = None,
+         ) -> dict[str, Any]:
     """One Graph call with the token as a parameter, classified, returning the JSON body."""
     if method == "GET":
         params = {**(params or {}), "access_token": token}
     else:
         data = {**(data or {}), "access_token": token}
-    resp = http.request(method, url, timeout=timeout, creates=creates, params=params, data=data)
+    resp = http.request(method, url, timeout=timeout, creates=creates, params=params, data=data,
+                        files=files)
     classify(resp, platform=platform, creates=creates, duplicate_is_unknown=duplicate_is_unknown)
     return http.json_or_empty(resp)
 
@@ -138,7 +158,7 @@ class ContainerPublisher(ABC):
     poll_attempts = 10
 
     def _root(self, account: AccountRef) -> str:
-        version = account.credentials.get("graph_version") or self.default_version
+        version = graph_version(account, self.default_version)
         return f"{http.base_url(account.api_base, self.public_api)}/{version}"
 
     def _token(self, account: AccountRef) -> str:

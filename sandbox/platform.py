@@ -12,6 +12,7 @@ import base64
 import calendar
 import hashlib
 import html
+import json
 import re
 import time
 from collections.abc import Callable
@@ -216,6 +217,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
         table: dict[tuple[str, str | None], tuple[str, str, Handler]] = {
             ("POST", "feed"): ("facebook", "create", self._g_feed_create),
             ("GET", "feed"): ("facebook", "read", self._g_feed_list),
+            ("POST", "photos"): ("facebook", "create", self._g_photo),
             ("POST", "media"): ("instagram", "container", self._g_container),
             ("GET", "media"): ("instagram", "read", self._g_published_list),
             ("POST", "media_publish"): ("instagram", "create", self._g_publish),
@@ -657,19 +659,61 @@ class FakePlatform(OAuthRoutes, FakeCore):
         body = req.body if isinstance(req.body, dict) else {}
         return match.group(2), body
 
+    def _g_photo(self, req: FakeRequest) -> FakeResponse:
+        """POST /{page-id}/photos (https://developers.facebook.com/docs/graph-api/reference/
+        page/photos/#Creating): ``url`` or a multipart ``source``; at most 4 MB; published
+        (default) makes a post and answers ``id`` + ``post_id``, unpublished only a photo
+        to attach to a feed post later."""
+        page, body = self._graph_parts(req)
+        source = body.get("source")
+        if not body.get("url") and not isinstance(source, dict):
+            return FakeResponse(400, {"error": {
+                "message": "(#324) Requires upload file", "type": "OAuthException",
+                "code": 324, "fbtrace_id": "fake"}})
+        if isinstance(source, dict) and int(source.get("size") or 0) > 4 * 1024 * 1024:
+            return FakeResponse(400, {"error": {
+                "message": "(#1) The image is too large (maximum 4 MB)",
+                "type": "OAuthException", "code": 1, "fbtrace_id": "fake"}})
+        published = str(body.get("published", "true")).lower() != "false"
+        with self.lock:
+            photo_id = str(500000000000000 + int(self._next_id()))
+            self._g_objects[photo_id] = {"kind": "fb_photo", "page": page, "id": photo_id,
+                                         "published": published,
+                                         "alt": body.get("alt_text_custom", "")}
+            if not published:
+                return FakeResponse(200, {"id": photo_id})
+            post_id = f"{page}_{self._next_id()}"
+            self._g_objects[post_id] = {
+                "kind": "fb_post", "page": page, "id": post_id,
+                "message": str(body.get("message", "")), "link": None,
+                "photos": [photo_id], "created_time": time.time(),
+                "permalink_url": f"https://www.facebook.com/{post_id}"}
+            self.record_create(req, post_id)
+        return FakeResponse(200, {"id": photo_id, "post_id": post_id})
+
     def _g_feed_create(self, req: FakeRequest) -> FakeResponse:
         page, body = self._graph_parts(req)
         message = str(body.get("message", ""))
-        if not message and not body.get("link"):
+        attached = [json.loads(str(v)).get("media_fbid", "") for k, v in sorted(body.items())
+                    if k.startswith("attached_media[")]
+        if not message and not body.get("link") and not attached:
             return platform_error("facebook", "422")
         with self.lock:
+            # attached_media: only this page's unpublished photos (reference/page/feed).
+            for photo_id in attached:
+                photo = self._g_objects.get(str(photo_id), {})
+                if photo.get("kind") != "fb_photo" or photo.get("page") != page or \
+                        photo.get("published"):
+                    return FakeResponse(400, {"error": {
+                        "message": f"(#100) Invalid media_fbid {photo_id}",
+                        "type": "OAuthException", "code": 100, "fbtrace_id": "fake"}})
             if any(o.get("kind") == "fb_post" and o["page"] == page and o["message"] == message
                    for o in self._g_objects.values()):
                 return platform_error("facebook", "duplicate")
             post_id = f"{page}_{self._next_id()}"
             self._g_objects[post_id] = {
                 "kind": "fb_post", "page": page, "id": post_id, "message": message,
-                "link": body.get("link"), "created_time": time.time(),
+                "link": body.get("link"), "photos": attached, "created_time": time.time(),
                 "permalink_url": f"https://www.facebook.com/{post_id}"}
             self.record_create(req, post_id)
         return FakeResponse(200, {"id": post_id})

@@ -14,6 +14,7 @@ from planner.accounts.crypto import (
 from planner.db import utcnow
 from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, AccountStatus
+from planner.settings import get_settings
 from planner.team import audit
 from publishers import AccountRef
 
@@ -154,4 +155,12 @@ def account_ref(account: Account, credentials: dict[str, str] | None = None) -> 
                       api_base=account.api_base,
                       credentials=credentials if credentials is not None
                       else text_details(account),
-                      external_id=account.external_id, text_limit=account.text_limit)
+                      external_id=account.external_id, text_limit=account.text_limit,
+                      api_version=api_version_for(account.platform))
+
+
+def api_version_for(platform: str) -> str:
+    """The API version the operator configured for ``platform``; empty = adapter default."""
+    if platform in ("facebook", "instagram"):
+        return get_settings().meta_graph_version
+    return ""

@@ -43,11 +43,56 @@ class TestFacebook:
         content = Content(text="Hello page", link="https://blog.example/a", post_ref="p1")
         result = facebook.publish(content, account("facebook"), make_ctx())
         [create] = fake.creates
-        assert create.path == "/v21.0/200000000000001/feed"
+        assert create.path == "/v25.0/200000000000001/feed"
         assert create.body["access_token"] == "fake-token"
         assert create.body["message"] == "Hello page"
         assert create.body["link"].startswith("https://blog.example/a?utm_source=facebook")
         assert result.remote_id.startswith("200000000000001_")
+
+    def test_the_graph_version_is_the_operators_setting(self, fake: FakePlatform, account,
+                                                       make_ctx) -> None:
+        acct = replace(account("facebook"), api_version="v26.0")
+        facebook.publish(Content(text="versioned"), acct, make_ctx())
+        assert fake.creates[0].path == "/v26.0/200000000000001/feed"
+
+    def test_one_image_is_a_photos_post(self, fake: FakePlatform, account, make_ctx,
+                                        jpeg: Path) -> None:
+        media = (MediaFile(path=str(jpeg), mime_type="image/jpeg", alt_text="jar"),)
+        ctx = make_ctx()
+        result = facebook.publish(Content(text="New jar", media=media), account("facebook"),
+                                  ctx)
+        [create] = fake.creates
+        assert create.path == "/v25.0/200000000000001/photos"
+        assert create.body["message"] == "New jar"
+        assert create.body["source"]["content_type"] == "image/jpeg"
+        assert create.body["alt_text_custom"] == "jar"
+        assert result.remote_id == create.remote_id and "_" in result.remote_id
+        found = facebook.find_existing(Content(text="New jar", media=media),
+                                       account("facebook"), ctx)
+        assert found is not None and found.remote_id == result.remote_id
+
+    def test_a_public_image_url_is_passed_by_url(self, fake: FakePlatform, account, make_ctx,
+                                                 jpeg: Path) -> None:
+        facebook.publish(Content(text="By url", media=photo(jpeg)), account("facebook"),
+                         make_ctx())
+        assert fake.creates[0].body["url"] == "https://cdn.example/p.jpg"
+
+    def test_several_images_are_one_feed_post(self, fake: FakePlatform, account, make_ctx,
+                                              jpeg: Path) -> None:
+        media = tuple(MediaFile(path=str(jpeg), mime_type="image/jpeg") for _ in range(3))
+        ctx = make_ctx()
+        facebook.publish(Content(text="Three jars", media=media), account("facebook"), ctx)
+        [create] = fake.creates
+        assert create.path == "/v25.0/200000000000001/feed"
+        attached = [json.loads(create.body[f"attached_media[{n}]"])["media_fbid"]
+                    for n in range(3)]
+        assert attached == ctx.state["photo_ids"].split(",")
+        uploads = [p for m, p, *_ in fake.requests if p.endswith("/photos")]
+        assert len(uploads) == 3
+
+    def test_images_pass_validation(self, account, jpeg: Path) -> None:
+        media = (MediaFile(path=str(jpeg), mime_type="image/jpeg"),)
+        assert facebook.validate(Content(text="pic", media=media), account("facebook")) == []
 
     def test_500_may_have_posted(self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "create_then_5xx", platform="facebook")
@@ -99,7 +144,7 @@ class TestInstagram:
         assert container["fields"]["caption"] == "Caption #glow"
         assert ctx.checkpoint.saved == [{"container_id": ctx.state["container_id"]}]
         [create] = fake.creates
-        assert create.path == "/v21.0/17841400000000001/media_publish"
+        assert create.path == "/v25.0/17841400000000001/media_publish"
         assert create.body["creation_id"] == ctx.state["container_id"]
         assert result.url.startswith("https://www.instagram.com/p/")
 
