@@ -180,6 +180,15 @@ class ContainerPublisher(ABC):
     def container_fields(self, content: Content, account: AccountRef) -> dict[str, Any]:
         """The container's fields, named the platform's way."""
 
+    def check_quota(self, account: AccountRef, timeout: float) -> None:  # noqa: B027
+        """Raise RateLimited when the account may publish nothing more for now (a hook:
+        only platforms with a readable publishing quota override it)."""
+
+    def quota_reached(self, exc: RateLimited, account: AccountRef,
+                      timeout: float) -> RateLimited:
+        """A rate limit on publish, with the time it really ends where that can be known."""
+        return exc
+
     def check_connection(self, account: AccountRef) -> str:
         body = self._call("GET", self._user(account), account, timeout=15.0,
                           params={"fields": "id,username,name"})
@@ -198,6 +207,7 @@ class ContainerPublisher(ABC):
                 return found
             if status in ("EXPIRED", "ERROR"):
                 container = ""
+        self.check_quota(account, timeout)
         if not container:
             body = self._call("POST", f"{self._user(account)}/{self.create_edge}", account,
                               timeout=timeout, data=self.container_fields(content, account))
@@ -207,8 +217,11 @@ class ContainerPublisher(ABC):
             ctx.state["container_id"] = container
             ctx.checkpoint(ctx.state)
         self._wait_finished(container, account, timeout)
-        body = self._call("POST", f"{self._user(account)}/{self.publish_edge}", account,
-                          timeout=timeout, creates=True, data={"creation_id": container})
+        try:
+            body = self._call("POST", f"{self._user(account)}/{self.publish_edge}", account,
+                              timeout=timeout, creates=True, data={"creation_id": container})
+        except RateLimited as exc:
+            raise self.quota_reached(exc, account, timeout) from exc
         post_id = str(body.get("id", ""))
         if not post_id:
             raise OutcomeUnknown(f"{self.label} answered without a post id.")

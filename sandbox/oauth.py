@@ -231,10 +231,15 @@ class OAuthRoutes:
                                   "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS})
 
     def _t_refresh(self, req: FakeRequest) -> FakeResponse:
+        """GET /refresh_access_token: graph.threads.net with th_refresh_token, and
+        graph.instagram.com with ig_refresh_token (Instagram Login: .../business-login
+        "Refresh a long-lived token"); both answer a new 60-day token."""
         q = req.query
         with self.lock:
             known = q.get("access_token", "") in self.tokens
-        if q.get("grant_type") != "th_refresh_token" or not known:
+        grant = q.get("grant_type")
+        if grant not in ("th_refresh_token", "ig_refresh_token") or not known:
             return _graph_oauth_error("Error validating access token.", 190)
-        return FakeResponse(200, {"access_token": self._mint("threads-long"),
+        prefix = "threads-long" if grant == "th_refresh_token" else "ig-long"
+        return FakeResponse(200, {"access_token": self._mint(prefix),
                                   "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS})

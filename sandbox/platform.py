@@ -74,6 +74,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         # Seconds a Mastodon create spends between checking the Idempotency-Key and storing
         # the status (and only then the key): a repeat inside that time makes a second status.
         self.mastodon_create_seconds = 0.0
+        # Instagram: API-published posts allowed per moving 24 hours (content-publishing
+        # guide: 100); content_publishing_limit reports the use, media_publish enforces it.
+        self.instagram_publish_quota = 100
         self.container_polls = container_polls  # status reads before a container is FINISHED
         self.media_processing_polls = media_processing_polls
         self.webhook_secret = webhook_secret
@@ -221,6 +224,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("POST", "media"): ("instagram", "container", self._g_container),
             ("GET", "media"): ("instagram", "read", self._g_published_list),
             ("POST", "media_publish"): ("instagram", "create", self._g_publish),
+            ("GET", "content_publishing_limit"): ("instagram", "read", self._g_publish_limit),
             ("POST", "threads"): ("threads", "container", self._g_container),
             ("GET", "threads"): ("threads", "read", self._g_published_list),
             ("POST", "threads_publish"): ("threads", "create", self._g_publish),
@@ -764,9 +768,35 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 "polls": self.container_polls, "fields": dict(body)}
         return FakeResponse(200, {"id": container_id})
 
+    def _g_published_today(self, user: str) -> int:
+        since = time.time() - 86400
+        with self.lock:
+            return sum(1 for o in self._g_objects.values()
+                       if o.get("kind") == "published" and o.get("platform") == "instagram"
+                       and o["user"] == user and o["timestamp"] > since)
+
+    def _g_publish_limit(self, req: FakeRequest) -> FakeResponse:
+        """GET /{ig-user-id}/content_publishing_limit, shaped as the reference's example
+        (.../reference/ig-user/content_publishing_limit): data[0].quota_usage and
+        config.quota_total / quota_duration."""
+        user, _ = self._graph_parts(req)
+        return FakeResponse(200, {"data": [{
+            "quota_usage": self._g_published_today(user),
+            "config": {"quota_total": self.instagram_publish_quota, "quota_duration": 86400}}]})
+
     def _g_publish(self, req: FakeRequest) -> FakeResponse:
         user, body = self._graph_parts(req)
         creation_id = str(body.get("creation_id", ""))
+        if req.platform == "instagram" and (
+                self._g_published_today(user) >= self.instagram_publish_quota):
+            # The quota is enforced at publishing (content-publishing guide, "Rate Limit";
+            # error-codes page: code 9, subcode 2207042).
+            return FakeResponse(400, {"error": {
+                "message": "Application request limit reached", "type": "OAuthException",
+                "code": 9, "error_subcode": 2207042, "is_transient": False,
+                "error_user_title": "Maximum number of posts reached",
+                "error_user_msg": "You reached the maximum number of posts that is allowed "
+                                  "to be published in 24 hours.", "fbtrace_id": "fake"}})
         with self.lock:
             container = self._g_objects.get(creation_id)
             if container is None or container.get("kind") != "container" or (

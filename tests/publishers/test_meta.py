@@ -229,6 +229,72 @@ class TestInstagram:
                               account("instagram", access_token="old"), make_ctx())
 
 
+class TestInstagramPublishingLimit:
+    """content_publishing_limit: 100 API posts per moving 24 hours; used up = wait for the
+    window, not a retry every minute."""
+
+    def test_a_used_up_quota_waits_for_the_window(self, fake: FakePlatform, account,
+                                                  make_ctx, jpeg: Path) -> None:
+        fake.instagram_publish_quota = 1
+        instagram.publish(Content(text="first", media=photo(jpeg)), account("instagram"),
+                          make_ctx("a"))
+        containers_before = len([r for r in fake.requests
+                                 if r[0] == "POST" and r[1].endswith("/media")])
+        with pytest.raises(RateLimited) as caught:
+            instagram.publish(Content(text="second", media=photo(jpeg)),
+                              account("instagram"), make_ctx("b"))
+        wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
+        assert 23 * 3600 < wait <= 24 * 3600 + 120
+        assert "100" not in caught.value.reason and "1 posts a day" in caught.value.reason
+        assert len([r for r in fake.requests if r[0] == "POST" and r[1].endswith("/media")]) \
+            == containers_before  # no container made for a post that cannot go out
+        assert len(fake.creates) == 1
+
+    def test_the_publish_limit_error_also_waits_for_the_window(
+            self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
+        instagram.publish(Content(text="first", media=photo(jpeg)), account("instagram"),
+                          make_ctx("a"))
+        fake.instagram_publish_quota = 1
+        fake.inject("read", "422", platform="instagram")  # the quota cannot be read
+        with pytest.raises(RateLimited) as caught:
+            instagram.publish(Content(text="second", media=photo(jpeg)),
+                              account("instagram"), make_ctx("b"))
+        wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
+        assert wait > 23 * 3600
+
+    def test_the_limit_read_matches_the_documented_request(self, fake: FakePlatform, account,
+                                                           make_ctx, jpeg: Path) -> None:
+        instagram.publish(Content(text="x", media=photo(jpeg)), account("instagram"),
+                          make_ctx())
+        reads = [p for m, p, *_ in fake.requests if p.endswith("/content_publishing_limit")]
+        assert reads == ["/v25.0/17841400000000001/content_publishing_limit"]
+
+
+class TestInstagramLogin:
+    def test_publishes_with_the_instagram_user_token(self, fake: FakePlatform, account,
+                                                     make_ctx, jpeg: Path) -> None:
+        acct = replace(account("instagram"), credentials={"instagram_user_token": "fake-token"})
+        assert instagram.validate(Content(text="x", media=photo(jpeg)), acct) == []
+        instagram.publish(Content(text="via Instagram Login", media=photo(jpeg)), acct,
+                          make_ctx())
+        [create] = fake.creates
+        assert create.body["access_token"] == "fake-token"
+
+    def test_the_host_is_graph_instagram_com(self, account) -> None:
+        acct = replace(account("instagram"), api_base="",
+                       credentials={"instagram_user_token": "t"})
+        assert instagram._root(acct) == "https://graph.instagram.com/v25.0"
+        facebook_login = replace(acct, credentials={"access_token": "t"})
+        assert instagram._root(facebook_login) == "https://graph.facebook.com/v25.0"
+
+    def test_the_token_is_refreshed_with_ig_refresh_token(self, fake: FakePlatform,
+                                                          account) -> None:
+        acct = replace(account("instagram"), credentials={"instagram_user_token": "fake-token"})
+        fresh = instagram.refresh_credentials(acct)
+        assert fresh["instagram_user_token"].startswith("ig-long-")
+        assert int(fresh["expires_at"]) > time.time() + 59 * 86400
+
+
 class TestThreads:
     def test_text_container_then_publish(self, fake: FakePlatform, account, make_ctx) -> None:
         ctx = make_ctx()
