@@ -72,6 +72,8 @@ class OAuthRoutes:
         self._codes: dict[str, dict[str, str]] = {}
         self._x_scopes: dict[str, set[str]] = {}  # OAuth 2.0 access token -> granted scopes
         self._meta_user_tokens: dict[str, str] = {}  # user token -> "short" | "long"
+        # Meta token -> the permissions granted at sign-in (passed on to page tokens).
+        self.meta_scopes: dict[str, set[str]] = {}
         self._threads_short: set[str] = set()
         self.meta_pages: list[dict[str, Any]] = [dict(page) for page in META_PAGES]
 
@@ -185,13 +187,17 @@ class OAuthRoutes:
             long_lived = self._mint("meta-user-long")
             with self.lock:
                 self._meta_user_tokens[long_lived] = "long"
+                self.meta_scopes[long_lived] = set(self.meta_scopes.get(
+                    q.get("fb_exchange_token", ""), set()))
             return FakeResponse(200, {"access_token": long_lived, "token_type": "bearer",
                                       "expires_in": LONG_LIVED_SECONDS})
-        if self._take_client_code(dict(q)) is None:
+        grant = self._take_client_code(dict(q))
+        if grant is None:
             return _graph_oauth_error("Invalid verification code format.")
         short = self._mint("meta-user-short")
         with self.lock:
             self._meta_user_tokens[short] = "short"
+            self.meta_scopes[short] = {s for s in grant["scope"].split(",") if s}
         return FakeResponse(200, {"access_token": short, "token_type": "bearer",
                                   "expires_in": 5400})
 
@@ -204,6 +210,9 @@ class OAuthRoutes:
                                       190)
         for page in pages:
             page["access_token"] = self._mint(f"meta-page-{page['id']}")
+            with self.lock:
+                self.meta_scopes[page["access_token"]] = set(self.meta_scopes.get(
+                    req.query.get("access_token", ""), set()))
         return FakeResponse(200, {"data": pages, "paging": {"cursors": {
             "before": "MAZDZD", "after": "MAZDZD"}}})
 

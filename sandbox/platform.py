@@ -225,6 +225,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("GET", "media"): ("instagram", "read", self._g_published_list),
             ("POST", "media_publish"): ("instagram", "create", self._g_publish),
             ("GET", "content_publishing_limit"): ("instagram", "read", self._g_publish_limit),
+            ("POST", "messages"): ("facebook", "dm", self._g_send_message),
             ("POST", "threads"): ("threads", "container", self._g_container),
             ("GET", "threads"): ("threads", "read", self._g_published_list),
             ("POST", "threads_publish"): ("threads", "create", self._g_publish),
@@ -767,6 +768,54 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 "status": "IN_PROGRESS" if self.container_polls else "FINISHED",
                 "polls": self.container_polls, "fields": dict(body)}
         return FakeResponse(200, {"id": container_id})
+
+    def _g_send_message(self, req: FakeRequest) -> FakeResponse:
+        """The Send API: ``POST /{page-id}/messages`` (or ``/me/messages`` with the page's
+        token) for Messenger (https://developers.facebook.com/docs/messenger-platform/
+        reference/send-api/) and for Instagram with Facebook Login (.../instagram-platform/
+        instagram-api-with-facebook-login/messaging-api: "POST /<PAGE_ID>/messages"); with
+        Instagram Login, ``/me/messages`` on graph.instagram.com. An Instagram user id is not
+        a sender. Needs pages_messaging (Messenger) or instagram_manage_messages (Instagram)
+        where the token's grant is known; recipient.id, message and messaging_type."""
+        sender, body = self._graph_parts(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        token = req.query.get("access_token", "")
+        pages = {str(page["id"]) for page in self.meta_pages}
+        owner = re.match(r"meta-page-(\d+)-", token)
+        if sender == "me" and owner:
+            sender = owner.group(1)
+        if sender != "me" and (sender not in pages or (owner and owner.group(1) != sender)):
+            return FakeResponse(400, {"error": {
+                "message": f"Unsupported post request. Object with ID '{sender}' does not "
+                           "exist, cannot be loaded due to missing permissions, or does not "
+                           "support this operation", "type": "GraphMethodException",
+                "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
+        with self.lock:
+            granted = self.meta_scopes.get(token)
+        if granted is not None and not granted & {"pages_messaging",
+                                                  "instagram_manage_messages"}:
+            return FakeResponse(403, {"error": {
+                "message": "(#230) Requires pages_messaging permission to manage the object",
+                "type": "OAuthException", "code": 230, "fbtrace_id": "fake"}})
+        recipient: dict[str, Any] = body.get("recipient") or {}
+        message: dict[str, Any] = body.get("message") or {}
+        if not isinstance(recipient, dict) or not isinstance(message, dict):
+            recipient, message = {}, {}
+        if not recipient.get("id") or not message.get("text") or body.get(
+                "messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            return FakeResponse(400, {"error": {
+                "message": "(#100) recipient, message and messaging_type are required",
+                "type": "OAuthException", "code": 100, "fbtrace_id": "fake"}})
+        message_id = f"m_{self._next_id()}"
+        with self.lock:
+            self._g_objects[message_id] = {"kind": "message", "from": sender,
+                                           "to": recipient["id"], "text": message["text"]}
+        return FakeResponse(200, {"recipient_id": recipient["id"], "message_id": message_id})
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """Every message the Send API accepted (sender page, recipient, text)."""
+        with self.lock:
+            return [dict(o) for o in self._g_objects.values() if o.get("kind") == "message"]
 
     def _g_published_today(self, user: str) -> int:
         since = time.time() - 86400
