@@ -406,8 +406,8 @@ class TestRepliesAgainstTheSandboxSendApi:
         from planner import accounts
         with session_scope(engine) as s:
             account = accounts.create_account(
-                session=s, workspace_id=conv.workspace_id, platform=platform, handle=f"h-{platform}",
-                external_id=external_id, credentials=credentials)
+                session=s, workspace_id=conv.workspace_id, platform=platform,
+                handle=f"h-{platform}", external_id=external_id, credentials=credentials)
             account.api_base = meta.base_url
             result = inbox.record_dm(session=s, account=account, sender_id="IGSID-7",
                                      text="hi", remote_id=None, at=None)
