@@ -212,7 +212,7 @@ class BlueskyPublisher:
         Handles resolve through the entryway (com.atproto.identity.resolveHandle); did:plc
         documents come from the PLC directory, did:web ones from the domain's
         /.well-known/did.json (https://atproto.com/specs/did). The sandbox serves all three
-        on one base URL, which ``api_base`` then names.
+        on one plain-http base URL, which ``api_base`` then names.
         """
         entry = http.base_url(account.api_base, PUBLIC_API)
         did = identifier if identifier.startswith("did:") else ""
@@ -221,16 +221,10 @@ class BlueskyPublisher:
                 resp = http.request("GET", f"{entry}/xrpc/com.atproto.identity.resolveHandle",
                                     timeout=timeout, params={"handle": identifier.lstrip("@")})
                 did = str(http.json_or_empty(resp).get("did") or "") if resp.ok else ""
-            if did.startswith("did:plc:"):
-                directory = http.base_url(account.api_base, PLC_DIRECTORY)
-                resp = http.request("GET", f"{directory}/{quote(did, safe=':')}",
-                                    timeout=timeout)
-            elif did.startswith("did:web:"):
-                host = did.removeprefix("did:web:").replace("%3A", ":")
-                resp = http.request("GET", f"https://{host}/.well-known/did.json",
-                                    timeout=timeout)
-            else:
+            url = did_document_url(did, entry)
+            if not url:
                 return ""
+            resp = http.request("GET", url, timeout=timeout)
         except Transient:
             return ""
         if not resp.ok:
@@ -399,6 +393,21 @@ def _session_from(body: dict[str, Any], pds: str) -> _Session:
     return _Session(did=str(body.get("did", "")), handle=str(body.get("handle", "")),
                     access_jwt=str(body.get("accessJwt", "")),
                     refresh_jwt=str(body.get("refreshJwt", "")), pds=pds.rstrip("/"))
+
+
+def did_document_url(did: str, entry: str) -> str:
+    """Where a DID's document is read: the PLC directory for did:plc (the real one for any
+    https entryway, bsky.social or a PDS someone typed; only the plain-http sandbox serves a
+    directory itself), the domain's /.well-known/did.json for did:web; "" otherwise."""
+    if did.startswith("did:plc:"):
+        directory = entry if entry.startswith("http://") else PLC_DIRECTORY
+        return f"{directory}/{quote(did, safe=':')}"
+    if did.startswith("did:web:"):
+        host = did.removeprefix("did:web:").replace("%3A", ":")
+        if "/" in host or "@" in host:
+            return ""
+        return f"https://{host}/.well-known/did.json"
+    return ""
 
 
 def _pds_endpoint(doc: Any, *, trusted_like: str) -> str:

@@ -275,3 +275,17 @@ def _png(width: int, height: int) -> bytes:
     return (b"\x89PNG\r\n\x1a\n"
             + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_did_documents_come_from_the_plc_directory_or_the_domain() -> None:
+    """A stored api_base of https://bsky.social (or a typed PDS) is not asked for DID
+    documents; plc.directory is. Only the plain-http sandbox serves them itself."""
+    from publishers.bluesky import did_document_url
+    assert did_document_url("did:plc:abc", "https://bsky.social") == \
+        "https://plc.directory/did:plc:abc"
+    assert did_document_url("did:plc:abc", "http://127.0.0.1:8009") == \
+        "http://127.0.0.1:8009/did:plc:abc"
+    assert did_document_url("did:web:example.com", "https://bsky.social") == \
+        "https://example.com/.well-known/did.json"
+    assert did_document_url("did:web:evil.example/x", "https://bsky.social") == ""
+    assert did_document_url("did:key:z6Mk", "https://bsky.social") == ""
