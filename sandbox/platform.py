@@ -345,6 +345,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, status)
 
     def _m_upload(self, req: FakeRequest) -> FakeResponse:
+        """POST /api/v2/media: 200 when processed at once, 202 Accepted while it is processed
+        asynchronously (https://docs.joinmastodon.org/methods/media/#v2)."""
         self._bearer(req)
         media_id = str(120000000000000000 + int(self._next_id()))
         with self.lock:
@@ -354,6 +356,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                      "url": None if status == 202 else f"/m/{media_id}"})
 
     def _m_media(self, req: FakeRequest) -> FakeResponse:
+        """GET /api/v1/media/:id: 206 Partial Content while processing, 200 when done, 404
+        "Record not found" (https://docs.joinmastodon.org/methods/media/#get)."""
         self._bearer(req)
         media_id = req.path.rsplit("/", 1)[1]
         with self.lock:
@@ -476,6 +480,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"uri": uri, "cid": cid})
 
     def _b_get_record(self, req: FakeRequest) -> FakeResponse:
+        """com.atproto.repo.getRecord: 400 RecordNotFound for a key that holds nothing
+        (https://docs.bsky.app/docs/api/com-atproto-repo-get-record)."""
         key = (req.query.get("repo", ""), req.query.get("collection", ""),
                req.query.get("rkey", ""))
         with self.lock:
@@ -486,6 +492,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {k: found[k] for k in ("uri", "cid", "value")})
 
     def _b_upload(self, req: FakeRequest) -> FakeResponse:
+        """com.atproto.repo.uploadBlob: the blob ref with mimeType and size; limits are checked
+        when a record uses it (https://docs.bsky.app/docs/api/com-atproto-repo-upload-blob)."""
         self._b_did(req)
         link = "bafkrei" + hashlib.sha256(req.raw).hexdigest()[:40]
         return FakeResponse(200, {"blob": {"$type": "blob", "ref": {"$link": link},
@@ -735,6 +743,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"data": data[:int(req.query.get("limit", "25"))]})
 
     def _g_container(self, req: FakeRequest) -> FakeResponse:
+        """POST /{ig-user-id}/media (image_url required for an image: .../instagram-platform/
+        content-publishing) and POST /{threads-user-id}/threads (media_type TEXT or IMAGE with
+        image_url: https://developers.facebook.com/documentation/threads/posts)."""
         user, body = self._graph_parts(req)
         if req.platform == "instagram":
             if not body.get("image_url"):
@@ -834,6 +845,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             "config": {"quota_total": self.instagram_publish_quota, "quota_duration": 86400}}]})
 
     def _g_publish(self, req: FakeRequest) -> FakeResponse:
+        """media_publish / threads_publish with creation_id: only a FINISHED container of the
+        same user (status_code / status: content-publishing guides, "Troubleshooting")."""
         user, body = self._graph_parts(req)
         creation_id = str(body.get("creation_id", ""))
         if req.platform == "instagram" and (
