@@ -375,7 +375,13 @@ class FakePlatform(OAuthRoutes, FakeCore):
         with self.lock:
             return self._b_elsewhere.get(handle, (self.base_url, True))[0]
 
-    def _b_did_doc(self, did: str, handle: str) -> dict[str, Any]:
+    def _b_self_url(self, req: FakeRequest) -> str:
+        """This server as the client reached it (a container name, a forwarded port), so the
+        DID documents it serves point back to an address that client can use."""
+        host = req.headers.get("host", "")
+        return f"http://{host}" if re.fullmatch(r"[\w.:-]+", host) else self.base_url
+
+    def _b_did_doc(self, did: str, handle: str, req: FakeRequest) -> dict[str, Any]:
         """A DID document as https://atproto.com/specs/did describes it: the handle in
         alsoKnownAs, the PDS as the service with id #atproto_pds."""
         return {"@context": ["https://www.w3.org/ns/did/v1"], "id": did,
@@ -384,9 +390,13 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                         "controller": did,
                                         "publicKeyMultibase": "zQ3shFakeKeyForTheSandbox"}],
                 "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
-                             "serviceEndpoint": self._b_pds_url(handle)}]}
+                             "serviceEndpoint": self._b_endpoint(handle, req)}]}
 
-    def _b_tokens(self, did: str) -> dict[str, Any]:
+    def _b_endpoint(self, handle: str, req: FakeRequest) -> str:
+        hosted_elsewhere = self._b_pds_url(handle)
+        return self._b_self_url(req) if hosted_elsewhere == self.base_url else hosted_elsewhere
+
+    def _b_tokens(self, did: str, req: FakeRequest) -> dict[str, Any]:
         access, refresh = f"access-{self._next_id()}", f"refresh-{self._next_id()}"
         with self.lock:
             self._b_access[access] = did
@@ -395,7 +405,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
         # com.atproto.server.createSession / refreshSession output: didDoc is part of it
         # (lexicons/com/atproto/server/createSession.json).
         return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh,
-                "didDoc": self._b_did_doc(did, handle), "active": True}
+                "didDoc": self._b_did_doc(did, handle, req), "active": True}
 
     def _b_create_session(self, req: FakeRequest) -> FakeResponse:
         body = req.body if isinstance(req.body, dict) else {}
@@ -412,7 +422,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
         did = _did(handle)
         with self.lock:
             self._b_handles[did] = handle
-        return FakeResponse(200, self._b_tokens(did))
+        return FakeResponse(200, self._b_tokens(did, req))
 
     def _b_refresh_session(self, req: FakeRequest) -> FakeResponse:
         token = req.headers.get("authorization", "")[7:]
@@ -420,7 +430,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             did = self._b_refresh.pop(token, None)
         if did is None:
             return FakeResponse(400, {"error": "ExpiredToken", "message": "Token has expired"})
-        return FakeResponse(200, self._b_tokens(did))
+        return FakeResponse(200, self._b_tokens(did, req))
 
     def _b_plc(self, req: FakeRequest) -> FakeResponse:
         """The PLC directory: GET /<did> answers the DID document (https://web.plc.directory
@@ -430,7 +440,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             handle = self._b_handles.get(did)
         if handle is None:
             return FakeResponse(404, {"message": f"DID not registered: {did}"})
-        return FakeResponse(200, self._b_did_doc(did, handle))
+        return FakeResponse(200, self._b_did_doc(did, handle, req))
 
     def _b_did(self, req: FakeRequest) -> str:
         token = req.headers.get("authorization", "")[7:]
