@@ -32,6 +32,7 @@ from publishers.base import (
     OutcomeUnknown,
     Problem,
     PublishContext,
+    PublishError,
     PublishResult,
     Transient,
 )
@@ -162,11 +163,11 @@ class MastodonPublisher:
         else:
             media_ids = [self._upload(base, item, account, ctx) for item in content.media]
         if "first_sent_at" not in ctx.state:
-            # Recorded before the create so a later find_existing knows whether the key is
-            # still inside the server's one-hour window, and resends the same media.
+            # Recorded (by _create's checkpoint) before the create so a later find_existing
+            # knows whether the key is still inside the server's one-hour window, and
+            # resends the same media.
             ctx.state["first_sent_at"] = str(int(time.time()))
             ctx.state["media_ids"] = ",".join(media_ids)
-            ctx.checkpoint(ctx.state)
         return self._create(base, content, account, ctx, media_ids)
 
     def _create(self, base: str, content: Content, account: AccountRef, ctx: PublishContext,
@@ -175,7 +176,11 @@ class MastodonPublisher:
                                    "visibility": "public"}
         if media_ids:
             payload["media_ids"] = media_ids
-        _wait_for_the_first_request(ctx)
+        # Every send is recorded first: if this worker dies with the request in flight, the
+        # reconcile that follows still waits for the server to be done with it.
+        sent = time.time()
+        ctx.state["sent_at"] = str(int(sent))
+        ctx.checkpoint(ctx.state)
         try:
             # Not ``idempotent``: the key protects only against a repeat that arrives after
             # the first request finished, so a lost answer (timeout, 5xx) is an unknown outcome.
@@ -183,13 +188,19 @@ class MastodonPublisher:
                               timeout=ctx.timeout_seconds, creates=True,
                               headers={"Idempotency-Key": ctx.idempotency_key}, json=payload)
         except OutcomeUnknown as exc:
-            not_before = time.time() + ctx.timeout_seconds + SERVER_OVERRUN_SECONDS
+            not_before = max(time.time(), sent + ctx.timeout_seconds) + SERVER_OVERRUN_SECONDS
             ctx.state["resend_not_before"] = str(int(not_before) + 1)
             ctx.checkpoint(ctx.state)
             raise OutcomeUnknown(
                 f"{exc.reason}. The server may still be creating it, so it is checked again "
                 f"with the same Idempotency-Key after {_clock(not_before)}", status=exc.status,
                 detail=exc.detail, not_before=datetime.fromtimestamp(not_before, UTC)) from exc
+        except PublishError:
+            # The server answered (or the request never left): nothing of it still runs there,
+            # so a retry after a rate limit or a refusal need not wait.
+            ctx.state.pop("sent_at", None)
+            ctx.checkpoint(ctx.state)
+            raise
         ctx.state.pop("resend_not_before", None)
         return _result(http.json_or_empty(resp))
 
@@ -269,12 +280,18 @@ def _key_expired(ctx: PublishContext) -> bool:
 
 
 def _wait_for_the_first_request(ctx: PublishContext) -> None:
-    """Refuse to touch the platform while an earlier create may still be running there."""
-    raw = ctx.state.get("resend_not_before", "")
-    if raw.isdigit() and time.time() < int(raw):
+    """Refuse to touch the platform while an earlier create may still be running there: until
+    the recorded not-before time, or (after a crash mid-request, when none was recorded)
+    until the last send plus the request timeout and the server's overrun."""
+    recorded = ctx.state.get("resend_not_before", "")
+    sent = ctx.state.get("sent_at", "")
+    until = max(int(recorded) if recorded.isdigit() else 0,
+                int(sent) + int(ctx.timeout_seconds) + SERVER_OVERRUN_SECONDS + 1
+                if sent.isdigit() else 0)
+    if time.time() < until:
         raise OutcomeUnknown(
             f"An earlier request may still be running on the server; checking after "
-            f"{_clock(int(raw))}", not_before=datetime.fromtimestamp(int(raw), UTC))
+            f"{_clock(until)}", not_before=datetime.fromtimestamp(until, UTC))
 
 
 def _clock(epoch: float) -> str:

@@ -116,6 +116,7 @@ class TestTheKeyIsStoredAfterTheStatus:
             pub.publish(Content(text="racing"), account("mastodon"), ctx)
         # What the adapter used to do: resend at once with the same key.
         ctx.state.pop("resend_not_before")
+        ctx.state.pop("sent_at")
         ctx.timeout_seconds = 5
         pub.publish(Content(text="racing"), account("mastodon"), ctx)
         _until(lambda: len(fake.creates) == 2)
@@ -148,6 +149,7 @@ def _until(condition, tries: int = 100) -> None:
 def _first_request_over(ctx) -> None:
     """Let the wait the adapter recorded pass (the dispatcher's lease does it for real)."""
     ctx.state["resend_not_before"] = "1"
+    ctx.state["sent_at"] = "1"
 
 
 class TestErrorsMore:
@@ -195,7 +197,7 @@ HOUR = 3600
 def _hours_pass(fake: FakePlatform, ctx, seconds: float) -> None:
     """Let time pass for the platform and for what the first attempt recorded."""
     fake.advance(seconds)
-    for name in ("first_sent_at", "resend_not_before"):
+    for name in ("first_sent_at", "resend_not_before", "sent_at"):
         if name in ctx.state:
             ctx.state[name] = str(int(ctx.state[name]) - int(seconds))
 
@@ -322,3 +324,27 @@ class TestLookupMatchesRenderedHtml:
         late = make_ctx("h4", state={"first_sent_at": str(int(time.time()) - 2 * HOUR)})
         fake.advance(2 * HOUR - 60)
         assert pub.find_existing(Content(text=other), account("mastodon"), late) is None
+
+
+def test_a_crash_mid_request_also_waits_before_the_reconcile(fake: FakePlatform, account,
+                                                             make_ctx) -> None:
+    """The worker died with the request in flight: nothing recorded a not-before time, but
+    the checkpointed send time keeps the reconcile from resending too early."""
+    ctx = make_ctx("k-crash", timeout=5)
+    ctx.state.update(first_sent_at=str(int(time.time())), sent_at=str(int(time.time())))
+    with pytest.raises(OutcomeUnknown) as caught:
+        pub.find_existing(Content(text="in flight"), account("mastodon"), ctx)
+    assert caught.value.not_before is not None
+    assert caught.value.not_before.timestamp() >= time.time() + SERVER_OVERRUN_SECONDS
+    assert fake.requests == []
+
+
+def test_a_rate_limited_create_is_retried_without_the_wait(fake: FakePlatform, account,
+                                                           make_ctx) -> None:
+    fake.inject("create", "429", platform="mastodon")
+    ctx = make_ctx("k-429")
+    with pytest.raises(RateLimited):
+        pub.publish(Content(text="later"), account("mastodon"), ctx)
+    assert "sent_at" not in ctx.state
+    pub.publish(Content(text="later"), account("mastodon"), ctx)
+    assert len(fake.creates) == 1
