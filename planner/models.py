@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from planner.db import utcnow
@@ -39,6 +40,9 @@ class AccountStatus(StrEnum):
     ok = "ok"
     needs_reconnect = "needs_reconnect"
     paused = "paused"
+    # Issue 11: publishing waits for an operator (a setting, the platform plan, a permission);
+    # the credentials themselves are fine. A green connection test puts it back to ok.
+    held = "held"
 
 
 class PostStatus(StrEnum):
@@ -152,6 +156,10 @@ class Account(AccountBase, table=True):
     token_refresh_lease: datetime | None = _ts()
     # When DMs were last fetched (X has no DM webhook): one poller per account and interval.
     dm_polled_at: datetime | None = _ts()
+    # Issue 11: X bills every DM event read. Polling can be turned off per account, and
+    # each poll reads only the events newer than the last one it saw.
+    dm_polling: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    dm_last_event_id: str = Field(default="", max_length=40)
     text_limit: int | None = None  # per-instance limit (Mastodon), read when connecting
     # JSON of balance settings that differ from the workspace's (window, min_sample ...).
     balance_overrides: str = Field(default="", sa_column=Column(Text, nullable=False,

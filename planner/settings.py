@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from publishers.meta import GRAPH_DEFAULT, valid_graph_version
+from publishers.versions import LINKEDIN_DEFAULT, valid_linkedin_version
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
                                  "clients only).")
     linkedin_client_id: str = Field("", description="LinkedIn OAuth client id.")
     linkedin_client_secret: str = Field("", description="LinkedIn OAuth client secret.")
+    linkedin_version: str = Field(LINKEDIN_DEFAULT, description="LinkedIn-Version header "
+                                  "(YYYYMM) sent on every LinkedIn call; LinkedIn retires "
+                                  "each version about a year after its release.")
     meta_app_id: str = Field("", description="Meta app id, for 'Connect with Meta' "
                              "(Facebook Pages, Instagram, Threads).")
     meta_app_secret: str = Field("", description="Meta app secret.")
@@ -77,6 +81,15 @@ class Settings(BaseSettings):
         if not valid_graph_version(value):
             raise ValueError(f"POISE_META_GRAPH_VERSION must look like {GRAPH_DEFAULT}, "
                              f"not {value!r}")
+        return value
+
+    @field_validator("linkedin_version")
+    @classmethod
+    def _linkedin_version(cls, value: str) -> str:
+        value = value.strip()
+        if not valid_linkedin_version(value):
+            raise ValueError(f"POISE_LINKEDIN_VERSION must be YYYYMM (e.g. {LINKEDIN_DEFAULT}),"
+                             f" not {value!r}")
         return value
 
     @field_validator("default_timezone")

@@ -1,6 +1,7 @@
 """Network adapters behind one Protocol (see base.py) and a registry by platform name."""
 
 from publishers.base import (
+    AccountHeld,
     AccountRef,
     AuthExpired,
     Content,
@@ -35,7 +36,8 @@ for _publisher in BUILTIN:
     register(_publisher)
 
 __all__ = [
-    "BUILTIN_PLATFORMS", "AccountRef", "AuthExpired", "Content", "ContentRejected", "DmPrompt",
+    "BUILTIN_PLATFORMS", "AccountHeld", "AccountRef", "AuthExpired", "Content",
+    "ContentRejected", "DmPrompt",
     "Identity", "MediaFile",
     "OutcomeUnknown", "Problem", "PublishContext", "PublishError", "PublishResult", "Publisher",
     "RateLimited", "Transient", "get_publisher", "platforms", "register",

@@ -125,6 +125,12 @@ class AuthExpired(PublishError):
     """Credentials were refused: the account needs reconnecting; nothing was created."""
 
 
+class AccountHeld(PublishError):
+    """Nothing was created, and nothing this account sends can go out until a person changes
+    something outside the post: a setting (a sunset API version), the platform plan (X's 402),
+    an app permission. The account's publications wait; admins are told what to change."""
+
+
 class ContentRejected(PublishError):
     """The platform refused this content permanently; retrying the same content is pointless."""
 

@@ -1,9 +1,10 @@
 """Shared HTTP plumbing: one session per thread, explicit timeouts, and error classification.
 
 The rule every adapter follows: a failure before the request left (refused connection, DNS)
-is ``Transient``; a failure after it left (read timeout, dropped connection) is
-``OutcomeUnknown`` unless the platform deduplicates the call (idempotency key, record key),
-in which case resending is safe and it is ``Transient`` too.
+is ``Transient``; a failure after it left (read timeout, dropped connection, a reply whose
+body breaks off or cannot be decoded) is ``OutcomeUnknown`` unless the platform deduplicates
+the call (idempotency key, record key), in which case resending is safe and it is
+``Transient`` too.
 """
 
 from __future__ import annotations
@@ -90,11 +91,17 @@ def request(method: str, url: str, *, timeout: float, creates: bool = False,
         raise network_error(exc, url, creates=creates, idempotent=idempotent) from exc
 
 
+# Failures that can only happen once the request has left: the server answered (or began
+# to), then the reply broke off or could not be decoded. The platform may have acted on it.
+_AFTER_SENDING = (rex.ConnectionError, rex.Timeout, rex.ChunkedEncodingError,
+                  rex.ContentDecodingError)
+
+
 def network_error(exc: rex.RequestException, url: str, *, creates: bool,
                   idempotent: bool) -> PublishError:
-    """The typed outcome of a request that got no HTTP answer."""
+    """The typed outcome of a request that got no (complete) HTTP answer."""
     detail = scrub(str(exc))
-    if not isinstance(exc, rex.ConnectionError | rex.Timeout) or _never_sent(exc):
+    if not isinstance(exc, _AFTER_SENDING) or _never_sent(exc):
         return Transient(f"Could not connect to {_host(url)}", detail=detail)
     if not creates or idempotent:
         return Transient(f"No answer from {_host(url)}", detail=detail)

@@ -30,14 +30,13 @@ from publishers.base import (
     Transient,
 )
 from publishers.dm import final_text
+from publishers.versions import GRAPH_DEFAULT
 
 log = logging.getLogger(__name__)
 
 # Graph API versions are available about two years; a call to an expired one is served by
-# the oldest available version instead, so an old default silently changes behaviour.
-# v21.0 expires 2027-01-21; v25.0 (2026-02-18) is available until 2028-07-29; v26.0
-# (2026-07-29) has no date yet. https://developers.facebook.com/docs/graph-api/changelog/versions
-GRAPH_DEFAULT = "v25.0"
+# the oldest available version instead, so an old default silently changes behaviour. The
+# default and the sunset days live in publishers/versions.py.
 _GRAPH_VERSION = re.compile(r"^v\d{1,2}\.0$")
 AUTH_CODES = {102, 190, 463, 467}
 PERMISSION_CODES = {10} | set(range(200, 300))

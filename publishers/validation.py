@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from publishers.base import AccountRef, Content, Problem
 from publishers.dm import text_problems
+from publishers.registry import get_publisher
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class MediaRules:
     mime_types: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
     required: bool = False
     needs_public_url: bool = False
+    # The platform's rule in words, added to every media problem so a person knows what fits.
+    rule: str = ""
 
 
 NO_MEDIA = MediaRules(max_items=0)
@@ -33,6 +36,25 @@ def missing_credentials(account: AccountRef, *alternatives: Iterable[str]) -> li
 
 
 def media_problems(content: Content, platform: str, rules: MediaRules) -> list[Problem]:
+    problems = _media_problems(content, platform, rules)
+    if rules.rule:
+        problems = [Problem(p.field, f"{p.message} {rules.rule}") for p in problems]
+    return problems
+
+
+def upload_problems(content: Content, account: AccountRef) -> list[Problem]:
+    """The media problems of ``content`` for the account's platform, without the network:
+    what the composer and the API check before a post can be approved."""
+    if not content.media:
+        return []
+    rules = getattr(get_publisher(account.platform), "media_rules", None)
+    if not isinstance(rules, MediaRules):
+        return []
+    # A public https URL is the deployment's matter (POISE_PUBLIC_BASE_URL), checked at send.
+    return media_problems(content, account.platform, replace(rules, needs_public_url=False))
+
+
+def _media_problems(content: Content, platform: str, rules: MediaRules) -> list[Problem]:
     problems: list[Problem] = []
     if rules.required and not content.media:
         problems.append(Problem("media", f"{platform} posts need an image."))

@@ -22,6 +22,7 @@ from requests_oauthlib import OAuth1
 
 from publishers import http
 from publishers.base import (
+    AccountHeld,
     AccountRef,
     AuthExpired,
     Content,
@@ -45,6 +46,8 @@ PUBLIC_API = "https://api.twitter.com"
 OAUTH1_CREDENTIALS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 OAUTH2_CREDENTIALS = ("access_token",)
 _TCO = regex.compile(r"https://t\.co/\w+")
+TIMELINE_PAGE = 100  # the most GET /2/users/:id/tweets returns per page
+TIMELINE_MAX_PAGES = 10
 
 _refresh_locks: dict[str, threading.Lock] = {}
 _refresh_guard = threading.Lock()
@@ -100,6 +103,92 @@ def _is_duplicate(resp: requests.Response) -> bool:
     return resp.status_code == 403 and "duplicate" in _reason(resp).lower()
 
 
+# X answers errors as RFC 7807 problems whose ``type`` names the kind, or (older endpoints)
+# with an ``errors`` list of numeric codes.
+# https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+_PROBLEMS = "https://api.twitter.com/2/problems/"
+_APP_SETUP_TYPES = {"client-forbidden"}  # app not in a project / plan without the endpoint
+_AUTH_TYPES = {"unsupported-authentication", "oauth1-permissions"}
+_CONTENT_TYPES = {"disallowed-resource", "not-authorized-for-resource", "resource-not-found"}
+_APP_SETUP_CODES = {453}  # "You currently have access to a subset of X API V2 endpoints"
+_LOCKED_CODES = {326}  # "this account is temporarily locked"
+
+
+def _problem_type(resp: requests.Response) -> str:
+    kind = str(http.json_or_empty(resp).get("type") or "")
+    return kind[len(_PROBLEMS):] if kind.startswith(_PROBLEMS) else kind
+
+
+def _codes(resp: requests.Response) -> set[int]:
+    errors = http.json_or_empty(resp).get("errors")
+    found: set[int] = set()
+    for item in errors if isinstance(errors, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("code"), int):
+            found.add(int(item["code"]))
+    return found
+
+
+def account_level_error(resp: requests.Response) -> PublishError | None:
+    """402 and the 403s that are about the account or the app, each by its documented type;
+    None for everything else (the general classification applies)."""
+    status, words, detail = resp.status_code, _reason(resp), resp.text[:500]
+    if status == 402:
+        # Pay-per-use: the developer account has no credits left (or its plan does not cover
+        # the call). Every post of every X account on that app waits for an admin.
+        return AccountHeld(f"X refused the call for the developer account's plan or credits "
+                           f"({words or 'HTTP 402'}): add credits or change the plan in the X "
+                           "developer console, then test the connection", status=402,
+                           detail=detail)
+    if status != 403:
+        return None
+    kind, codes = _problem_type(resp), _codes(resp)
+    if kind in _APP_SETUP_TYPES or codes & _APP_SETUP_CODES:
+        return AccountHeld(f"The X developer app cannot use this endpoint ({words}): attach "
+                           "it to a project with a plan that includes posting, then test the "
+                           "connection", status=403, detail=detail)
+    if codes & _LOCKED_CODES:
+        return AccountHeld(f"X has locked this account ({words}): unlock it on x.com, then "
+                           "test the connection", status=403, detail=detail)
+    if kind in _CONTENT_TYPES:
+        return ContentRejected(f"X refused this post: {words}", status=403, detail=detail)
+    if kind in _AUTH_TYPES:
+        return AuthExpired(f"X refused these credentials for posting ({words}): give the app "
+                           "Read and write permission, then reconnect", status=403,
+                           detail=detail)
+    return None  # a plain 403 (about:blank): a revoked or read-only grant -> reconnect
+
+
+def error_for(resp: requests.Response, *, creates: bool,
+              duplicate_means: str = "") -> PublishError:
+    """The typed outcome of an X error answer (402, 403 by type, duplicates, the rest)."""
+    if _is_duplicate(resp):
+        if duplicate_means == "unknown":
+            return OutcomeUnknown(
+                "X says this text duplicates an existing post, probably the earlier "
+                "attempt: check the account before sending again",
+                status=403, detail="duplicate content on retry: " + _reason(resp))
+        return ContentRejected("X rejected the post as a duplicate of an earlier post.",
+                               status=403, detail=_reason(resp))
+    special = account_level_error(resp)
+    if special is not None:
+        return special
+    try:
+        http.classify(resp, platform="X", creates=creates, idempotent=False,
+                      reason=_reason, reset=_reset)
+    except PublishError as error:
+        return error
+    return Transient(f"X answered HTTP {resp.status_code}")
+
+
+def as_posted(returned: str, *, has_media: bool) -> str:
+    """``comparable`` of a timeline text, minus the https://t.co link X appends to the text
+    of a post with media ("the Tweet text ... ends with a t.co link to the media"):
+    https://docs.x.com/x-api/fundamentals/entities"""
+    if has_media:
+        returned = regex.sub(r"\s*https://t\.co/\w+\s*$", "", returned)
+    return comparable(returned)
+
+
 def comparable(text: str) -> str:
     """Text as X echoes it back: entities unescaped, every link collapsed to one token."""
     text = html.unescape(text)
@@ -111,7 +200,15 @@ def comparable(text: str) -> str:
 
 class XPublisher:
     platform = "x"
-    media_rules = MediaRules(max_items=4, max_bytes=5 * 1024 * 1024)
+    # Still images only: JPEG, PNG, WEBP up to 5 MB, at most 4 per post. A GIF needs the
+    # chunked upload with media_category tweet_gif, which Poise does not do.
+    # https://docs.x.com/x-api/media/quickstart/media-upload-chunked and
+    # https://docs.x.com/x-api/media/upload-media (image size limits)
+    media_rules = MediaRules(
+        max_items=4, max_bytes=5 * 1024 * 1024,
+        mime_types=frozenset({"image/jpeg", "image/png", "image/webp"}),
+        rule="X takes up to 4 still images (JPEG, PNG or WEBP) of at most 5 MB each; "
+             "Poise cannot send GIFs to X (they need X's chunked upload).")
 
     def validate(self, content: Content, account: AccountRef) -> list[Problem]:
         return common_problems(content, account, self.media_rules, OAUTH1_CREDENTIALS,
@@ -149,19 +246,8 @@ class XPublisher:
         try:
             return call(**kwargs)
         except tweepy.HTTPException as exc:
-            resp = exc.response
-            if _is_duplicate(resp):
-                if duplicate_means == "unknown":
-                    raise OutcomeUnknown(
-                        "X says this text duplicates an existing post, probably the earlier "
-                        "attempt: check the account before sending again",
-                        status=403, detail="duplicate content on retry: " + _reason(resp),
-                    ) from exc
-                raise ContentRejected("X rejected the post as a duplicate of an earlier post.",
-                                      status=403, detail=_reason(resp)) from exc
-            http.classify(resp, platform="X", creates=creates, idempotent=False,
-                          reason=_reason, reset=_reset)
-            raise Transient(f"X answered HTTP {resp.status_code}") from exc
+            raise error_for(exc.response, creates=creates,
+                            duplicate_means=duplicate_means) from exc
         except requests.RequestException as exc:
             raise http.network_error(exc, url, creates=creates, idempotent=False) from exc
 
@@ -207,29 +293,56 @@ class XPublisher:
 
     def find_existing(self, content: Content, account: AccountRef,
                       ctx: PublishContext) -> PublishResult | None:
+        """Look for the post in the user's timeline since shortly before the first send.
+
+        GET /2/users/:id/tweets returns at most 100 per page, newest first, with
+        ``meta.next_token`` for the next page (``pagination_token``); ``start_time`` keeps it
+        to the attempt window. https://docs.x.com/x-api/posts/get-posts (user timeline) and
+        https://docs.x.com/x-api/fundamentals/pagination
+        """
         base = http.base_url(account.api_base, PUBLIC_API)
+        wanted = comparable(final_text(content, account))
+        has_media = bool(content.media or ctx.state.get("media_ids"))
         try:
             user_id = account.external_id or self._user_id(account, ctx)
-            params: dict[str, str | int] = {"max_results": 20,
+            params: dict[str, str | int] = {"max_results": TIMELINE_PAGE,
                                             "tweet.fields": "created_at,text"}
             first_sent = int(ctx.state.get("first_sent_at", "0") or 0)
             if first_sent:
                 start = datetime.fromtimestamp(first_sent, UTC) - timedelta(minutes=5)
                 params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-            resp = http.request("GET", f"{base}/2/users/{user_id}/tweets",
-                                timeout=ctx.timeout_seconds, params=params,
-                                auth=self._auth(account), headers=self._headers(account))
-            http.classify(resp, platform="X", creates=False, idempotent=True,
-                          reason=_reason, reset=_reset)
+            for _ in range(TIMELINE_MAX_PAGES):
+                resp = http.request("GET", f"{base}/2/users/{user_id}/tweets",
+                                    timeout=ctx.timeout_seconds, params=params,
+                                    auth=self._auth(account), headers=self._headers(account))
+                self._classify(resp, creates=False)
+                body = http.json_or_empty(resp)
+                for tweet in body.get("data") or []:
+                    if not isinstance(tweet, dict):
+                        continue
+                    if as_posted(str(tweet.get("text", "")), has_media=has_media) == wanted:
+                        tweet_id = str(tweet.get("id", ""))
+                        return PublishResult(remote_id=tweet_id,
+                                             url=_tweet_url(account, tweet_id))
+                meta = body.get("meta")
+                token = str(meta.get("next_token") or "") if isinstance(meta, dict) else ""
+                if not token:
+                    return None
+                params["pagination_token"] = token
+        except AccountHeld:
+            raise
         except PublishError as exc:
             raise OutcomeUnknown(f"Could not look up the account's recent posts on X: "
                                  f"{exc.reason}", status=exc.status) from exc
-        wanted = comparable(final_text(content, account))
-        for tweet in http.json_or_empty(resp).get("data") or []:
-            if isinstance(tweet, dict) and comparable(str(tweet.get("text", ""))) == wanted:
-                tweet_id = str(tweet.get("id", ""))
-                return PublishResult(remote_id=tweet_id, url=_tweet_url(account, tweet_id))
-        return None
+        raise OutcomeUnknown(f"The account posted more than {TIMELINE_PAGE * TIMELINE_MAX_PAGES} "
+                             "times since this post was sent; check it on x.com")
+
+    def _classify(self, resp: requests.Response, *, creates: bool) -> None:
+        special = account_level_error(resp)
+        if special is not None:
+            raise special
+        http.classify(resp, platform="X", creates=creates, idempotent=not creates,
+                      reason=_reason, reset=_reset)
 
     # --- capabilities ---------------------------------------------------------------------
 
@@ -287,8 +400,7 @@ class XPublisher:
                 files={"media": (item.path.rsplit("/", 1)[-1], handle, item.mime_type)},
                 data={"media_category": "tweet_image"}, auth=self._auth(account),
                 headers=self._headers(account))
-        http.classify(resp, platform="X", creates=False, idempotent=True, reason=_reason,
-                      reset=_reset)
+        self._classify(resp, creates=False)
         body = http.json_or_empty(resp)
         data = body["data"] if isinstance(body.get("data"), dict) else body
         media_id = str(data.get("id") or data.get("media_id_string") or "")

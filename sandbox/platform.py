@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from publishers.text import count, graphemes, threads_length, threads_links, x_urls
+from publishers.versions import linkedin_sunset
 from publishers.webhook import verify_signature
 from sandbox.core import (
     FakeCore,
@@ -117,6 +119,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("POST", re.compile(r"^/rest/posts$"), "linkedin", "create", self._l_create),
             ("GET", re.compile(r"^/rest/posts$"), "linkedin", "read", self._l_list),
             ("GET", re.compile(r"^/v2/userinfo$"), "linkedin", "read", self._l_userinfo),
+            ("POST", re.compile(r"^/rest/images$"), "linkedin", "upload", self._l_init_upload),
+            ("PUT", re.compile(r"^/li-upload/\d+$"), "linkedin", "upload", self._l_put_image),
             ("POST", re.compile(r"^/webhook(/.*)?$"), "webhook", "create", self._w_receive),
             *self.oauth_routes(),
         ]
@@ -142,7 +146,13 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._x_tweets: list[dict[str, Any]] = []
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
             self._x_dms: list[dict[str, Any]] = []  # DM events, newest last
+            self._x_media: set[str] = set()
+            self.x_dm_events_read = 0  # what X would bill for DM reads
+            self.x_credits = True  # False: the developer account ran out (402)
             self._l_posts: list[dict[str, Any]] = []
+            self._l_images: dict[str, dict[str, Any]] = {}  # image URN -> owner, upload
+            # "today" for LinkedIn's version check; tests move it to reach a sunset.
+            self.linkedin_today: date | None = None
             self._g_objects: dict[str, dict[str, Any]] = {}
             self._w_seen: dict[str, str] = {}
             self.reset_oauth()
@@ -246,6 +256,10 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return token
 
     def _x_auth(self, req: FakeRequest) -> None:
+        """OAuth 1.0a HMAC-SHA1 signatures (query and form parameters signed, JSON bodies
+        not), else an OAuth 2.0 bearer token.
+        https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/creating-a-signature
+        https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-token"""
         auth = req.headers.get("authorization", "")
         if not auth.startswith("OAuth "):
             self._bearer(req)
@@ -538,16 +552,40 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     def _x_create(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)
+        if not self.x_credits:
+            # Pay-per-use: no credits left answers 402 for the developer account.
+            # https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+            return FakeResponse(402, {
+                "title": "CreditsDepleted", "type": "https://api.twitter.com/2/problems/credits",
+                "detail": "Your enrolled account does not have any credits to fulfill this "
+                          "request."})
         body = req.body if isinstance(req.body, dict) else {}
         text = str(body.get("text", ""))
+        # 280 weighted characters (twitter-text v3, URLs 23, emoji and CJK 2).
+        # https://docs.x.com/resources/fundamentals/counting-characters
         if count("x", text).over:
             return FakeResponse(400, {"errors": [{"message": "Tweet text is too long"}],
                                       "title": "Invalid Request", "detail": "text too long"})
+        media = body.get("media") if isinstance(body.get("media"), dict) else {}
+        media_ids = [str(m) for m in (media or {}).get("media_ids") or []]
         with self.lock:
+            # Media must have been uploaded first (POST /2/media/upload), at most 4 images.
+            # https://docs.x.com/x-api/posts/create-post
+            if len(media_ids) > 4 or any(m not in self._x_media for m in media_ids):
+                return FakeResponse(400, {"errors": [{"message": "Your media IDs are "
+                                                                 "invalid."}],
+                                          "title": "Invalid Request",
+                                          "detail": "One or more parameters to your request "
+                                                    "was invalid.",
+                                          "type": "https://api.twitter.com/2/problems/"
+                                                  "invalid-request"})
+            # X refuses a post whose text repeats one of the account's recent posts (403,
+            # "duplicate content"). https://docs.x.com/x-api/fundamentals/response-codes-and-errors
             if any(t["text"] == text for t in self._x_tweets):
                 return platform_error("x", "duplicate")
             tweet_id = str(1800000000000000000 + int(self._next_id()))
-            self._x_tweets.append({"id": tweet_id, "text": text, "at": time.time()})
+            self._x_tweets.append({"id": tweet_id, "text": text, "at": time.time(),
+                                   "media_ids": media_ids})
             self.record_create(req, tweet_id)
         return FakeResponse(201, {"data": {"id": tweet_id, "text": text,
                                            "edit_history_tweet_ids": [tweet_id]}})
@@ -558,15 +596,35 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                            "username": "poise"}})
 
     def _x_list(self, req: FakeRequest) -> FakeResponse:
+        """The user timeline, newest first, as X returns it: links t.co-wrapped, & < >
+        entity-escaped, a media post's text ending in the t.co link of its media, at most
+        ``max_results`` (5-100) per page with ``meta.next_token``.
+        https://docs.x.com/x-api/posts/get-posts and .../fundamentals/pagination"""
         self._x_auth(req)
         start = req.query.get("start_time", "")
         limit = int(req.query.get("max_results", "10"))
+        if not 5 <= limit <= 100:
+            return FakeResponse(400, {"errors": [{"message": "The `max_results` query "
+                                                             "parameter value is not between "
+                                                             "5 and 100"}],
+                                      "title": "Invalid Request",
+                                      "type": "https://api.twitter.com/2/problems/"
+                                              "invalid-request"})
+        offset = int(req.query.get("pagination_token", "0") or 0)
         with self.lock:
             tweets = [t for t in reversed(self._x_tweets) if not start or _iso(t["at"]) >= start]
-        data = [{"id": t["id"], "text": _as_x_echoes(t["text"]), "created_at": _iso(t["at"])}
-                for t in tweets[:limit]]
-        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
-                            if data else {"meta": {"result_count": 0}})
+        page = tweets[offset:offset + limit]
+        data = [{"id": t["id"], "created_at": _iso(t["at"]),
+                 "text": _as_x_echoes(t["text"]) + (
+                     " https://t.co/" + hashlib.sha256(t["id"].encode()).hexdigest()[:10]
+                     if t.get("media_ids") else "")}
+                for t in page]
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if data:
+            meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+        if offset + limit < len(tweets):
+            meta["next_token"] = str(offset + limit)
+        return FakeResponse(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
     def x_incoming_dm(self, sender_id: str, text: str) -> str:
         """A follower sends the X account a DM (read back by GET /2/dm_events)."""
@@ -578,11 +636,24 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return event_id
 
     def _x_dm_events(self, req: FakeRequest) -> FakeResponse:
+        """Newest first, ``max_results`` 1-100 (default 100) per page, ``meta.next_token``
+        for the next (``pagination_token``); no since_id on this endpoint.
+        https://docs.x.com/x-api/direct-messages/lookup/introduction"""
         self._x_auth(req)
+        limit = int(req.query.get("max_results", "100"))
+        if not 1 <= limit <= 100:
+            return FakeResponse(400, {"title": "Invalid Request", "errors": [
+                {"message": "The `max_results` query parameter value is not between 1 and "
+                            "100"}]})
+        offset = int(req.query.get("pagination_token", "0") or 0)
         with self.lock:
-            data = list(reversed(self._x_dms))[:int(req.query.get("max_results", "100"))]
-        return FakeResponse(200, {"data": data, "meta": {"result_count": len(data)}}
-                            if data else {"meta": {"result_count": 0}})
+            events = list(reversed(self._x_dms))
+            self.x_dm_events_read += len(events[offset:offset + limit])
+        data = events[offset:offset + limit]
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if offset + limit < len(events):
+            meta["next_token"] = str(offset + limit)
+        return FakeResponse(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
     def _x_dm_send(self, req: FakeRequest) -> FakeResponse:
         self._x_auth(req)
@@ -598,6 +669,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                            "dm_event_id": event_id}})
 
     def _x_upload(self, req: FakeRequest) -> FakeResponse:
+        """One-shot upload of a still image (multipart ``media``); an OAuth 2.0 token needs
+        the media.write scope. https://docs.x.com/x-api/media/upload-media"""
         self._x_auth(req)
         bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
         if self.x_scope_missing(bearer, "media.write"):
@@ -608,10 +681,14 @@ class FakePlatform(OAuthRoutes, FakeCore):
         if not isinstance(body.get("media"), dict):
             return FakeResponse(400, {"errors": [{"message": "media is required"}]})
         media_id = str(1900000000000000000 + int(self._next_id()))
+        with self.lock:
+            self._x_media.add(media_id)
         return FakeResponse(200, {"data": {"id": media_id, "media_key": f"3_{media_id}",
                                            "size": body["media"]["size"]}})
 
     def _x_token(self, req: FakeRequest) -> FakeResponse:
+        """refresh_token grant; a refresh token works once and a new one comes back.
+        https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code"""
         body = req.body if isinstance(req.body, dict) else {}
         if body.get("grant_type") == "authorization_code":
             return self.x_authorization_code(body)
@@ -635,9 +712,27 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     def _l_headers(self, req: FakeRequest) -> None:
         self._bearer(req)
-        if not re.fullmatch(r"\d{6}", req.headers.get("linkedin-version", "")):
+        # Every /rest call needs LinkedIn-Version YYYYMM; a version not yet released or past
+        # its sunset answers 426 NONEXISTENT_VERSION "Requested version ... is not active".
+        # https://learn.microsoft.com/en-us/linkedin/marketing/versioning
+        # https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations
+        version = req.headers.get("linkedin-version", "")
+        if not version:
             raise FakeError(FakeResponse(400, {"status": 400, "code": "VERSION_MISSING",
-                                               "message": "A version must be present."}))
+                                               "message": "A version must be present. Please "
+                                                          "specify a version by adding the "
+                                                          "LinkedIn-Version header."}))
+        today = self.linkedin_today or date.today()
+        sunset, _ = linkedin_sunset(version)
+        released = re.fullmatch(r"(\d{4})(\d{2})", version)
+        too_new = released is not None and (int(released.group(1)),
+                                            int(released.group(2))) > (today.year, today.month)
+        if sunset is None or today >= sunset or too_new:
+            raise FakeError(FakeResponse(426, {"status": 426, "code": "NONEXISTENT_VERSION",
+                                               "message": f"Requested version {version}01 is "
+                                                          "not active"}))
+        # Rest.li 2.0 protocol header, required on the versioned APIs.
+        # https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/protocol-version
         if req.headers.get("x-restli-protocol-version") != "2.0.0":
             raise FakeError(FakeResponse(400, {"status": 400, "message":
                                                "X-Restli-Protocol-Version 2.0.0 required"}))
@@ -646,9 +741,18 @@ class FakePlatform(OAuthRoutes, FakeCore):
         self._l_headers(req)
         body = req.body if isinstance(req.body, dict) else {}
         author, commentary = str(body.get("author", "")), str(body.get("commentary", ""))
-        if not author.startswith("urn:li:") or body.get("lifecycleState") != "PUBLISHED":
-            return FakeResponse(422, {"status": 422, "message": "author and lifecycleState "
-                                                                "are required"})
+        # Posts API: author, commentary, visibility, distribution and lifecycleState are
+        # required. https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
+        missing = [f for f in ("author", "visibility", "distribution", "lifecycleState")
+                   if not body.get(f)]
+        if missing or not author.startswith("urn:li:") or body.get(
+                "lifecycleState") != "PUBLISHED":
+            return FakeResponse(422, {"status": 422, "message": "author, visibility, "
+                                      "distribution and lifecycleState are required"})
+        problem = self._l_media_problem(author, body.get("content"))
+        if problem:
+            return FakeResponse(422, {"status": 422, "code": "INVALID_CONTENT",
+                                      "message": problem})
         with self.lock:
             for post in self._l_posts:
                 if post["author"] == author and post["commentary"] == commentary:
@@ -657,11 +761,66 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                                          f"{post['id']}"})
             urn = f"urn:li:share:{7000000000000000000 + int(self._next_id())}"
             self._l_posts.append({"id": urn, "author": author, "commentary": commentary,
+                                  "content": body.get("content"),
                                   "createdAt": int(time.time() * 1000)})
             self.record_create(req, urn)
         return FakeResponse(201, None, {"x-restli-id": urn})
 
+    def _l_media_problem(self, author: str, content: Any) -> str:
+        """Images must be uploaded by the post's author through the Images API first; a
+        multi-image post holds 2 to 20. https://learn.microsoft.com/en-us/linkedin/marketing/
+        community-management/shares/images-api and .../shares/multiimage-post-api"""
+        if content is None:
+            return ""
+        if not isinstance(content, dict):
+            return "content must be an object"
+        if "media" in content:
+            ids = [str((content.get("media") or {}).get("id", ""))]
+        elif "multiImage" in content:
+            images = (content.get("multiImage") or {}).get("images") or []
+            ids = [str(i.get("id", "")) for i in images if isinstance(i, dict)]
+            if not 2 <= len(ids) <= 20:
+                return "multiImage needs 2 to 20 images"
+        else:
+            return "unknown content type"
+        with self.lock:
+            for image in ids:
+                known = self._l_images.get(image)
+                if known is None or known["owner"] != author or not known["uploaded"]:
+                    return f"{image} is not an uploaded image of {author}"
+        return ""
+
+    def _l_init_upload(self, req: FakeRequest) -> FakeResponse:
+        self._l_headers(req)
+        if req.query.get("action") != "initializeUpload":
+            return FakeResponse(400, {"status": 400, "message": "action=initializeUpload"})
+        body = req.body if isinstance(req.body, dict) else {}
+        owner = str((body.get("initializeUploadRequest") or {}).get("owner", ""))
+        if not owner.startswith(("urn:li:person:", "urn:li:organization:")):
+            return FakeResponse(422, {"status": 422, "message": "owner is required"})
+        number = self._next_id()
+        image = f"urn:li:image:C4E10AQ{number}"
+        with self.lock:
+            self._l_images[image] = {"owner": owner, "uploaded": False, "slot": number}
+        return FakeResponse(200, {"value": {
+            "uploadUrlExpiresAt": int(time.time() * 1000) + 86_400_000,
+            "uploadUrl": f"{self.base_url}/li-upload/{number}", "image": image}})
+
+    def _l_put_image(self, req: FakeRequest) -> FakeResponse:
+        self._bearer(req)
+        slot = req.path.rsplit("/", 1)[1]
+        with self.lock:
+            for item in self._l_images.values():
+                if item["slot"] == slot:
+                    item["uploaded"] = bool(req.raw)
+                    item["size"] = len(req.raw)
+                    return FakeResponse(201, None)
+        return FakeResponse(404, {"status": 404, "message": "no such upload"})
+
     def _l_list(self, req: FakeRequest) -> FakeResponse:
+        """Find posts by author (q=author, newest first, ``count``); LinkedIn grants this read
+        (r_member_social) to few apps. https://learn.microsoft.com/en-us/linkedin/marketing/
+        community-management/shares/posts-api#find-posts-by-authors"""
         self._l_headers(req)
         if req.query.get("q") != "author":
             return FakeResponse(400, {"status": 400, "message": "q=author required"})
@@ -670,6 +829,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"elements": posts[:int(req.query.get("count", "10"))]})
 
     def _l_userinfo(self, req: FakeRequest) -> FakeResponse:
+        """OpenID Connect userinfo (unversioned): ``sub`` and ``name``.
+        https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/
+        sign-in-with-linkedin-v2#api-request-to-retreive-member-details"""
         self._bearer(req)
         return FakeResponse(200, {"sub": "fake-member", "name": "Poise Demo"})
 

@@ -6,7 +6,8 @@ Other areas use what this module exports; the inner modules are this area's own.
 
 from __future__ import annotations
 
-from planner.accounts import connections, crypto, oauth, tokens
+from planner.accounts import apiversions, connections, crypto, oauth, tokens
+from planner.accounts.apiversions import held_platforms, notify_sunsets
 from planner.accounts.crypto import CredentialsUnreadable, decrypt_credentials, encrypt_credentials
 from planner.accounts.service import (
     PLATFORMS,
@@ -28,6 +29,7 @@ __all__ = [
     "PLATFORMS",
     "WHATSAPP_NUMBER",
     "account_ref",
+    "apiversions",
     "clean_whatsapp_number",
     "connections",
     "create_account",
@@ -35,7 +37,9 @@ __all__ = [
     "decrypt_credentials",
     "encrypt_credentials",
     "get_account",
+    "held_platforms",
     "list_accounts",
+    "notify_sunsets",
     "oauth",
     "refresh_expiring",
     "set_status",

@@ -22,6 +22,7 @@ from planner.errors import FieldProblem, Invalid, Unavailable
 from planner.models import Account, AccountStatus, Publication, PublicationStatus
 from planner.team import audit
 from publishers import (
+    AccountHeld,
     AuthExpired,
     ContentRejected,
     Identity,
@@ -80,7 +81,13 @@ FORMS: dict[str, PlatformForm] = {
                                     help="Settings -> Privacy and security -> App passwords")),
         api_base_help="Leave empty for bsky.social; your PDS URL if self-hosted"),
     "linkedin": PlatformForm(
-        "linkedin", (CredentialField("access_token", "Access token"),),
+        "linkedin", (CredentialField("access_token", "Access token"),
+                     CredentialField("scope", "Granted permissions", secret=False,
+                                     required=False,
+                                     help="As LinkedIn listed them with the token, e.g. "
+                                          "w_member_social,r_member_social; without "
+                                          "r_member_social a post whose outcome is unknown "
+                                          "goes to a person to check")),
         external_id_label="Author URN (urn:li:organization:... for a page; empty = the "
                           "member who owns the token)"),
     "facebook": PlatformForm(
@@ -273,6 +280,9 @@ def _check(account: Account, credentials: dict[str, str]) -> tuple[Identity, int
     except (AuthExpired, ContentRejected) as exc:
         raise Invalid("The platform did not accept these details: " + exc.reason,
                       problems=[FieldProblem(("credentials",), exc.reason)]) from exc
+    except AccountHeld as exc:
+        message = f"The details are right, but publishing cannot work yet: {exc.reason}"
+        raise Unavailable(message, problems=[FieldProblem(("credentials",), message)]) from exc
     except PublishError as exc:
         message = (f"Could not check these details with the platform right now: {exc.reason}."
                    " Nothing was saved; try again in a moment.")
@@ -304,10 +314,18 @@ def test_connection(*, session: Session, account: Account,
                             status=AccountStatus.needs_reconnect, reason=message[:500],
                             actor_id=actor_id)
         return ConnectionResult(False, message)
+    except AccountHeld as exc:
+        # The credentials work but something only an admin can change stands in the way (a
+        # sunset API version, the platform plan): publishing waits until a test passes.
+        message = f"{name} cannot publish for this account yet: {exc.reason}"
+        if account.status != AccountStatus.paused:
+            accounts.set_status(session=session, account=account, status=AccountStatus.held,
+                                reason=message[:500], actor_id=actor_id)
+        return ConnectionResult(False, message)
     except ContentRejected as exc:
         return ConnectionResult(False, f"The account's settings need fixing: {exc.reason}")
     except PublishError as exc:
-        state = {"ok": "connected", "paused": "paused",
+        state = {"ok": "connected", "paused": "paused", "held": "held",
                  "needs_reconnect": "marked for reconnecting"}.get(str(account.status), "as is")
         return ConnectionResult(False, f"Could not reach {name} to test the connection "
                                 f"({exc.reason}). Nothing changed: the account stays {state}; "
@@ -317,7 +335,7 @@ def test_connection(*, session: Session, account: Account,
         account.external_id = identity.external_id  # e.g. accounts connected before ids
     if limit:
         account.text_limit = limit
-    if account.status == AccountStatus.needs_reconnect or (
+    if account.status in (AccountStatus.needs_reconnect, AccountStatus.held) or (
             account.status == AccountStatus.ok and account.status_reason):
         accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                             actor_id=actor_id)
@@ -367,6 +385,21 @@ def pause(*, session: Session, account: Account, actor_id: int | None) -> Accoun
 def resume(*, session: Session, account: Account, actor_id: int | None) -> Account:
     return accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                                actor_id=actor_id)
+
+
+def set_dm_polling(*, session: Session, account: Account, on: bool,
+                   actor_id: int | None) -> Account:
+    """Turn fetching an X account's DMs into the Inbox on or off (X bills each DM read)."""
+    if account.platform != "x":
+        raise Invalid.at("dm_polling", "Only X accounts are polled for direct messages.")
+    before = account.dm_polling
+    account.dm_polling = on
+    session.add(account)
+    audit.record(session=session, action="account.dm_polling", entity="account",
+                 entity_id=account.id, actor_id=actor_id, workspace_id=account.workspace_id,
+                 before={"dm_polling": before}, after={"dm_polling": on})
+    session.flush()
+    return account
 
 
 def held_count(*, session: Session, account: Account) -> int:

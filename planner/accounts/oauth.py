@@ -236,6 +236,10 @@ def finish(*, flow: dict[str, str], code: str, state: str) -> Grant:
     credentials = {"access_token": str(body.get("access_token") or "")}
     if body.get("refresh_token"):
         credentials["refresh_token"] = str(body["refresh_token"])
+    if provider.platform == "linkedin" and body.get("scope"):
+        # What was granted, not what was asked: without r_member_social the adapter knows it
+        # cannot look posts up, and a page without w_organization_social cannot be posted to.
+        credentials["scope"] = str(body["scope"])[:500]
     if provider.platform == "x":
         credentials["client_id"] = flow["client_id"]
         if flow.get("client_secret"):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from planner.accounts import connections, oauth
+from planner.accounts import apiversions, connections, oauth
 from planner.accounts import service as accounts
 from planner.db import utcnow
 from planner.errors import Invalid, PlannerError
@@ -36,6 +36,8 @@ def _page_context(session: SessionDep, member: Member, **extra: Any) -> dict[str
                           if a.platform in oauth.PROVIDERS},
         "row_for": None, "row_message": "", "row_ok": True, "row_errors": {},
         "row_values": {},
+        # API versions near or past their sunset, for the platforms connected here.
+        "version_warnings": apiversions.warnings({a.platform for a in rows}),
     }
     context.update(extra)
     return context
@@ -163,6 +165,19 @@ def resume_account(request: Request, account_id: int, session: SessionDep,
                                  account=_account(session, member, account_id),
                                  actor_id=member.user_id)
     return _row(request, session, member, account, "Resumed: publishing continues.")
+
+
+@router.post("/w/{slug}/accounts/{account_id}/dm-polling")
+async def dm_polling(request: Request, account_id: int, session: SessionDep,
+                     member: Member = require(Role.manager)) -> Response:
+    form = await request.form()
+    on = str(form.get("on", "")) == "1"
+    account = connections.set_dm_polling(session=session,
+                                         account=_account(session, member, account_id),
+                                         on=on, actor_id=member.user_id)
+    return _row(request, session, member, account,
+                "DMs are fetched into the Inbox again." if on else
+                "DMs are no longer fetched from X for this account (X bills each DM read).")
 
 
 @router.post("/w/{slug}/accounts/{account_id}/reconnect")

@@ -161,6 +161,8 @@ def account_ref(account: Account, credentials: dict[str, str] | None = None) -> 
 
 def api_version_for(platform: str) -> str:
     """The API version the operator configured for ``platform``; empty = adapter default."""
+    if platform == "linkedin":
+        return get_settings().linkedin_version
     if platform in ("facebook", "instagram"):
         return get_settings().meta_graph_version
     return ""

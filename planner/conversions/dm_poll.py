@@ -51,11 +51,13 @@ def poll_account(engine: Engine, account_id: int) -> int:
 
 
 def poll_due(engine: Engine, *, interval_seconds: float, now: datetime | None = None) -> int:
-    """The job: poll every connected X account not polled within the interval."""
+    """The job: poll every connected X account not polled within the interval, unless its
+    DM polling was turned off (X bills each DM event read)."""
     now = now or utcnow()
     interval = timedelta(seconds=interval_seconds)
     with session_scope(engine) as session:
         ids = [a for a in session.exec(select(Account.id).where(
-            Account.platform == "x", Account.status == AccountStatus.ok)).all() if a]
+            Account.platform == "x", Account.status == AccountStatus.ok,
+            col(Account.dm_polling).is_(True))).all() if a]
     return sum(poll_account(engine, account_id) for account_id in ids
                if _take_turn(engine, account_id, now, interval))

@@ -276,18 +276,41 @@ def x_client(account: Account, creds: dict[str, str] | None = None) -> tweepy.Cl
     return client
 
 
+# GET /2/dm_events: newest first, max_results 1-100, meta.next_token for the next page
+# (pagination_token); there is no since_id, so a poll stops at the newest event it saw last
+# time. X bills each event read. https://docs.x.com/x-api/direct-messages/lookup/introduction
+DM_PAGE = 50
+DM_MAX_PAGES = 5
+
+
 def poll_x_dms(session: Session, account: Account,
                client: tweepy.Client | None = None) -> list[Inbound]:
-    """Fetch recent X DM events and record the ones not seen yet (idempotent on event id)."""
+    """Fetch the X DM events newer than the last poll's and record the ones not seen yet
+    (idempotent on event id). The first poll of an account reads one page only: older
+    messages are not worth paying for."""
     if account.platform != "x":
         raise Invalid.at("account", "Only X accounts are polled for DMs.")
     client = client or x_client(account)
     oauth1 = bool(decrypt_credentials(account.credentials_enc).get("access_token_secret"))
-    response = client.get_direct_message_events(
-        event_types="MessageCreate", user_auth=oauth1,
-        dm_event_fields=["id", "text", "sender_id", "created_at", "dm_conversation_id"])
+    last_seen = int(account.dm_last_event_id) if account.dm_last_event_id.isdigit() else 0
+    events: list[Any] = []
+    token: str | None = None
+    for _ in range(DM_MAX_PAGES if last_seen else 1):
+        response = client.get_direct_message_events(
+            event_types="MessageCreate", user_auth=oauth1, max_results=DM_PAGE,
+            pagination_token=token,
+            dm_event_fields=["id", "text", "sender_id", "created_at", "dm_conversation_id"])
+        page = list(response.data or [])
+        newer = [e for e in page if str(e.id).isdigit() and int(e.id) > last_seen]
+        events.extend(newer)
+        token = (response.meta or {}).get("next_token")
+        if len(newer) < len(page) or not token:
+            break  # reached what the last poll read, or the end
+    if events:
+        account.dm_last_event_id = str(max(int(e.id) for e in events))
+        session.add(account)
     results = []
-    for event in sorted(response.data or [], key=lambda e: (e.created_at or utcnow(), e.id)):
+    for event in sorted(events, key=lambda e: (e.created_at or utcnow(), e.id)):
         sender = str(event.sender_id or "")
         if not sender or sender == account.external_id:
             continue  # our own outgoing messages

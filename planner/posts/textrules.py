@@ -14,6 +14,7 @@ from planner.models import Account, Post, Publication
 from planner.settings import get_settings
 from publishers import Content, DmPrompt, MediaFile
 from publishers.dm import Preview, preview, text_problems
+from publishers.validation import upload_problems
 
 
 def content_for(post: Post, publication: Publication | None = None, *,
@@ -53,5 +54,7 @@ def preview_for(*, post: Post, publication: Publication | None, account: Account
 
 
 def problems_for(*, post: Post, publication: Publication, account: Account) -> list[str]:
-    content = content_for(post, publication)
-    return [p.message for p in text_problems(content, account_ref(account))]
+    """Text and media problems for one account, before approval (no network)."""
+    content = content_for(post, publication, media_dir=get_settings().media_dir)
+    ref = account_ref(account)
+    return [p.message for p in (*text_problems(content, ref), *upload_problems(content, ref))]

@@ -51,6 +51,7 @@ from planner.publishing.reaper import sweep_missed
 from planner.publishing.recording import LeaseLost, Recorder, worker_id
 from planner.settings import get_settings
 from publishers import (
+    AccountHeld,
     AuthExpired,
     ContentRejected,
     OutcomeUnknown,
@@ -268,6 +269,14 @@ class Dispatcher:
                 f"attempts = {_uncount(from_status)}, last_error = :err", "auth_expired", error,
                 {"err": f"account needs reconnecting: {error.reason}"[:1000]},
                 also=lambda conn: rec.auth_expired(conn, job, error.reason))
+        if isinstance(error, AccountHeld):
+            return rec.finish(
+                job, from_status,
+                f"status = CASE WHEN {_uncount(from_status)} = 0 THEN 'pending' "
+                f"ELSE 'retry_wait' END, due_at = {now()}, lease_until = NULL, "
+                f"attempts = {_uncount(from_status)}, last_error = :err", "account_held", error,
+                {"err": f"waiting for an admin: {error.reason}"[:1000]},
+                also=lambda conn: rec.account_held(conn, job, error.reason))
         if isinstance(error, ContentRejected):
             return rec.finish(job, from_status, "status = 'failed', lease_until = NULL, "
                               "last_error = :err", "rejected", error,

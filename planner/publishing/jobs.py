@@ -23,9 +23,9 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
-from planner.accounts import refresh_expiring
+from planner.accounts import notify_sunsets, refresh_expiring
 from planner.conversions import dm_poll
-from planner.db import get_engine, make_engine
+from planner.db import get_engine, make_engine, session_scope
 from planner.publishing.claiming import ensure_statistics
 from planner.publishing.dispatch import DispatchConfig, Dispatcher
 from planner.publishing.reaper import outstanding, reap_expired_leases, sweep_missed
@@ -81,6 +81,22 @@ def _refresh_tokens(engine: Engine) -> None:
         log.info("refreshed OAuth tokens of %d account(s)", refreshed)
 
 
+SUNSET_CHECK_SECONDS = 3600.0
+
+
+def _notify_sunsets(engine: Engine) -> None:
+    """Tell admins about API versions near or past their sunset (once per version and
+    stage; publishing/versions.py holds the dates)."""
+    try:
+        with session_scope(engine) as session:
+            written = notify_sunsets(session=session)
+    except Exception:  # a failed round is retried next hour; it must not stop the worker
+        log.exception("API version sunset check failed")
+        return
+    if written:
+        log.warning("API version sunset: %d notification(s) for admins", written)
+
+
 def _poll_dms(engine: Engine, interval_seconds: float) -> None:
     try:
         fetched = dm_poll.poll_due(engine, interval_seconds=interval_seconds)
@@ -128,6 +144,8 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
     # from spending one single-use refresh token twice.
     scheduler.add_job(_refresh_tokens, "interval", seconds=TOKEN_REFRESH_SECONDS,
                       args=[engine], id="token-refresh", next_run_time=now)
+    scheduler.add_job(_notify_sunsets, "interval", seconds=SUNSET_CHECK_SECONDS,
+                      args=[engine], id="api-version-sunsets", next_run_time=now)
     if settings.dm_poll_seconds > 0:
         scheduler.add_job(_poll_dms, "interval", seconds=settings.dm_poll_seconds,
                           args=[engine, settings.dm_poll_seconds], id="dm-poll",

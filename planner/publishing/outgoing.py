@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from planner.accounts import decrypt_credentials
+from planner.accounts import account_ref, decrypt_credentials
 from planner.models import Account, Post, Publication, Workspace
 from planner.posts import content_for
 from publishers import AccountRef, Content
@@ -37,7 +37,6 @@ def build_content(publication: Publication, post: Post, workspace: Workspace,
 
 
 def build_account_ref(account: Account) -> AccountRef:
-    return AccountRef(platform=account.platform, handle=account.handle,
-                      api_base=account.api_base,
-                      credentials=decrypt_credentials(account.credentials_enc),
-                      external_id=account.external_id, text_limit=account.text_limit)
+    # The accounts area builds it, so the configured API version (POISE_LINKEDIN_VERSION)
+    # reaches the adapter on the sending path too.
+    return account_ref(account, decrypt_credentials(account.credentials_enc))

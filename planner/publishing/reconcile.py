@@ -18,6 +18,7 @@ from planner.publishing.claiming import RECONCILE, Job
 from planner.publishing.config import DispatchConfig, backoff_seconds
 from planner.publishing.recording import Recorder
 from publishers import (
+    AccountHeld,
     AuthExpired,
     OutcomeUnknown,
     PublishContext,
@@ -91,6 +92,13 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
                                               f"{exc.reason}"[:1000]},
                    (bindparam("reset", type_=UTCDateTime),),
                    also=lambda conn: rec.rate_limited(conn, job, reset_at))
+        return
+    except AccountHeld as exc:
+        held = exc.reason
+        rec.finish(job, _UNKNOWN, "lease_until = NULL, last_error = :err",
+                   "reconcile_account_held", exc,
+                   {"err": f"cannot check the platform until an admin acts: {held}"[:1000]},
+                   also=lambda conn: rec.account_held(conn, job, held))
         return
     except AuthExpired as exc:
         reason = exc.reason

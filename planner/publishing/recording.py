@@ -240,10 +240,22 @@ class Recorder:
             {"reset": reset_at, "acc": job.account_id})
 
     def auth_expired(self, conn: Connection, job: Job, reason: str) -> None:
+        self._hold_account(conn, job, "needs_reconnect", reason, "needs reconnecting: {reason}. "
+                           "Its scheduled posts are held until it is reconnected.")
+
+    def account_held(self, conn: Connection, job: Job, reason: str) -> None:
+        """An operator problem (a setting, the platform plan, a permission), not the post's:
+        the account's publications wait, and admins are told plainly what to change."""
+        self._hold_account(conn, job, "held", reason, "cannot publish until an admin acts: "
+                           "{reason}. Its scheduled posts wait; after the change, use Test "
+                           "connection on the Accounts page to resume.")
+
+    def _hold_account(self, conn: Connection, job: Job, status: str, reason: str,
+                      template: str) -> None:
         changed = conn.execute(text(
-            "UPDATE account SET status = 'needs_reconnect', status_reason = :reason "
+            "UPDATE account SET status = :status, status_reason = :reason "
             "WHERE id = :acc AND status = 'ok'"),
-            {"reason": reason[:500], "acc": job.account_id}).rowcount
+            {"status": status, "reason": reason[:500], "acc": job.account_id}).rowcount
         if not changed:
             return  # someone already flagged it (and notified)
         owner = conn.execute(text("SELECT owner_id, handle, platform FROM account "
@@ -254,8 +266,7 @@ class Recorder:
         if owner[0] is not None:
             users.add(int(owner[0]))
         handle = str(owner[1]) if str(owner[1]).startswith("@") else f"@{owner[1]}"
-        message = (f"{owner[2]} account {handle} needs reconnecting: {reason}. "
-                   "Its scheduled posts are held until it is reconnected.")[:1000]
+        message = (f"{owner[2]} account {handle} " + template.format(reason=reason))[:1000]
         recipients: list[int | None] = list(sorted(users)) or [None]
         for user in recipients:
             conn.execute(text("INSERT INTO notification (workspace_id, user_id, text, "

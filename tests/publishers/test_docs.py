@@ -22,7 +22,7 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "platforms.md").read_text(
 CREDENTIALS = [*x.OAUTH1_CREDENTIALS, *x.OAUTH2_CREDENTIALS, "refresh_token", "client_id",
                *mastodon.CREDENTIALS, *bluesky.CREDENTIALS, *linkedin.CREDENTIALS,
                *facebook.CREDENTIALS, *instagram.CREDENTIALS, *threads.CREDENTIALS,
-               *webhook.CREDENTIALS, "graph_version", "linkedin_version", "whatsapp_number"]
+               *webhook.CREDENTIALS, "graph_version", "scope", "whatsapp_number"]
 
 
 @pytest.mark.parametrize("platform", BUILTIN_PLATFORMS)
@@ -35,7 +35,7 @@ def test_every_credential_field_is_documented(field: str) -> None:
     assert f"`{field}`" in DOC
 
 
-@pytest.mark.parametrize("outcome", ["AuthExpired", "ContentRejected", "RateLimited",
-                                     "Transient", "OutcomeUnknown"])
+@pytest.mark.parametrize("outcome", ["AccountHeld", "AuthExpired", "ContentRejected",
+                                     "RateLimited", "Transient", "OutcomeUnknown"])
 def test_every_outcome_is_documented(outcome: str) -> None:
     assert f"`{outcome}`" in DOC

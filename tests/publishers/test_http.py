@@ -26,7 +26,51 @@ def _server_that_accepts_then_closes() -> tuple[str, threading.Thread]:
     return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
 
 
+def _server_that_answers(reply: bytes) -> tuple[str, threading.Thread]:
+    """A server that reads the request, sends ``reply`` (a broken answer) and hangs up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(reply)
+        conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
+
+
+# The platform answered, so it received the create: each of these is a post that may exist.
+BROKEN_REPLIES = {
+    "chunked body cut off": b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
+                            b"Content-Type: application/json\r\n\r\n20\r\n{\"id\": \"1",
+    "body shorter than its length": b"HTTP/1.1 201 Created\r\nContent-Length: 200\r\n"
+                                    b"Content-Type: application/json\r\n\r\n{\"id\": ",
+    "undecodable gzip body": b"HTTP/1.1 201 Created\r\nContent-Encoding: gzip\r\n"
+                             b"Content-Length: 12\r\n\r\nnot gzip at all",
+}
+
+
 class TestNetworkErrors:
+    @pytest.mark.parametrize("reply", list(BROKEN_REPLIES.values()), ids=list(BROKEN_REPLIES))
+    def test_reply_breaking_off_is_unknown_for_creates(self, reply: bytes) -> None:
+        # Issue 11 item 9: these were Transient, so the dispatcher resent a post that existed.
+        base, thread = _server_that_answers(reply)
+        with pytest.raises(OutcomeUnknown):
+            http.request("POST", base + "/x", timeout=2, creates=True, data=b"hi")
+        thread.join(2)
+
+    @pytest.mark.parametrize("reply", list(BROKEN_REPLIES.values()), ids=list(BROKEN_REPLIES))
+    def test_reply_breaking_off_is_transient_for_reads(self, reply: bytes) -> None:
+        base, thread = _server_that_answers(reply)
+        with pytest.raises(Transient):
+            http.request("GET", base + "/x", timeout=2)
+        thread.join(2)
+
     def test_refused_is_transient_even_for_creates(self) -> None:
         with pytest.raises(Transient):
             http.request("POST", "http://127.0.0.1:9/x", timeout=1, creates=True)

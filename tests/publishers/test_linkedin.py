@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from publishers import versions
 from publishers.base import (
+    AccountHeld,
     AuthExpired,
     Content,
     ContentRejected,
+    MediaFile,
     OutcomeUnknown,
     RateLimited,
 )
@@ -131,3 +135,125 @@ class TestPublish:
     def test_check_connection_and_validate(self, fake: FakePlatform, account) -> None:
         assert pub.check_connection(account("linkedin")) == "Poise Demo"
         assert pub.validate(Content(text="a" * 3001), account("linkedin"))[0].field == "text"
+
+
+class TestVersions:
+    """Issue 11 item 1: the default LinkedIn-Version had been sunset, every post came back 426
+    and was filed as "content rejected", while the connection test stayed green."""
+
+    def test_the_default_version_is_accepted_today(self, fake: FakePlatform, account,
+                                                   make_ctx) -> None:
+        result = pub.publish(Content(text="today"), account("linkedin"), make_ctx())
+        assert result.remote_id.startswith("urn:li:share:")
+        assert fake.creates[0].headers["linkedin-version"] == versions.LINKEDIN_DEFAULT
+
+    def test_the_configured_version_is_sent(self, fake: FakePlatform, account,
+                                            make_ctx) -> None:
+        ref = replace(account("linkedin"), api_version="202606")
+        pub.publish(Content(text="configured"), ref, make_ctx())
+        assert fake.creates[0].headers["linkedin-version"] == "202606"
+
+    def test_a_sunset_version_holds_the_account_and_says_what_to_set(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        ref = replace(account("linkedin"), api_version="202510")
+        with pytest.raises(AccountHeld) as caught:
+            pub.publish(Content(text="426"), ref, make_ctx())
+        assert caught.value.status == 426
+        assert "POISE_LINKEDIN_VERSION" in caught.value.reason
+        assert "202510" in caught.value.reason
+        assert not isinstance(caught.value, ContentRejected) and fake.creates == []
+
+    def test_the_connection_test_calls_a_versioned_endpoint(self, fake: FakePlatform,
+                                                            account) -> None:
+        ref = replace(account("linkedin"), api_version="202510")
+        with pytest.raises(AccountHeld):
+            pub.check_connection(ref)
+        assert any(path.startswith("/rest/") for _, path, *_ in fake.requests)
+
+    def test_a_version_reaching_its_sunset_is_refused_by_the_fake(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        ref = account("linkedin")
+        sunset, _ = versions.linkedin_sunset(versions.LINKEDIN_DEFAULT)
+        assert sunset is not None
+        fake.linkedin_today = sunset
+        with pytest.raises(AccountHeld):
+            pub.publish(Content(text="after the sunset"), ref, make_ctx())
+
+
+class TestPermissions:
+    def test_a_page_needs_w_organization_social(self, account) -> None:
+        ref = replace(account("linkedin", scope="openid,profile,w_member_social"),
+                      external_id="urn:li:organization:5515715")
+        problems = pub.validate(Content(text="hello"), ref)
+        assert any("w_organization_social" in p.message for p in problems)
+        member = account("linkedin", scope="openid,profile,w_member_social")
+        assert pub.validate(Content(text="hello"), member) == []
+
+    def test_without_r_member_social_an_unknown_outcome_goes_to_a_person(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        ref = account("linkedin", scope="openid profile w_member_social")
+        ctx = make_ctx(state={"first_sent_at": str(int(time.time()))})
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.find_existing(Content(text="lost"), ref, ctx)
+        assert "r_member_social" in caught.value.reason
+        assert "https://www.linkedin.com/in/" in caught.value.reason
+        assert not [r for r in fake.requests if r[1] == "/rest/posts"]
+
+    def test_a_page_without_r_organization_social_goes_to_a_person(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        ref = replace(account("linkedin", scope="w_organization_social"),
+                      external_id="urn:li:organization:5515715")
+        ctx = make_ctx(state={"first_sent_at": str(int(time.time()))})
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.find_existing(Content(text="lost"), ref, ctx)
+        assert "r_organization_social" in caught.value.reason
+        assert "linkedin.com/company/5515715/admin" in caught.value.reason
+
+    def test_a_refused_lookup_links_to_the_profile(self, fake: FakePlatform, account,
+                                                   make_ctx) -> None:
+        fake.inject("read", "403", platform="linkedin")
+        ctx = make_ctx(state={"first_sent_at": str(int(time.time()))})
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.find_existing(Content(text="lost"), account("linkedin"), ctx)
+        assert "linkedin.com/in/" in caught.value.reason
+
+
+class TestImages:
+    def test_one_image_goes_through_the_images_api(self, fake: FakePlatform, account,
+                                                   make_ctx, jpeg) -> None:
+        content = Content(text="with a photo",
+                          media=(MediaFile(str(jpeg), "image/jpeg", alt_text="a jar"),))
+        ctx = make_ctx()
+        pub.publish(content, account("linkedin"), ctx)
+        [create] = fake.creates
+        media = create.body["content"]["media"]
+        assert media["id"].startswith("urn:li:image:") and media["altText"] == "a jar"
+        assert ctx.state["images"] == media["id"]
+
+    def test_several_images_make_a_multi_image_post(self, fake: FakePlatform, account,
+                                                    make_ctx, jpeg) -> None:
+        item = MediaFile(str(jpeg), "image/jpeg")
+        pub.publish(Content(text="three", media=(item, item, item)), account("linkedin"),
+                    make_ctx())
+        images = fake.creates[0].body["content"]["multiImage"]["images"]
+        assert len(images) == 3
+
+    def test_a_retry_reuses_the_uploaded_images(self, fake: FakePlatform, account, make_ctx,
+                                                jpeg) -> None:
+        content = Content(text="retry", media=(MediaFile(str(jpeg), "image/jpeg"),))
+        fake.inject("create", "5xx_before_create", platform="linkedin")
+        ctx = make_ctx()
+        with pytest.raises(OutcomeUnknown):
+            pub.publish(content, account("linkedin"), ctx)
+        uploads = sum(1 for r in fake.requests if r[1] == "/rest/images")
+        pub.publish(content, account("linkedin"), ctx)
+        assert sum(1 for r in fake.requests if r[1] == "/rest/images") == uploads
+
+    def test_a_fake_post_with_an_image_never_uploaded_is_refused(self, fake: FakePlatform,
+                                                                 account, make_ctx) -> None:
+        import requests
+        resp = requests.post(f"{fake.base_url}/rest/posts", timeout=5, json={
+            **pub.body(Content(text="x"), account("linkedin")),
+            "content": {"media": {"id": "urn:li:image:never"}}},
+            headers=pub._headers(account("linkedin")))
+        assert resp.status_code == 422

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from publishers.base import (
+    AccountHeld,
     AuthExpired,
     Content,
     ContentRejected,
@@ -196,3 +197,53 @@ class TestCredentials:
     def test_validate_needs_one_complete_credential_set(self, account) -> None:
         acct = account("x", access_token="")
         assert [p.field for p in pub.validate(Content(text="hi"), acct)] == ["account"]
+
+
+class TestAccountLevelErrors:
+    """Issue 11 item 2: a 402 was filed as a content rejection, post by post."""
+
+    def test_402_no_credits_holds_the_account(self, fake: FakePlatform, account,
+                                              make_ctx) -> None:
+        fake.x_credits = False
+        with pytest.raises(AccountHeld) as caught:
+            pub.publish(Content(text="no credits"), account("x"), make_ctx())
+        assert caught.value.status == 402 and "credits" in caught.value.reason
+        assert fake.creates == []
+
+
+class TestFindExistingAsXReturnsIt:
+    def test_a_media_post_is_found_despite_the_trailing_media_link(
+            self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
+        # X ends the text of a post with media with a t.co link to the media.
+        content = Content(text="Our new jar & lid",
+                          media=(MediaFile(path=str(jpeg), mime_type="image/jpeg"),))
+        fake.inject("create", "create_then_reset", platform="x")
+        ctx = make_ctx()
+        with pytest.raises(OutcomeUnknown):
+            pub.publish(content, account("x"), ctx)
+        found = pub.find_existing(content, account("x"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+
+    def test_the_lookup_pages_back_to_the_first_send(self, fake: FakePlatform, account,
+                                                     make_ctx) -> None:
+        fake.inject("create", "create_then_reset", platform="x")
+        ctx = make_ctx("lost")
+        with pytest.raises(OutcomeUnknown):
+            pub.publish(Content(text="the lost one"), account("x"), ctx)
+        for n in range(120):  # the account kept posting since (another tool, a person)
+            pub.publish(Content(text=f"later post {n}"), account("x"), make_ctx(f"k{n}"))
+        found = pub.find_existing(Content(text="the lost one"), account("x"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+        pages = [r for r in fake.requests if r[1].endswith("/tweets") and r[0] == "GET"]
+        assert len(pages) == 2
+
+
+class TestGifs:
+    def test_a_gif_is_refused_with_the_rule_in_words(self, account, tmp_path: Path) -> None:
+        gif = tmp_path / "dance.gif"
+        gif.write_bytes(b"GIF89a" + b"\0" * 100)
+        problems = pub.validate(Content(text="gif", media=(
+            MediaFile(path=str(gif), mime_type="image/gif"),)), account("x"))
+        [problem] = problems
+        assert problem.field == "media" and "GIF" in problem.message
+        assert "4 still images" in problem.message

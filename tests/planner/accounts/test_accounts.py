@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlmodel import select
+from sqlmodel import col, select
 from webhelpers import page_csrf
 
 from planner.accounts import connections
@@ -269,7 +269,10 @@ class TestOAuth:
                                 f"{fake.base_url}")
         assert r.status_code == 303 and "Connected" in r.headers["location"]
         with session_scope() as s:
-            account = s.exec(select(Account).where(Account.platform == "mastodon")).all()[-1]
+            # The newest Mastodon account (the world has one already); without ORDER BY,
+            # PostgreSQL may return rows in any order once the table has seen deletes.
+            account = s.exec(select(Account).where(Account.platform == "mastodon")
+                             .order_by(col(Account.id))).all()[-1]
             assert decrypt_credentials(account.credentials_enc)["access_token"] == "fake-token"
 
     def test_x_pkce(self, world, make_client, fake, monkeypatch):
@@ -284,7 +287,8 @@ class TestOAuth:
         assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
         assert r.status_code == 303
         with session_scope() as s:
-            account = s.exec(select(Account).where(Account.platform == "x")).all()[-1]
+            account = s.exec(select(Account).where(Account.platform == "x")
+                             .order_by(col(Account.id))).all()[-1]
             creds = decrypt_credentials(account.credentials_enc)
             assert creds["refresh_token"].startswith("x-refresh-") and account.token_expires_at
 
@@ -321,6 +325,11 @@ class TestOAuth:
                                              build_account_ref(account), _ctx())
         assert fake.creates[0].body["author"] == "urn:li:person:fake-member"
         assert result.remote_id.startswith("urn:li:share:")
+        # The granted permissions are kept: without r_member_social an unknown outcome goes
+        # to a person instead of a lookup LinkedIn would refuse (issue 11).
+        ref = build_account_ref(account)
+        assert ref.credentials["scope"] == "openid profile w_member_social"
+        assert ref.api_version == get_settings().linkedin_version
 
     def test_linkedin_needs_the_client_secret_too(self, world, make_client, monkeypatch):
         monkeypatch.setenv("POISE_LINKEDIN_CLIENT_ID", "li-client")

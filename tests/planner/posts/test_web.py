@@ -844,3 +844,30 @@ def test_import_form_refuses_a_non_utf8_file_clearly(world, make_client):
                files={"file": ("cal.csv", raw, "text/csv")})
     assert r.status_code == 422 and "not UTF-8" in r.text and "CSV UTF-8" in r.text
     assert "Traceback" not in r.text
+
+
+GIF = b"GIF89a" + b"\x01\x00\x01\x00\x00\x00\x00;" + b"\x00" * 32
+
+
+def test_a_gif_for_x_is_refused_before_review_with_the_rule(world, make_client):
+    """Issue 11 "bad input": X takes only still images from Poise; the composer says so
+    before the post can go to review, instead of the send failing later."""
+    from planner import accounts as accounts_area
+
+    with session_scope() as s:
+        x_account = accounts_area.create_account(session=s, workspace_id=world.workspace_id,
+                                                 platform="x", handle="@acme")
+        x_id = x_account.id
+    c = make_client("manager@acme.test")
+    r = c.post(f"/w/{world.slug}/posts",
+               data=_form(c, world, action="submit", account_ids=[str(x_id)], tags=["learn"]),
+               files={"media": ("dance.gif", GIF, "image/gif")})
+    assert r.status_code == 422
+    assert "4 still images (JPEG, PNG or WEBP)" in r.text and "GIF" in r.text
+    with session_scope() as s:
+        assert s.exec(select(Post)).first() is None
+    # The same GIF is fine for the Mastodon account.
+    r = c.post(f"/w/{world.slug}/posts",
+               data=_form(c, world, action="submit", tags=["learn"]),
+               files={"media": ("dance.gif", GIF, "image/gif")}, follow_redirects=False)
+    assert r.status_code == 303

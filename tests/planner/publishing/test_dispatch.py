@@ -35,6 +35,7 @@ from planner.publishing.dispatch import DispatchConfig, Dispatcher
 from planner.publishing.metrics import render_metrics
 from planner.publishing.reaper import reap_expired_leases, sweep_missed
 from publishers import (
+    AccountHeld,
     AccountRef,
     AuthExpired,
     Content,
@@ -412,6 +413,45 @@ class TestFailurePolicy:
         assert "token revoked" in account.status_reason
         assert {n.user_id for n in notes} == {account.owner_id, account.owner_id + 1}
         assert all("needs reconnecting" in n.text for n in notes)
+
+    def test_account_held_waits_and_tells_admins_what_to_change(self, engine: Engine,
+                                                                scripted: Scripted) -> None:
+        # Issue 11: a sunset LinkedIn version (426) or X's 402 is not the post's fault: the
+        # publications wait for an admin instead of failing as "rejected".
+        first, second = make_world(engine, 2)
+        scripted.outcomes.append(AccountHeld("Set POISE_LINKEDIN_VERSION to a current "
+                                             "version", status=426))
+        run(engine, scripted, config(threads=1), ticks=2)
+
+        assert len(scripted.calls) == 1
+        assert pub(engine, first).status == S.pending and pub(engine, first).attempts == 0
+        assert "POISE_LINKEDIN_VERSION" in pub(engine, first).last_error
+        assert pub(engine, second).status == S.pending
+        with Session(engine) as s:
+            account = s.exec(select(Account)).one()
+            notes = s.exec(select(Notification)).all()
+        assert account.status == AccountStatus.held
+        assert notes and all("POISE_LINKEDIN_VERSION" in n.text and "rejected" not in n.text
+                             for n in notes)
+
+    def test_a_platform_past_its_api_sunset_is_held_not_failed(
+            self, engine: Engine, scripted: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Issue 11: after a documented sunset, publishing to the platform waits (one message
+        # on the Accounts page) instead of every post failing on its own.
+        from planner.settings import get_settings
+
+        monkeypatch.setenv("POISE_LINKEDIN_VERSION", "202510")  # sunset 2026-10-15
+        get_settings.cache_clear()
+        try:
+            [held] = make_world(engine, platform="linkedin")
+            [other] = make_world(engine, platform="mastodon")
+            run(engine, scripted, config(threads=1))
+        finally:
+            monkeypatch.delenv("POISE_LINKEDIN_VERSION")
+            get_settings.cache_clear()
+        assert pub(engine, held).status == S.pending and pub(engine, held).attempts == 0
+        assert pub(engine, other).status == S.published
+        assert [text for text, _ in scripted.calls] == ["hello 0"]
 
     def test_content_rejected_fails_with_the_reason(self, engine: Engine,
                                                     scripted: Scripted) -> None:

@@ -134,3 +134,60 @@ def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
 def creates_pub(session, post_id, platform):
     return session.exec(select(Publication.id).join(Account).where(
         Publication.post_id == post_id, Account.platform == platform)).one()
+
+
+def test_a_refused_linkedin_version_holds_the_account_through_the_real_worker(
+        world, engine, fake, monkeypatch):
+    """Issue 11 item 1, end to end: the configured LinkedIn-Version reaches the adapter on the
+    sending path; LinkedIn's 426 keeps the post waiting and tells the admins what to set,
+    never "content rejected"."""
+    from datetime import date
+
+    from planner.models import AccountStatus, Notification
+
+    monkeypatch.setenv("POISE_LINKEDIN_VERSION", "202606")
+    get_settings.cache_clear()
+    # LinkedIn has retired 202606 by then, not yet the default 202607: a 426 proves the
+    # configured version was sent.
+    fake.linkedin_today = date(2027, 7, 1)
+    with session_scope(engine) as s:
+        account_id = connections.connect(
+            session=s, workspace_id=world.workspace_id, platform="linkedin", handle="brand",
+            api_base=fake.base_url, credentials=credentials_for("linkedin"),
+            external_id=EXTERNAL_IDS["linkedin"], actor_id=None, check=False).id
+        ws = s.get(Workspace, world.workspace_id)
+        now = datetime.now(UTC)
+        local = (now + timedelta(minutes=2)).astimezone(ZoneInfo(ws.timezone))
+        manager = posts.Actor(user_id=world.admin_id, role=Role.manager, workspace=ws)
+        lead = posts.Actor(user_id=world.admin_id, role=Role.brand_lead, workspace=ws)
+        post = posts.create_post(session=s, actor=manager, now=now, data=posts.PostInput(
+            text="Hiring: a bike mechanic", account_ids=[account_id], tags=["care"],
+            scheduled_local=local.strftime("%Y-%m-%dT%H:%M")))
+        posts.submit_for_review(session=s, actor=manager, post_id=post.id,
+                                expected_version=1, now=now)
+        posts.approve(session=s, actor=lead, post_id=post.id, expected_version=2, now=now)
+
+    settings = Settings(tick_seconds=0.2, worker_threads=2)
+    handle = start_worker(settings, engine=engine, config=DispatchConfig.from_settings(
+        settings, clock_skew_seconds=180))
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            with session_scope(engine) as s:
+                account = s.get(Account, account_id)
+                if account.status == AccountStatus.held:
+                    break
+            assert time.monotonic() < deadline, "the account was never held"
+            time.sleep(0.1)
+    finally:
+        handle.stop(wait=True)
+        get_settings.cache_clear()
+    with session_scope(engine) as s:
+        [publication] = s.exec(select(Publication).where(
+            Publication.account_id == account_id)).all()
+        notes = [n.text for n in s.exec(select(Notification)).all()]
+    assert publication.status == PublicationStatus.pending and publication.attempts == 0
+    assert "POISE_LINKEDIN_VERSION" in publication.last_error
+    assert notes and all("POISE_LINKEDIN_VERSION" in n for n in notes)
+    sent = [r for r in fake.requests if r[1] == "/rest/posts"]
+    assert sent and fake.creates == []
