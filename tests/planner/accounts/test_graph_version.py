@@ -33,3 +33,22 @@ def test_a_garbled_version_is_refused(graph_version) -> None:
     graph_version("21")
     with pytest.raises(ValidationError, match="POISE_META_GRAPH_VERSION"):
         get_settings()
+
+
+def test_the_graph_setting_is_in_the_sunset_table() -> None:
+    """POISE_META_GRAPH_VERSION feeds the dated-versions table: v21.0 warns and then holds
+    Facebook and Instagram; the default v25.0 lasts until 2028-07-29."""
+    from datetime import date
+
+    from planner.accounts import apiversions
+    old = Settings(meta_graph_version="v21.0")
+
+    def graph_held(day: date, settings: Settings) -> set[str]:
+        return set(apiversions.held_platforms(day, settings)) & {"facebook", "instagram"}
+
+    assert graph_held(date(2027, 1, 20), old) == set()
+    assert graph_held(date(2027, 1, 21), old) == {"facebook", "instagram"}
+    assert any("POISE_META_GRAPH_VERSION" in text for text in
+               apiversions.warnings({"facebook"}, date(2026, 12, 1), old))
+    assert graph_held(date(2028, 7, 28), Settings()) == set()
+    assert graph_held(date(2028, 7, 29), Settings()) == {"facebook", "instagram"}
