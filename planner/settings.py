@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from publishers.meta import GRAPH_DEFAULT, valid_graph_version
 from publishers.versions import LINKEDIN_DEFAULT, valid_linkedin_version
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     meta_app_id: str = Field("", description="Meta app id, for 'Connect with Meta' "
                              "(Facebook Pages, Instagram, Threads).")
     meta_app_secret: str = Field("", description="Meta app secret.")
+    meta_graph_version: str = Field(GRAPH_DEFAULT, description="Graph API version (vNN.0) "
+                                    "for Facebook Pages and Instagram; Meta retires each "
+                                    "version about two years after its release.")
     threads_app_id: str = Field("", description="Threads app id, when the Meta app's Threads "
                                 "use case has its own; empty means the Meta app id.")
     threads_app_secret: str = Field("", description="Threads app secret (with "
@@ -69,6 +73,15 @@ class Settings(BaseSettings):
                                  "tracked links and feed URLs.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
+
+    @field_validator("meta_graph_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        value = value.strip()
+        if not valid_graph_version(value):
+            raise ValueError(f"POISE_META_GRAPH_VERSION must look like {GRAPH_DEFAULT}, "
+                             f"not {value!r}")
+        return value
 
     @field_validator("linkedin_version")
     @classmethod

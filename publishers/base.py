@@ -47,6 +47,8 @@ class Content:
     # (original URL, tracked short URL) pairs: where a URL has one, it goes out instead of
     # the UTM-tagged original, so a click is counted before it reaches the shop.
     tracked_links: tuple[tuple[str, str], ...] = ()
+    # BCP-47 tags of the text's languages where known (Bluesky's ``langs``); () = unknown.
+    langs: tuple[str, ...] = ()
 
     def tracked(self, url: str) -> str | None:
         return next((short for original, short in self.tracked_links if original == url), None)
@@ -147,7 +149,17 @@ class Transient(PublishError):
 
 
 class OutcomeUnknown(PublishError):
-    """The post may or may not exist now. Never resend blindly: reconcile first."""
+    """The post may or may not exist now. Never resend blindly: reconcile first.
+
+    ``not_before`` (UTC), when set, is the earliest time a reconciliation may touch the
+    platform: a request the server may still be processing must have finished first
+    (Mastodon stores its Idempotency-Key only once the status exists).
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, detail: str = "",
+                 not_before: datetime | None = None) -> None:
+        super().__init__(reason, status=status, detail=detail)
+        self.not_before = not_before
 
 
 @runtime_checkable

@@ -1,8 +1,17 @@
-"""Facebook Page: POST /{page-id}/feed with a page access token. No idempotency: a 500 may
-still have posted, so it is an unknown outcome, reconciled against the page's feed."""
+"""Facebook Page: POST /{page-id}/feed, or /{page-id}/photos for images, with a page access
+token. No idempotency: a 500 may still have posted, so it is an unknown outcome, reconciled
+against the page's feed.
+
+Images (https://developers.facebook.com/docs/graph-api/reference/page/photos/#Creating): one
+image is one ``POST /{page-id}/photos`` with ``message``, which publishes the post; several
+are uploaded with ``published=false`` (not posts, nothing to duplicate) and then attached to
+one ``POST /{page-id}/feed`` as ``attached_media`` (.../reference/page/feed/#publish).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import Any
 
@@ -11,6 +20,7 @@ from publishers.base import (
     AccountRef,
     Content,
     ContentRejected,
+    MediaFile,
     OutcomeUnknown,
     Problem,
     PublishContext,
@@ -18,11 +28,11 @@ from publishers.base import (
     PublishResult,
 )
 from publishers.dm import final_text, tagged_link
-from publishers.meta import call
-from publishers.validation import NO_MEDIA, common_problems
+from publishers.meta import GRAPH_DEFAULT, call, graph_version
+from publishers.validation import MediaRules, common_problems
 
 PUBLIC_API = "https://graph.facebook.com"
-DEFAULT_VERSION = "v21.0"
+DEFAULT_VERSION = GRAPH_DEFAULT
 CREDENTIALS = ("page_access_token",)
 
 
@@ -30,8 +40,12 @@ class FacebookPublisher:
     platform = "facebook"
     label = "Facebook"
 
+    # Page photos: JPEG, PNG, GIF, WebP ... up to 4 MB (reference/page/photos, "Requirements");
+    # a multi-photo post carries up to 10 here (the composer's own bound).
+    media_rules = MediaRules(max_items=10, max_bytes=4 * 1024 * 1024)
+
     def _root(self, account: AccountRef) -> str:
-        version = account.credentials.get("graph_version") or DEFAULT_VERSION
+        version = graph_version(account, DEFAULT_VERSION)
         return f"{http.base_url(account.api_base, PUBLIC_API)}/{version}"
 
     def _page(self, account: AccountRef) -> str:
@@ -42,14 +56,15 @@ class FacebookPublisher:
     def _call(self, method: str, path: str, account: AccountRef, *, timeout: float,
               creates: bool = False, duplicate_is_unknown: bool = False,
               params: dict[str, Any] | None = None,
-              data: dict[str, Any] | None = None) -> dict[str, Any]:
+              data: dict[str, Any] | None = None,
+              files: dict[str, Any] | None = None) -> dict[str, Any]:
         return call(method, f"{self._root(account)}/{path}", platform=self.label,
                     token=account.credentials.get("page_access_token", ""), timeout=timeout,
                     creates=creates, duplicate_is_unknown=duplicate_is_unknown, params=params,
-                    data=data)
+                    data=data, files=files)
 
     def validate(self, content: Content, account: AccountRef) -> list[Problem]:
-        problems = common_problems(content, account, NO_MEDIA, CREDENTIALS)
+        problems = common_problems(content, account, self.media_rules, CREDENTIALS)
         if not account.external_id:
             problems.append(Problem("account", "The Facebook account has no page id."))
         return problems
@@ -61,20 +76,54 @@ class FacebookPublisher:
 
     def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
         earlier_attempt = "first_sent_at" in ctx.state
+        page = self._page(account)
+        data: dict[str, Any] = {"message": final_text(content, account)}
+        if len(content.media) > 1:
+            # Unpublished uploads create no post; their ids are kept so a retry reuses them.
+            if "photo_ids" not in ctx.state:
+                ids = [self._upload(page, item, account, ctx, published=False)["id"]
+                       for item in content.media]
+                ctx.state["photo_ids"] = ",".join(str(i) for i in ids)
+            for n, photo_id in enumerate(ctx.state["photo_ids"].split(",")):
+                data[f"attached_media[{n}]"] = json.dumps({"media_fbid": photo_id})
+        elif not content.media:
+            link = tagged_link(content, account)
+            if link:
+                data["link"] = link
         if not earlier_attempt:
             ctx.state["first_sent_at"] = str(int(time.time()))
-            ctx.checkpoint(ctx.state)
-        data = {"message": final_text(content, account)}
-        link = tagged_link(content, account)
-        if link:
-            data["link"] = link
-        body = self._call("POST", f"{self._page(account)}/feed", account,
-                          timeout=ctx.timeout_seconds, creates=True,
-                          duplicate_is_unknown=earlier_attempt, data=data)
-        post_id = str(body.get("id", ""))
+        ctx.checkpoint(ctx.state)
+        if len(content.media) == 1:
+            body = self._upload(page, content.media[0], account, ctx, published=True,
+                                message=data["message"], duplicate_is_unknown=earlier_attempt)
+            post_id = str(body.get("post_id") or body.get("id") or "")
+        else:
+            body = self._call("POST", f"{page}/feed", account, timeout=ctx.timeout_seconds,
+                              creates=True, duplicate_is_unknown=earlier_attempt, data=data)
+            post_id = str(body.get("id", ""))
         if not post_id:
             raise OutcomeUnknown("Facebook answered without a post id.")
         return PublishResult(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    def _upload(self, page: str, item: MediaFile, account: AccountRef, ctx: PublishContext, *,
+                published: bool, message: str = "",
+                duplicate_is_unknown: bool = False) -> dict[str, Any]:
+        """POST /{page-id}/photos: by public URL where the image has one, else the file."""
+        data: dict[str, Any] = {"published": "true" if published else "false"}
+        if message:
+            data["message"] = message
+        if item.alt_text:
+            data["alt_text_custom"] = item.alt_text
+        if item.url.startswith("https://"):
+            data["url"] = item.url
+            return self._call("POST", f"{page}/photos", account, timeout=ctx.timeout_seconds,
+                              creates=published, duplicate_is_unknown=duplicate_is_unknown,
+                              data=data)
+        with open(item.path, "rb") as handle:
+            return self._call("POST", f"{page}/photos", account, timeout=ctx.timeout_seconds,
+                              creates=published, duplicate_is_unknown=duplicate_is_unknown,
+                              data=data, files={"source": (os.path.basename(item.path),
+                                                           handle, item.mime_type)})
 
     def find_existing(self, content: Content, account: AccountRef,
                       ctx: PublishContext) -> PublishResult | None:

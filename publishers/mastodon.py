@@ -1,13 +1,22 @@
-"""Mastodon: POST /api/v1/statuses with an Idempotency-Key the server keeps for an hour."""
+"""Mastodon: POST /api/v1/statuses with an Idempotency-Key the server keeps for an hour.
+
+The key is checked when a request starts but stored only after the status was created
+(mastodon/mastodon app/services/post_status_service.rb: ``redis.get`` of
+``idempotency:status:<account>:<key>`` first, ``redis.setex(..., 3_600, status.id)`` at the
+end). A second request while the first is still running therefore creates a second status.
+So after a timeout or a 5xx nothing is resent before the first request can have finished: the
+adapter records a not-before time, the dispatcher reconciles no earlier, and only then the
+same key is sent again (inside the hour) or the account's statuses are searched (after it).
+"""
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +32,7 @@ from publishers.base import (
     OutcomeUnknown,
     Problem,
     PublishContext,
+    PublishError,
     PublishResult,
     Transient,
 )
@@ -38,6 +48,10 @@ KEY_SAFETY_SECONDS = 60
 # A status counts as this publication's only if created at most this long before the first
 # send: room for clock skew, never room for an older post with the same text.
 MATCH_MARGIN_SECONDS = 300
+# How long a request the client gave up on may still run on the server after our timeout:
+# Mastodon has no request deadline of its own (Puma keeps working after nginx answers 504
+# at its proxy_read_timeout, 60 s by default), so this is generous on purpose.
+SERVER_OVERRUN_SECONDS = 120
 MEDIA_POLL_SECONDS = 0.5
 MEDIA_POLL_ATTEMPTS = 20
 CREDENTIALS = ("access_token",)
@@ -137,6 +151,7 @@ class MastodonPublisher:
 
     def publish(self, content: Content, account: AccountRef, ctx: PublishContext) -> PublishResult:
         base = self._base(account)
+        _wait_for_the_first_request(ctx)
         if _key_expired(ctx):
             # The server has forgotten the key: resending it would make a second post if
             # the first attempt landed, so look at the account's statuses first.
@@ -148,11 +163,11 @@ class MastodonPublisher:
         else:
             media_ids = [self._upload(base, item, account, ctx) for item in content.media]
         if "first_sent_at" not in ctx.state:
-            # Recorded before the create so a later find_existing knows whether the key is
-            # still inside the server's one-hour window, and resends the same media.
+            # Recorded (by _create's checkpoint) before the create so a later find_existing
+            # knows whether the key is still inside the server's one-hour window, and
+            # resends the same media.
             ctx.state["first_sent_at"] = str(int(time.time()))
             ctx.state["media_ids"] = ",".join(media_ids)
-            ctx.checkpoint(ctx.state)
         return self._create(base, content, account, ctx, media_ids)
 
     def _create(self, base: str, content: Content, account: AccountRef, ctx: PublishContext,
@@ -161,9 +176,32 @@ class MastodonPublisher:
                                    "visibility": "public"}
         if media_ids:
             payload["media_ids"] = media_ids
-        resp = self._call("POST", f"{base}/api/v1/statuses", account,
-                          timeout=ctx.timeout_seconds, creates=True, idempotent=True,
-                          headers={"Idempotency-Key": ctx.idempotency_key}, json=payload)
+        # Every send is recorded first: if this worker dies with the request in flight, the
+        # reconcile that follows still waits for the server to be done with it.
+        sent = time.time()
+        ctx.state["sent_at"] = str(int(sent))
+        ctx.checkpoint(ctx.state)
+        try:
+            # Not ``idempotent``: the key protects only against a repeat that arrives after
+            # the first request finished, so a lost answer (timeout, 5xx) is an unknown outcome.
+            resp = self._call("POST", f"{base}/api/v1/statuses", account,
+                              timeout=ctx.timeout_seconds, creates=True,
+                              headers={"Idempotency-Key": ctx.idempotency_key}, json=payload)
+        except OutcomeUnknown as exc:
+            not_before = max(time.time(), sent + ctx.timeout_seconds) + SERVER_OVERRUN_SECONDS
+            ctx.state["resend_not_before"] = str(int(not_before) + 1)
+            ctx.checkpoint(ctx.state)
+            raise OutcomeUnknown(
+                f"{exc.reason}. The server may still be creating it, so it is checked again "
+                f"with the same Idempotency-Key after {_clock(not_before)}", status=exc.status,
+                detail=exc.detail, not_before=datetime.fromtimestamp(not_before, UTC)) from exc
+        except PublishError:
+            # The server answered (or the request never left): nothing of it still runs there,
+            # so a retry after a rate limit or a refusal need not wait.
+            ctx.state.pop("sent_at", None)
+            ctx.checkpoint(ctx.state)
+            raise
+        ctx.state.pop("resend_not_before", None)
         return _result(http.json_or_empty(resp))
 
     def _upload(self, base: str, item: MediaFile, account: AccountRef,
@@ -194,6 +232,7 @@ class MastodonPublisher:
         base = self._base(account)
         if not _first_sent(ctx):
             return None  # first_sent_at is checkpointed before any create, so none was sent
+        _wait_for_the_first_request(ctx)
         if not _key_expired(ctx):
             # Within the window the server answers a repeated key with the original status
             # (or creates it now if the first attempt never arrived): either way, one post.
@@ -213,12 +252,12 @@ class MastodonPublisher:
         resp = self._call("GET", f"{base}/api/v1/accounts/{account_id}/statuses", account,
                           timeout=ctx.timeout_seconds,
                           params={"limit": 40, "exclude_replies": "true"})
-        wanted = final_text(content, account)
+        wanted = comparable(final_text(content, account))
         earliest = _first_sent(ctx) - MATCH_MARGIN_SECONDS
         body = http.json_or_empty(resp).get("data")
         statuses = body if isinstance(body, list) else []
         for status in statuses:
-            if not isinstance(status, dict) or _plain(status) != wanted:
+            if not isinstance(status, dict) or comparable(_plain(status)) != wanted:
                 continue
             created = http.parse_iso(str(status.get("created_at") or ""))
             # An identical status from before this publication's first send is another
@@ -240,14 +279,84 @@ def _key_expired(ctx: PublishContext) -> bool:
         time.time() - first_sent >= IDEMPOTENCY_WINDOW_SECONDS - KEY_SAFETY_SECONDS)
 
 
+def _wait_for_the_first_request(ctx: PublishContext) -> None:
+    """Refuse to touch the platform while an earlier create may still be running there: until
+    the recorded not-before time, or (after a crash mid-request, when none was recorded)
+    until the last send plus the request timeout and the server's overrun."""
+    recorded = ctx.state.get("resend_not_before", "")
+    sent = ctx.state.get("sent_at", "")
+    until = max(int(recorded) if recorded.isdigit() else 0,
+                int(sent) + int(ctx.timeout_seconds) + SERVER_OVERRUN_SECONDS + 1
+                if sent.isdigit() else 0)
+    if time.time() < until:
+        raise OutcomeUnknown(
+            f"An earlier request may still be running on the server; checking after "
+            f"{_clock(until)}", not_before=datetime.fromtimestamp(until, UTC))
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
+
+
+class _StatusText(HTMLParser):
+    """A status's HTML back to the words that were posted, as far as they can be known.
+
+    Mastodon's TextFormatter (app/lib/text_formatter.rb) wraps links as ``<a href=URL>`` with
+    ``invisible`` and ``ellipsis`` spans that shorten what is shown, so a link's text is its
+    ``href``; mentions (``class="u-url mention"``) show ``@user`` without the domain, and
+    hashtags ``#tag``; ``simple_format`` turns blank lines into paragraphs and newlines into
+    ``<br />``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._link_depth = 0  # inside a link whose words are its href
+        self._paragraphs = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if self._link_depth:
+            self._link_depth += tag == "a"
+            return
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p":
+            if self._paragraphs:
+                self.parts.append("\n\n")
+            self._paragraphs += 1
+        elif tag == "a" and "mention" not in (found.get("class") or "").split() \
+                and found.get("href"):
+            self.parts.append(str(found["href"]))
+            self._link_depth = 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._link_depth and tag == "a":
+            self._link_depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._link_depth:
+            self.parts.append(data)
+
+
 def _plain(status: dict[str, Any]) -> str:
-    """The status text: the `text` field where the server keeps it, else the HTML stripped."""
+    """The status text: the `text` field where the server keeps it, else from the HTML."""
     if status.get("text"):
         return str(status["text"])
-    content = str(status.get("content", ""))
-    content = re.sub(r"<br\s*/?>", "\n", content)
-    content = re.sub(r"</p>\s*<p>", "\n\n", content)
-    return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+    parser = _StatusText()
+    parser.feed(str(status.get("content", "")))
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+_REMOTE_MENTION = re.compile(r"(?<![\w/])(@\w+)@[\w.-]+\w")
+_SPACE = re.compile(r"\s+")
+
+
+def comparable(text: str) -> str:
+    """Text reduced to what survives Mastodon's rendering: mentions without their domain,
+    whitespace runs as one space. Both the wanted text and the rendered one go through it."""
+    return _SPACE.sub(" ", _REMOTE_MENTION.sub(r"\1", text)).strip()
 
 
 def _result(body: dict[str, Any]) -> PublishResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
@@ -29,14 +30,30 @@ from publishers.base import (
     Transient,
 )
 from publishers.dm import final_text
+from publishers.versions import GRAPH_DEFAULT
 
 log = logging.getLogger(__name__)
 
+# Graph API versions are available about two years; a call to an expired one is served by
+# the oldest available version instead, so an old default silently changes behaviour. The
+# default and the sunset days live in publishers/versions.py.
+_GRAPH_VERSION = re.compile(r"^v\d{1,2}\.0$")
 AUTH_CODES = {102, 190, 463, 467}
 PERMISSION_CODES = {10} | set(range(200, 300))
 RATE_LIMIT_CODES = {4, 9, 17, 32, 613} | set(range(80001, 80015))
 DUPLICATE_CODES = {506}
 TRANSIENT_CODES = {1, 2}
+
+
+def valid_graph_version(version: str) -> bool:
+    """``vNN.0``: the shape every Graph API version has had since v3.0."""
+    return bool(_GRAPH_VERSION.match(version))
+
+
+def graph_version(account: AccountRef, default: str = GRAPH_DEFAULT) -> str:
+    """The version for this account: a per-account override, the operator's setting
+    (``api_version``, from POISE_META_GRAPH_VERSION), else the default."""
+    return account.credentials.get("graph_version") or account.api_version or default
 
 
 def graph_error(resp: requests.Response) -> dict[str, Any]:
@@ -108,13 +125,15 @@ def classify(resp: requests.Response, *, platform: str, creates: bool,
 def call(method: str, url: str, *, platform: str, token: str, timeout: float,
          creates: bool = False, duplicate_is_unknown: bool = False,
          params: dict[str, Any] | None = None,
-         data: dict[str, Any] | None = None) -> dict[str, Any]:
+         data: dict[str, Any] | None = None, files: dict[str, Any] | None = None,
+         ) -> dict[str, Any]:
     """One Graph call with the token as a parameter, classified, returning the JSON body."""
     if method == "GET":
         params = {**(params or {}), "access_token": token}
     else:
         data = {**(data or {}), "access_token": token}
-    resp = http.request(method, url, timeout=timeout, creates=creates, params=params, data=data)
+    resp = http.request(method, url, timeout=timeout, creates=creates, params=params, data=data,
+                        files=files)
     classify(resp, platform=platform, creates=creates, duplicate_is_unknown=duplicate_is_unknown)
     return http.json_or_empty(resp)
 
@@ -138,7 +157,7 @@ class ContainerPublisher(ABC):
     poll_attempts = 10
 
     def _root(self, account: AccountRef) -> str:
-        version = account.credentials.get("graph_version") or self.default_version
+        version = graph_version(account, self.default_version)
         return f"{http.base_url(account.api_base, self.public_api)}/{version}"
 
     def _token(self, account: AccountRef) -> str:
@@ -160,6 +179,15 @@ class ContainerPublisher(ABC):
     def container_fields(self, content: Content, account: AccountRef) -> dict[str, Any]:
         """The container's fields, named the platform's way."""
 
+    def check_quota(self, account: AccountRef, timeout: float) -> None:  # noqa: B027
+        """Raise RateLimited when the account may publish nothing more for now (a hook:
+        only platforms with a readable publishing quota override it)."""
+
+    def quota_reached(self, exc: RateLimited, account: AccountRef,
+                      timeout: float) -> RateLimited:
+        """A rate limit on publish, with the time it really ends where that can be known."""
+        return exc
+
     def check_connection(self, account: AccountRef) -> str:
         body = self._call("GET", self._user(account), account, timeout=15.0,
                           params={"fields": "id,username,name"})
@@ -178,6 +206,7 @@ class ContainerPublisher(ABC):
                 return found
             if status in ("EXPIRED", "ERROR"):
                 container = ""
+        self.check_quota(account, timeout)
         if not container:
             body = self._call("POST", f"{self._user(account)}/{self.create_edge}", account,
                               timeout=timeout, data=self.container_fields(content, account))
@@ -187,8 +216,11 @@ class ContainerPublisher(ABC):
             ctx.state["container_id"] = container
             ctx.checkpoint(ctx.state)
         self._wait_finished(container, account, timeout)
-        body = self._call("POST", f"{self._user(account)}/{self.publish_edge}", account,
-                          timeout=timeout, creates=True, data={"creation_id": container})
+        try:
+            body = self._call("POST", f"{self._user(account)}/{self.publish_edge}", account,
+                              timeout=timeout, creates=True, data={"creation_id": container})
+        except RateLimited as exc:
+            raise self.quota_reached(exc, account, timeout) from exc
         post_id = str(body.get("id", ""))
         if not post_id:
             raise OutcomeUnknown(f"{self.label} answered without a post id.")

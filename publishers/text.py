@@ -28,10 +28,14 @@ LIMITS: dict[str, tuple[int | None, str]] = {
     "linkedin": (3000, "characters"),
     "facebook": (63206, "characters"),
     "instagram": (2200, "characters"),
-    "threads": (500, "characters"),
+    "threads": (500, "characters (emoji count as their bytes)"),
     "webhook": (None, "characters"),
 }
 BLUESKY_MAX_BYTES = 3000
+# https://developers.facebook.com/documentation/threads/posts ("Limitations": 500 characters,
+# emojis counted as the number of UTF-8 bytes) and .../create-posts/text-attachments (at most
+# 5 unique links, else THREADS_API__LINK_LIMIT_EXCEEDED at container creation).
+THREADS_MAX_LINKS = 5
 
 _GRAPHEME = regex.compile(r"\X")
 # A keycap: digit, # or * with optional VS16, then COMBINING ENCLOSING KEYCAP.
@@ -42,6 +46,8 @@ _MASTODON_URL = regex.compile(r"(?<![\w/.@])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]
 # A remote mention counts only as "@user": the domain part is free on Mastodon.
 _MASTODON_MENTION_DOMAIN = regex.compile(r"(?<![\w/])(@\w+)@[\w.-]+\w", regex.UNICODE)
 _HASHTAG = regex.compile(r"(?<![\w&])#(\w+)", regex.UNICODE)
+# A grapheme that shows as an emoji: a pictograph, a flag, a keycap.
+_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,21 @@ def mastodon_length(text: str) -> int:
     return total + graphemes(text[position:])
 
 
+def threads_length(text: str) -> int:
+    """Threads' count: one per character, but an emoji counts as its UTF-8 bytes (a 🍵 is 4,
+    a family emoji joined by ZWJs is 25)."""
+    return sum(len(g.encode("utf-8")) if _EMOJI.search(g) else 1
+               for g in _GRAPHEME.findall(text))
+
+
+def threads_links(text: str) -> list[str]:
+    """The unique links Threads counts in a text: every http(s) URL, and bare domains
+    (www.example.com) as twitter-text finds them (known top-level domains only)."""
+    with_scheme = [m.group() for m in _MASTODON_URL.finditer(text)]
+    rest = _MASTODON_URL.sub(" ", text)
+    return list(dict.fromkeys(with_scheme + x_urls(rest)))
+
+
 def hashtags(text: str) -> list[str]:
     return _HASHTAG.findall(text)
 
@@ -138,6 +159,12 @@ def count(platform: str, text: str, *, limit_override: int | None = None) -> Tex
         used = x_weighted_length(text)
     elif platform == "mastodon":
         used = mastodon_length(text)
+    elif platform == "threads":
+        used = threads_length(text)
+        links = len(threads_links(text))
+        if links > THREADS_MAX_LINKS:
+            problems.append(f"Threads allows at most {THREADS_MAX_LINKS} links in a post; "
+                            f"this has {links}.")
     else:
         used = graphemes(text)
     if platform == "bluesky":

@@ -23,6 +23,10 @@ class ThreadsPublisher(ContainerPublisher):
     publish_edge = "threads_publish"
     status_field = "status"
     caption_field = "text"
+    # Long-lived tokens last 60 days and can be refreshed once a day old while still valid
+    # (https://developers.facebook.com/docs/threads/get-started/long-lived-tokens): a week
+    # ahead leaves room for outages and rate limits; 15 minutes did not.
+    refresh_ahead_seconds = 7 * 24 * 3600
     media_rules = MediaRules(max_items=1, max_bytes=8 * 1024 * 1024,
                              mime_types=frozenset({"image/jpeg", "image/png"}),
                              needs_public_url=True)

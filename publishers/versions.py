@@ -36,11 +36,19 @@ LINKEDIN_SUNSETS: dict[str, date] = {
 }
 _LINKEDIN_VERSION = re.compile(r"^(20\d\d)(0[1-9]|1[0-2])$")
 
-# Graph API: each version is available for at least two years; v21.0 expires 2027-01-21.
+# Graph API: each version is available for at least two years (the changelog's "Available
+# Until" column; v26.0, released 2026-07-29, had no date yet).
 # https://developers.facebook.com/docs/graph-api/changelog/versions
 GRAPH_VERSIONS = "https://developers.facebook.com/docs/graph-api/changelog/versions"
+# The default of POISE_META_GRAPH_VERSION: released 2026-02-18, available until 2028-07-29.
+GRAPH_DEFAULT = "v25.0"
 GRAPH_SUNSETS: dict[str, date] = {
+    "v20.0": date(2026, 9, 24),
     "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
 }
 
 State = Literal["ok", "soon", "sunset"]
@@ -86,7 +94,7 @@ def linkedin_sunset(version: str) -> tuple[date | None, bool]:
 
 
 def in_use(*, linkedin_version: str = LINKEDIN_DEFAULT,
-           graph_version: str = "v21.0") -> tuple[ApiVersion, ...]:
+           graph_version: str = GRAPH_DEFAULT) -> tuple[ApiVersion, ...]:
     """The table: what each platform adapter calls, with the settings' values filled in."""
     linkedin_day, linkedin_estimated = linkedin_sunset(linkedin_version)
     graph_day = GRAPH_SUNSETS.get(graph_version)
@@ -98,10 +106,10 @@ def in_use(*, linkedin_version: str = LINKEDIN_DEFAULT,
                    "https://docs.bsky.app/docs/api/at-protocol-xrpc-api"),
         ApiVersion("linkedin", linkedin_version, "POISE_LINKEDIN_VERSION", linkedin_day,
                    LINKEDIN_MIGRATIONS, estimated=linkedin_estimated),
-        ApiVersion("facebook", graph_version, "Graph API version (facebook adapter)", graph_day,
+        ApiVersion("facebook", graph_version, "POISE_META_GRAPH_VERSION", graph_day,
                    GRAPH_VERSIONS),
-        ApiVersion("instagram", graph_version, "Graph API version (instagram adapter)",
-                   graph_day, GRAPH_VERSIONS),
+        ApiVersion("instagram", graph_version, "POISE_META_GRAPH_VERSION", graph_day,
+                   GRAPH_VERSIONS),
         ApiVersion("threads", "v1.0", "fixed", None,
                    "https://developers.facebook.com/docs/threads"),
         ApiVersion("webhook", "Standard Webhooks", "fixed", None,

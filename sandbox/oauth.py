@@ -72,6 +72,8 @@ class OAuthRoutes:
         self._codes: dict[str, dict[str, str]] = {}
         self._x_scopes: dict[str, set[str]] = {}  # OAuth 2.0 access token -> granted scopes
         self._meta_user_tokens: dict[str, str] = {}  # user token -> "short" | "long"
+        # Meta token -> the permissions granted at sign-in (passed on to page tokens).
+        self.meta_scopes: dict[str, set[str]] = {}
         self._threads_short: set[str] = set()
         self.meta_pages: list[dict[str, Any]] = [dict(page) for page in META_PAGES]
 
@@ -185,13 +187,17 @@ class OAuthRoutes:
             long_lived = self._mint("meta-user-long")
             with self.lock:
                 self._meta_user_tokens[long_lived] = "long"
+                self.meta_scopes[long_lived] = set(self.meta_scopes.get(
+                    q.get("fb_exchange_token", ""), set()))
             return FakeResponse(200, {"access_token": long_lived, "token_type": "bearer",
                                       "expires_in": LONG_LIVED_SECONDS})
-        if self._take_client_code(dict(q)) is None:
+        grant = self._take_client_code(dict(q))
+        if grant is None:
             return _graph_oauth_error("Invalid verification code format.")
         short = self._mint("meta-user-short")
         with self.lock:
             self._meta_user_tokens[short] = "short"
+            self.meta_scopes[short] = {s for s in grant["scope"].split(",") if s}
         return FakeResponse(200, {"access_token": short, "token_type": "bearer",
                                   "expires_in": 5400})
 
@@ -204,6 +210,9 @@ class OAuthRoutes:
                                       190)
         for page in pages:
             page["access_token"] = self._mint(f"meta-page-{page['id']}")
+            with self.lock:
+                self.meta_scopes[page["access_token"]] = set(self.meta_scopes.get(
+                    req.query.get("access_token", ""), set()))
         return FakeResponse(200, {"data": pages, "paging": {"cursors": {
             "before": "MAZDZD", "after": "MAZDZD"}}})
 
@@ -231,10 +240,15 @@ class OAuthRoutes:
                                   "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS})
 
     def _t_refresh(self, req: FakeRequest) -> FakeResponse:
+        """GET /refresh_access_token: graph.threads.net with th_refresh_token, and
+        graph.instagram.com with ig_refresh_token (Instagram Login: .../business-login
+        "Refresh a long-lived token"); both answer a new 60-day token."""
         q = req.query
         with self.lock:
             known = q.get("access_token", "") in self.tokens
-        if q.get("grant_type") != "th_refresh_token" or not known:
+        grant = q.get("grant_type")
+        if grant not in ("th_refresh_token", "ig_refresh_token") or not known:
             return _graph_oauth_error("Error validating access token.", 190)
-        return FakeResponse(200, {"access_token": self._mint("threads-long"),
+        prefix = "threads-long" if grant == "th_refresh_token" else "ig-long"
+        return FakeResponse(200, {"access_token": self._mint(prefix),
                                   "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS})

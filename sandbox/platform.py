@@ -12,6 +12,7 @@ import base64
 import calendar
 import hashlib
 import html
+import json
 import re
 import time
 from collections.abc import Callable
@@ -22,8 +23,7 @@ from typing import Any
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from publishers.bluesky import tid_time
-from publishers.text import count, graphemes, x_urls
+from publishers.text import count, graphemes, threads_length, threads_links, x_urls
 from publishers.versions import linkedin_sunset
 from publishers.webhook import verify_signature
 from sandbox.core import (
@@ -73,6 +73,12 @@ class FakePlatform(OAuthRoutes, FakeCore):
                  webhook_secret: str = WEBHOOK_SECRET) -> None:
         super().__init__(host, port, latency_ms=latency_ms, hang_seconds=hang_seconds)
         self.mastodon_max_characters = mastodon_max_characters
+        # Seconds a Mastodon create spends between checking the Idempotency-Key and storing
+        # the status (and only then the key): a repeat inside that time makes a second status.
+        self.mastodon_create_seconds = 0.0
+        # Instagram: API-published posts allowed per moving 24 hours (content-publishing
+        # guide: 100); content_publishing_limit reports the use, media_publish enforces it.
+        self.instagram_publish_quota = 100
         self.container_polls = container_polls  # status reads before a container is FINISHED
         self.media_processing_polls = media_processing_polls
         self.webhook_secret = webhook_secret
@@ -101,6 +107,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
              self._b_feed),
             ("GET", re.compile(r"^/xrpc/com\.atproto\.identity\.resolveHandle$"), "bluesky",
              "read", self._b_resolve),
+            ("GET", re.compile(r"^/did:plc:[a-z0-9]+$"), "bluesky", "read", self._b_plc),
             ("POST", re.compile(r"^/2/tweets$"), "x", "create", self._x_create),
             ("GET", re.compile(r"^/2/users/me$"), "x", "read", self._x_me),
             ("GET", re.compile(r"^/2/users/\d+/tweets$"), "x", "read", self._x_list),
@@ -133,6 +140,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._b_access: dict[str, str] = {}  # access jwt -> did
             self._b_refresh: dict[str, str] = {}
             self._b_handles: dict[str, str] = {}  # did -> handle
+            # handle -> (the PDS that hosts it, whether this server signs it in anyway)
+            self._b_elsewhere: dict[str, tuple[str, bool]] = {}
             self._b_records: dict[tuple[str, str, str], dict[str, Any]] = {}
             self._x_tweets: list[dict[str, Any]] = []
             self._x_refresh_tokens = {X_REFRESH_TOKEN}
@@ -170,6 +179,22 @@ class FakePlatform(OAuthRoutes, FakeCore):
                     if isinstance(item.get(name), float | int):
                         item[name] -= seconds
 
+    def host_bluesky_elsewhere(self, handle: str, pds_url: str, *,
+                               signs_in: bool = False) -> None:
+        """Say that ``handle``'s repo lives on another PDS (a second fake): its DID document
+        names that PDS, this server refuses writes to it, and signs it in only when
+        ``signs_in`` (bsky.social's entryway signs in the accounts of its own PDS hosts)."""
+        with self.lock:
+            self._b_elsewhere[handle] = (pds_url.rstrip("/"), signs_in)
+            self._b_handles[_did(handle)] = handle
+
+    def share_bluesky_sessions(self, pds: FakePlatform) -> None:
+        """Let ``pds`` accept the sessions this server issues, as bsky.social's PDS hosts
+        accept the entryway's tokens."""
+        with self.lock:
+            pds._b_access, pds._b_refresh = self._b_access, self._b_refresh
+            pds._b_handles = self._b_handles
+
     def expire_bluesky_sessions(self) -> None:
         """Make every issued access token answer ExpiredToken (refresh tokens stay valid)."""
         with self.lock:
@@ -205,9 +230,12 @@ class FakePlatform(OAuthRoutes, FakeCore):
         table: dict[tuple[str, str | None], tuple[str, str, Handler]] = {
             ("POST", "feed"): ("facebook", "create", self._g_feed_create),
             ("GET", "feed"): ("facebook", "read", self._g_feed_list),
+            ("POST", "photos"): ("facebook", "create", self._g_photo),
             ("POST", "media"): ("instagram", "container", self._g_container),
             ("GET", "media"): ("instagram", "read", self._g_published_list),
             ("POST", "media_publish"): ("instagram", "create", self._g_publish),
+            ("GET", "content_publishing_limit"): ("instagram", "read", self._g_publish_limit),
+            ("POST", "messages"): ("facebook", "dm", self._g_send_message),
             ("POST", "threads"): ("threads", "container", self._g_container),
             ("GET", "threads"): ("threads", "read", self._g_published_list),
             ("POST", "threads_publish"): ("threads", "create", self._g_publish),
@@ -293,33 +321,46 @@ class FakePlatform(OAuthRoutes, FakeCore):
         media_ids = body.get("media_ids") or body.get("media_ids[]") or []
         key = req.headers.get("idempotency-key", "")
         with self.lock:
+            # The key is looked up when the request starts ... (mastodon/mastodon
+            # app/services/post_status_service.rb, PostStatusService#call: redis.get of
+            # idempotency:status:<account>:<key> before anything else)
             if key:
                 seen = self._m_idempotency.get((token, key))
                 if seen and time.time() - seen[0] < IDEMPOTENCY_SECONDS:
                     return FakeResponse(200, seen[1])
+            # https://docs.joinmastodon.org/methods/statuses/#create: status or media_ids
+            # required; 422 "Validation failed: Text can't be blank".
             if not text and not media_ids:
                 return FakeResponse(422, {"error": "Validation failed: Text can't be blank"})
+            # The instance limit (configuration.statuses.max_characters,
+            # https://docs.joinmastodon.org/methods/instance/#v2), URLs counted as 23.
             used = count("mastodon", text, limit_override=self.mastodon_max_characters).used
             if used > self.mastodon_max_characters:
                 return FakeResponse(422, {"error": "Validation failed: Text character limit "
                                                    f"of {self.mastodon_max_characters} exceeded"})
+        if self.mastodon_create_seconds:
+            time.sleep(self.mastodon_create_seconds)  # the work between the check and the store
+        with self.lock:
             status_id = str(110000000000000000 + int(self._next_id()))
-            paragraphs = "".join(
-                "<p>" + html.escape(p).replace("\n", "<br />") + "</p>"
-                for p in text.split("\n\n"))
-            status = {"id": status_id, "created_at": _iso(time.time()), "content": paragraphs,
+            status = {"id": status_id, "created_at": _iso(time.time()),
+                      "content": _m_html(text, self.base_url),
                       "visibility": body.get("visibility", "public"),
                       "url": f"{self.base_url}/@poise/{status_id}",
                       "uri": f"{self.base_url}/users/poise/statuses/{status_id}",
                       "media_attachments": [{"id": m} for m in media_ids],
                       "account": self._m_account()}
             self._m_statuses.append(status)
+            # ... and stored only once the status exists (post_status_service.rb:
+            # redis.setex(..., 3_600, status.id) at the end of #call): a repeat that arrives
+            # before this line creates a second status.
             if key:
                 self._m_idempotency[(token, key)] = (time.time(), status)
             self.record_create(req, status_id)
         return FakeResponse(200, status)
 
     def _m_upload(self, req: FakeRequest) -> FakeResponse:
+        """POST /api/v2/media: 200 when processed at once, 202 Accepted while it is processed
+        asynchronously (https://docs.joinmastodon.org/methods/media/#v2)."""
         self._bearer(req)
         media_id = str(120000000000000000 + int(self._next_id()))
         with self.lock:
@@ -329,6 +370,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                                      "url": None if status == 202 else f"/m/{media_id}"})
 
     def _m_media(self, req: FakeRequest) -> FakeResponse:
+        """GET /api/v1/media/:id: 206 Partial Content while processing, 200 when done, 404
+        "Record not found" (https://docs.joinmastodon.org/methods/media/#get)."""
         self._bearer(req)
         media_id = req.path.rsplit("/", 1)[1]
         with self.lock:
@@ -342,24 +385,58 @@ class FakePlatform(OAuthRoutes, FakeCore):
 
     # --- Bluesky --------------------------------------------------------------------------
 
-    def _b_tokens(self, did: str) -> dict[str, Any]:
+    def _b_pds_url(self, handle: str) -> str:
+        with self.lock:
+            return self._b_elsewhere.get(handle, (self.base_url, True))[0]
+
+    def _b_self_url(self, req: FakeRequest) -> str:
+        """This server as the client reached it (a container name, a forwarded port), so the
+        DID documents it serves point back to an address that client can use."""
+        host = req.headers.get("host", "")
+        return f"http://{host}" if re.fullmatch(r"[\w.:-]+", host) else self.base_url
+
+    def _b_did_doc(self, did: str, handle: str, req: FakeRequest) -> dict[str, Any]:
+        """A DID document as https://atproto.com/specs/did describes it: the handle in
+        alsoKnownAs, the PDS as the service with id #atproto_pds."""
+        return {"@context": ["https://www.w3.org/ns/did/v1"], "id": did,
+                "alsoKnownAs": [f"at://{handle}"],
+                "verificationMethod": [{"id": f"{did}#atproto", "type": "Multikey",
+                                        "controller": did,
+                                        "publicKeyMultibase": "zQ3shFakeKeyForTheSandbox"}],
+                "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                             "serviceEndpoint": self._b_endpoint(handle, req)}]}
+
+    def _b_endpoint(self, handle: str, req: FakeRequest) -> str:
+        hosted_elsewhere = self._b_pds_url(handle)
+        return self._b_self_url(req) if hosted_elsewhere == self.base_url else hosted_elsewhere
+
+    def _b_tokens(self, did: str, req: FakeRequest) -> dict[str, Any]:
         access, refresh = f"access-{self._next_id()}", f"refresh-{self._next_id()}"
         with self.lock:
             self._b_access[access] = did
             self._b_refresh[refresh] = did
             handle = self._b_handles[did]
-        return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh}
+        # com.atproto.server.createSession / refreshSession output: didDoc is part of it
+        # (lexicons/com/atproto/server/createSession.json).
+        return {"did": did, "handle": handle, "accessJwt": access, "refreshJwt": refresh,
+                "didDoc": self._b_did_doc(did, handle, req), "active": True}
 
     def _b_create_session(self, req: FakeRequest) -> FakeResponse:
         body = req.body if isinstance(req.body, dict) else {}
-        if body.get("password") != BLUESKY_PASSWORD or not body.get("identifier"):
+        handle = str(body.get("identifier") or "").lstrip("@")
+        with self.lock:
+            elsewhere = self._b_elsewhere.get(handle)
+        # A server signs in only the accounts it hosts (or, as bsky.social's entryway, those
+        # of its own PDS hosts): https://docs.bsky.app/docs/advanced-guides/entryway
+        unknown_here = elsewhere is not None and not elsewhere[1] and (
+            elsewhere[0] != self.base_url)
+        if body.get("password") != BLUESKY_PASSWORD or not handle or unknown_here:
             return FakeResponse(401, {"error": "AuthenticationRequired",
                                       "message": "Invalid identifier or password"})
-        handle = str(body["identifier"]).lstrip("@")
         did = _did(handle)
         with self.lock:
             self._b_handles[did] = handle
-        return FakeResponse(200, self._b_tokens(did))
+        return FakeResponse(200, self._b_tokens(did, req))
 
     def _b_refresh_session(self, req: FakeRequest) -> FakeResponse:
         token = req.headers.get("authorization", "")[7:]
@@ -367,7 +444,17 @@ class FakePlatform(OAuthRoutes, FakeCore):
             did = self._b_refresh.pop(token, None)
         if did is None:
             return FakeResponse(400, {"error": "ExpiredToken", "message": "Token has expired"})
-        return FakeResponse(200, self._b_tokens(did))
+        return FakeResponse(200, self._b_tokens(did, req))
+
+    def _b_plc(self, req: FakeRequest) -> FakeResponse:
+        """The PLC directory: GET /<did> answers the DID document (https://web.plc.directory
+        /api/redoc, "Resolve DID"); 404 for a DID it does not know."""
+        did = req.path.lstrip("/")
+        with self.lock:
+            handle = self._b_handles.get(did)
+        if handle is None:
+            return FakeResponse(404, {"message": f"DID not registered: {did}"})
+        return FakeResponse(200, self._b_did_doc(did, handle, req))
 
     def _b_did(self, req: FakeRequest) -> str:
         token = req.headers.get("authorization", "")[7:]
@@ -388,17 +475,21 @@ class FakePlatform(OAuthRoutes, FakeCore):
         record = body.get("record") or {}
         if repo != did:
             return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid repo"})
+        with self.lock:
+            handle = self._b_handles.get(did, "")
+        if self._b_pds_url(handle) != self.base_url:
+            # A repo is written on the PDS that hosts it, the one its DID document names
+            # (https://atproto.com/specs/did, "#atproto_pds").
+            return FakeResponse(400, {"error": "InvalidRequest",
+                                      "message": f"Could not find repo: {did}"})
+        # app.bsky.feed.post is "key": "tid" (lexicons/app/bsky/feed/post.json): any valid
+        # TID (https://atproto.com/specs/tid) - no rule ties it to the present.
         if not re.fullmatch(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}", rkey):
             return FakeResponse(400, {"error": "InvalidRequest", "message": "Invalid rkey"})
-        if collection == "app.bsky.feed.post" and abs(time.time() - tid_time(rkey)) > 600:
+        problem = _b_post_problem(record) if collection == "app.bsky.feed.post" else ""
+        if problem:
             return FakeResponse(400, {"error": "InvalidRequest", "message":
-                                      "Custom rkeys for posts must be TIDs near the current "
-                                      "time"})
-        text = str(record.get("text", ""))
-        if graphemes(text) > 300 or len(text.encode()) > 3000:
-            return FakeResponse(400, {"error": "InvalidRequest", "message":
-                                      "Invalid app.bsky.feed.post record: Record/text must "
-                                      "not be longer than 300 graphemes"})
+                                      f"Invalid app.bsky.feed.post record: {problem}"})
         key = (did, collection, rkey)
         with self.lock:
             if key in self._b_records:
@@ -413,6 +504,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"uri": uri, "cid": cid})
 
     def _b_get_record(self, req: FakeRequest) -> FakeResponse:
+        """com.atproto.repo.getRecord: 400 RecordNotFound for a key that holds nothing
+        (https://docs.bsky.app/docs/api/com-atproto-repo-get-record)."""
         key = (req.query.get("repo", ""), req.query.get("collection", ""),
                req.query.get("rkey", ""))
         with self.lock:
@@ -423,6 +516,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {k: found[k] for k in ("uri", "cid", "value")})
 
     def _b_upload(self, req: FakeRequest) -> FakeResponse:
+        """com.atproto.repo.uploadBlob: the blob ref with mimeType and size; limits are checked
+        when a record uses it (https://docs.bsky.app/docs/api/com-atproto-repo-upload-blob)."""
         self._b_did(req)
         link = "bafkrei" + hashlib.sha256(req.raw).hexdigest()[:40]
         return FakeResponse(200, {"blob": {"$type": "blob", "ref": {"$link": link},
@@ -749,19 +844,61 @@ class FakePlatform(OAuthRoutes, FakeCore):
         body = req.body if isinstance(req.body, dict) else {}
         return match.group(2), body
 
+    def _g_photo(self, req: FakeRequest) -> FakeResponse:
+        """POST /{page-id}/photos (https://developers.facebook.com/docs/graph-api/reference/
+        page/photos/#Creating): ``url`` or a multipart ``source``; at most 4 MB; published
+        (default) makes a post and answers ``id`` + ``post_id``, unpublished only a photo
+        to attach to a feed post later."""
+        page, body = self._graph_parts(req)
+        source = body.get("source")
+        if not body.get("url") and not isinstance(source, dict):
+            return FakeResponse(400, {"error": {
+                "message": "(#324) Requires upload file", "type": "OAuthException",
+                "code": 324, "fbtrace_id": "fake"}})
+        if isinstance(source, dict) and int(source.get("size") or 0) > 4 * 1024 * 1024:
+            return FakeResponse(400, {"error": {
+                "message": "(#1) The image is too large (maximum 4 MB)",
+                "type": "OAuthException", "code": 1, "fbtrace_id": "fake"}})
+        published = str(body.get("published", "true")).lower() != "false"
+        with self.lock:
+            photo_id = str(500000000000000 + int(self._next_id()))
+            self._g_objects[photo_id] = {"kind": "fb_photo", "page": page, "id": photo_id,
+                                         "published": published,
+                                         "alt": body.get("alt_text_custom", "")}
+            if not published:
+                return FakeResponse(200, {"id": photo_id})
+            post_id = f"{page}_{self._next_id()}"
+            self._g_objects[post_id] = {
+                "kind": "fb_post", "page": page, "id": post_id,
+                "message": str(body.get("message", "")), "link": None,
+                "photos": [photo_id], "created_time": time.time(),
+                "permalink_url": f"https://www.facebook.com/{post_id}"}
+            self.record_create(req, post_id)
+        return FakeResponse(200, {"id": photo_id, "post_id": post_id})
+
     def _g_feed_create(self, req: FakeRequest) -> FakeResponse:
         page, body = self._graph_parts(req)
         message = str(body.get("message", ""))
-        if not message and not body.get("link"):
+        attached = [json.loads(str(v)).get("media_fbid", "") for k, v in sorted(body.items())
+                    if k.startswith("attached_media[")]
+        if not message and not body.get("link") and not attached:
             return platform_error("facebook", "422")
         with self.lock:
+            # attached_media: only this page's unpublished photos (reference/page/feed).
+            for photo_id in attached:
+                photo = self._g_objects.get(str(photo_id), {})
+                if photo.get("kind") != "fb_photo" or photo.get("page") != page or \
+                        photo.get("published"):
+                    return FakeResponse(400, {"error": {
+                        "message": f"(#100) Invalid media_fbid {photo_id}",
+                        "type": "OAuthException", "code": 100, "fbtrace_id": "fake"}})
             if any(o.get("kind") == "fb_post" and o["page"] == page and o["message"] == message
                    for o in self._g_objects.values()):
                 return platform_error("facebook", "duplicate")
             post_id = f"{page}_{self._next_id()}"
             self._g_objects[post_id] = {
                 "kind": "fb_post", "page": page, "id": post_id, "message": message,
-                "link": body.get("link"), "created_time": time.time(),
+                "link": body.get("link"), "photos": attached, "created_time": time.time(),
                 "permalink_url": f"https://www.facebook.com/{post_id}"}
             self.record_create(req, post_id)
         return FakeResponse(200, {"id": post_id})
@@ -778,6 +915,9 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"data": data[:int(req.query.get("limit", "25"))]})
 
     def _g_container(self, req: FakeRequest) -> FakeResponse:
+        """POST /{ig-user-id}/media (image_url required for an image: .../instagram-platform/
+        content-publishing) and POST /{threads-user-id}/threads (media_type TEXT or IMAGE with
+        image_url: https://developers.facebook.com/documentation/threads/posts)."""
         user, body = self._graph_parts(req)
         if req.platform == "instagram":
             if not body.get("image_url"):
@@ -791,6 +931,19 @@ class FakePlatform(OAuthRoutes, FakeCore):
                     media_type == "IMAGE" and not body.get("image_url")):
                 return platform_error("threads", "422")
             text = str(body.get("text", ""))
+            # https://developers.facebook.com/documentation/threads/posts "Limitations": 500
+            # characters, emojis counted as their UTF-8 bytes.
+            if threads_length(text) > 500:
+                return FakeResponse(400, {"error": {
+                    "message": "Param text must be at most 500 characters long.",
+                    "type": "THApiException", "code": 100, "fbtrace_id": "fake"}})
+            # .../create-posts/text-attachments: more than 5 unique links fail at container
+            # creation with THREADS_API__LINK_LIMIT_EXCEEDED (since 2025-12-22).
+            if len(threads_links(text)) > 5:
+                return FakeResponse(400, {"error": {
+                    "message": "THREADS_API__LINK_LIMIT_EXCEEDED: a post can contain at most "
+                               "5 links", "type": "THApiException", "code": 100,
+                    "fbtrace_id": "fake"}})
         container_id = str(17800000000000000 + int(self._next_id()))
         with self.lock:
             self._g_objects[container_id] = {
@@ -799,9 +952,85 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 "polls": self.container_polls, "fields": dict(body)}
         return FakeResponse(200, {"id": container_id})
 
+    def _g_send_message(self, req: FakeRequest) -> FakeResponse:
+        """The Send API: ``POST /{page-id}/messages`` (or ``/me/messages`` with the page's
+        token) for Messenger (https://developers.facebook.com/docs/messenger-platform/
+        reference/send-api/) and for Instagram with Facebook Login (.../instagram-platform/
+        instagram-api-with-facebook-login/messaging-api: "POST /<PAGE_ID>/messages"); with
+        Instagram Login, ``/me/messages`` on graph.instagram.com. An Instagram user id is not
+        a sender. Needs pages_messaging (Messenger) or instagram_manage_messages (Instagram)
+        where the token's grant is known; recipient.id, message and messaging_type."""
+        sender, body = self._graph_parts(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        token = req.query.get("access_token", "")
+        pages = {str(page["id"]) for page in self.meta_pages}
+        owner = re.match(r"meta-page-(\d+)-", token)
+        if sender == "me" and owner:
+            sender = owner.group(1)
+        if sender != "me" and (sender not in pages or (owner and owner.group(1) != sender)):
+            return FakeResponse(400, {"error": {
+                "message": f"Unsupported post request. Object with ID '{sender}' does not "
+                           "exist, cannot be loaded due to missing permissions, or does not "
+                           "support this operation", "type": "GraphMethodException",
+                "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
+        with self.lock:
+            granted = self.meta_scopes.get(token)
+        if granted is not None and not granted & {"pages_messaging",
+                                                  "instagram_manage_messages"}:
+            return FakeResponse(403, {"error": {
+                "message": "(#230) Requires pages_messaging permission to manage the object",
+                "type": "OAuthException", "code": 230, "fbtrace_id": "fake"}})
+        recipient: dict[str, Any] = body.get("recipient") or {}
+        message: dict[str, Any] = body.get("message") or {}
+        if not isinstance(recipient, dict) or not isinstance(message, dict):
+            recipient, message = {}, {}
+        if not recipient.get("id") or not message.get("text") or body.get(
+                "messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            return FakeResponse(400, {"error": {
+                "message": "(#100) recipient, message and messaging_type are required",
+                "type": "OAuthException", "code": 100, "fbtrace_id": "fake"}})
+        message_id = f"m_{self._next_id()}"
+        with self.lock:
+            self._g_objects[message_id] = {"kind": "message", "from": sender,
+                                           "to": recipient["id"], "text": message["text"]}
+        return FakeResponse(200, {"recipient_id": recipient["id"], "message_id": message_id})
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """Every message the Send API accepted (sender page, recipient, text)."""
+        with self.lock:
+            return [dict(o) for o in self._g_objects.values() if o.get("kind") == "message"]
+
+    def _g_published_today(self, user: str) -> int:
+        since = time.time() - 86400
+        with self.lock:
+            return sum(1 for o in self._g_objects.values()
+                       if o.get("kind") == "published" and o.get("platform") == "instagram"
+                       and o["user"] == user and o["timestamp"] > since)
+
+    def _g_publish_limit(self, req: FakeRequest) -> FakeResponse:
+        """GET /{ig-user-id}/content_publishing_limit, shaped as the reference's example
+        (.../reference/ig-user/content_publishing_limit): data[0].quota_usage and
+        config.quota_total / quota_duration."""
+        user, _ = self._graph_parts(req)
+        return FakeResponse(200, {"data": [{
+            "quota_usage": self._g_published_today(user),
+            "config": {"quota_total": self.instagram_publish_quota, "quota_duration": 86400}}]})
+
     def _g_publish(self, req: FakeRequest) -> FakeResponse:
+        """media_publish / threads_publish with creation_id: only a FINISHED container of the
+        same user (status_code / status: content-publishing guides, "Troubleshooting")."""
         user, body = self._graph_parts(req)
         creation_id = str(body.get("creation_id", ""))
+        if req.platform == "instagram" and (
+                self._g_published_today(user) >= self.instagram_publish_quota):
+            # The quota is enforced at publishing (content-publishing guide, "Rate Limit";
+            # error-codes page: code 9, subcode 2207042).
+            return FakeResponse(400, {"error": {
+                "message": "Application request limit reached", "type": "OAuthException",
+                "code": 9, "error_subcode": 2207042, "is_transient": False,
+                "error_user_title": "Maximum number of posts reached",
+                "error_user_msg": "You reached the maximum number of posts that is allowed "
+                                  "to be published in 24 hours.", "fbtrace_id": "fake"}})
         with self.lock:
             container = self._g_objects.get(creation_id)
             if container is None or container.get("kind") != "container" or (
@@ -866,6 +1095,91 @@ class FakePlatform(OAuthRoutes, FakeCore):
             if not str(req.headers.get("webhook-id", "")).startswith("ping_"):
                 self.record_create(req, receipt)
         return FakeResponse(200, {"id": receipt})
+
+
+_M_ENTITY = re.compile(r"(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'}])"
+                       r"|(?<![\w/])#(?P<tag>\w+)"
+                       r"|(?<![\w/@])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?")
+_M_PREFIX = re.compile(r"^(https?://(www\.)?)")
+
+
+def _m_html(text: str, base: str) -> str:
+    """A status's ``content`` the way Mastodon renders it (app/lib/text_formatter.rb):
+    links shortened with ``invisible``/``ellipsis`` spans, mentions as h-cards showing only
+    the username, hashtags linked, paragraphs and ``<br />`` from ``simple_format``."""
+    def entity(match: re.Match[str]) -> str:
+        if match.group("url"):
+            url = match.group("url")
+            prefix = _M_PREFIX.match(url)
+            head = prefix.group(1) if prefix else ""
+            rest = url[len(head):]
+            cut = " ellipsis" if len(rest) > 30 else ""
+            return (f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener '
+                    f'noreferrer"><span class="invisible">{html.escape(head)}</span>'
+                    f'<span class="{cut.strip()}">{html.escape(rest[:30])}</span>'
+                    f'<span class="invisible">{html.escape(rest[30:])}</span></a>')
+        if match.group("tag"):
+            tag = html.escape(match.group("tag"))
+            return (f'<a href="{base}/tags/{tag}" class="mention hashtag" rel="tag">'
+                    f'#<span>{tag}</span></a>')
+        user = html.escape(match.group("user"))
+        domain = match.group("domain") or "fake.local"
+        return (f'<span class="h-card" translate="no"><a href="https://{html.escape(domain)}'
+                f'/@{user}" class="u-url mention">@<span>{user}</span></a></span>')
+
+    def rendered(part: str) -> str:
+        out, position = [], 0
+        for match in _M_ENTITY.finditer(part):
+            out.append(html.escape(part[position:match.start()]))
+            out.append(entity(match))
+            position = match.end()
+        out.append(html.escape(part[position:]))
+        return "".join(out).replace("\n", "<br />")
+
+    return "".join(f"<p>{rendered(p)}</p>" for p in re.split(r"\n{2,}", text))
+
+
+def _b_post_problem(record: dict[str, Any]) -> str:
+    """What the PDS's lexicon validation refuses in an app.bsky.feed.post record, or "".
+
+    lexicons/app/bsky/feed/post.json: text maxGraphemes 300 / maxLength 3000 bytes, langs
+    maxLength 3; richtext/facet.json: byteSlice inside the text, #tag maxGraphemes 64;
+    embed/images.json: image maxSize 1000000, at most 4; embed/defs.json aspectRatio
+    width/height >= 1; embed/external.json: uri, title, description required.
+    """
+    text = str(record.get("text", ""))
+    if graphemes(text) > 300 or len(text.encode()) > 3000:
+        return "Record/text must not be longer than 300 graphemes"
+    if not isinstance(record.get("langs", []), list) or len(record.get("langs", [])) > 3:
+        return "Record/langs must not have more than 3 elements"
+    size = len(text.encode())
+    for facet in record.get("facets") or []:
+        index = facet.get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
+            return "Record/facets/index must lie inside the text"
+        for feature in facet.get("features") or []:
+            if feature.get("$type") == "app.bsky.richtext.facet#tag" and (
+                    not feature.get("tag") or graphemes(str(feature["tag"])) > 64):
+                return "Record/facets/features/tag must be 1 to 64 graphemes"
+    embed = record.get("embed") or {}
+    if embed.get("$type") == "app.bsky.embed.images":
+        images = embed.get("images") or []
+        if len(images) > 4:
+            return "Record/embed/images must not have more than 4 elements"
+        for image in images:
+            blob = image.get("image") or {}
+            if int(blob.get("size") or 0) > 1_000_000:
+                return "Record/embed/images/image file too large (max 1000000 bytes)"
+            ratio = image.get("aspectRatio")
+            if ratio is not None and not (int(ratio.get("width") or 0) >= 1
+                                          and int(ratio.get("height") or 0) >= 1):
+                return "Record/embed/images/aspectRatio must have width and height >= 1"
+    if embed.get("$type") == "app.bsky.embed.external":
+        external = embed.get("external") or {}
+        if not all(isinstance(external.get(k), str) for k in ("uri", "title", "description")):
+            return "Record/embed/external must have the properties uri, title and description"
+    return ""
 
 
 def _as_x_echoes(text: str) -> str:

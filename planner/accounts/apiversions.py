@@ -23,7 +23,8 @@ _PLATFORM = re.compile(r"^[a-z]+$")
 
 def versions_in_use(settings: Settings | None = None) -> tuple[ApiVersion, ...]:
     settings = settings or get_settings()
-    return in_use(linkedin_version=settings.linkedin_version)
+    return in_use(linkedin_version=settings.linkedin_version,
+                  graph_version=settings.meta_graph_version)
 
 
 def _today(today: date | None) -> date:

@@ -94,8 +94,12 @@ FORMS: dict[str, PlatformForm] = {
         "facebook", (CredentialField("page_access_token", "Page access token"),),
         external_id_label="Page id"),
     "instagram": PlatformForm(
-        "instagram", (CredentialField("access_token", "Access token"),),
-        external_id_label="Instagram user id"),
+        "instagram", (CredentialField("access_token", "Access token (Facebook Login)"),),
+        external_id_label="Instagram user id",
+        alternatives=((CredentialField(
+            "instagram_user_token", "Instagram User token (Instagram Login)",
+            help="Business Login for Instagram: no Facebook Page needed"),),),
+        set_names=("Facebook Login", "Instagram Login")),
     "threads": PlatformForm(
         "threads", (CredentialField("access_token", "Access token"),),
         external_id_label="Threads user id"),

@@ -71,10 +71,14 @@ PROVIDERS = {
                          needs_secret=True,
                          settings_hint="the LinkedIn client id and secret "
                                        "(POISE_LINKEDIN_CLIENT_ID, POISE_LINKEDIN_CLIENT_SECRET)"),
+    # Inbox replies need pages_messaging (Messenger Send API) and instagram_manage_messages
+    # (Instagram Messaging, with pages_manage_metadata for its webhooks).
     "facebook": Provider("facebook", "Facebook", scopes="pages_show_list,"
-                         "pages_read_engagement,pages_manage_posts", **_FACEBOOK_LOGIN),
+                         "pages_read_engagement,pages_manage_posts,pages_messaging",
+                         **_FACEBOOK_LOGIN),
     "instagram": Provider("instagram", "Instagram", scopes="pages_show_list,"
-                          "pages_read_engagement,instagram_basic,instagram_content_publish",
+                          "pages_read_engagement,instagram_basic,instagram_content_publish,"
+                          "instagram_manage_messages,pages_manage_metadata",
                           **_FACEBOOK_LOGIN),
     "threads": Provider("threads", "Threads", "https://threads.net/oauth/authorize",
                         "https://graph.threads.net/oauth/access_token",
@@ -267,6 +271,7 @@ def _facebook_login(flow: dict[str, str], short_token: str) -> Grant:
                      handle=str(page.get("username") or page["id"]))
     linked = page["instagram_business_account"]
     username = str(linked.get("username") or "")
+    credentials["page_id"] = str(page["id"])  # replies are sent by the linked Page
     return Grant(credentials, external_id=str(linked["id"]),
                  handle=f"@{username}" if username else str(page.get("name", "")))
 

@@ -163,4 +163,6 @@ def api_version_for(platform: str) -> str:
     """The API version the operator configured for ``platform``; empty = adapter default."""
     if platform == "linkedin":
         return get_settings().linkedin_version
+    if platform in ("facebook", "instagram"):
+        return get_settings().meta_graph_version
     return ""

@@ -23,6 +23,7 @@ from planner.accounts.crypto import decrypt_credentials, encrypt_credentials
 from planner.db import session_scope, utcnow
 from planner.models import Account, AccountStatus, Notification
 from publishers import AuthExpired, PublishError, RateLimited, get_publisher
+from publishers import platforms as publisher_platforms
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +31,49 @@ REFRESH_AHEAD = timedelta(minutes=15)
 LEASE = timedelta(seconds=90)
 
 
+def refresh_ahead(platform: str) -> timedelta:
+    """How long before expiry a platform's tokens are refreshed: the adapter says where its
+    tokens live for weeks (Threads, Instagram: 60-day long-lived tokens, refreshed days
+    ahead so a platform outage or a quiet weekend cannot let one lapse); else 15 minutes."""
+    try:
+        seconds = getattr(get_publisher(platform), "refresh_ahead_seconds", None)
+    except LookupError:
+        seconds = None
+    return timedelta(seconds=seconds) if isinstance(seconds, int | float) else REFRESH_AHEAD
+
+
+def _longest_ahead() -> timedelta:
+    return max([REFRESH_AHEAD, *(refresh_ahead(p) for p in publisher_platforms())])
+
+
 def due_for_refresh(engine: Engine, now: datetime) -> list[int]:
     with session_scope(engine) as session:
-        return [a for a in session.exec(select(Account.id).where(
-            col(Account.token_expires_at).is_not(None),
-            col(Account.token_expires_at) <= now + REFRESH_AHEAD,
-            Account.status == AccountStatus.ok)).all() if a is not None]
+        rows = session.exec(select(Account.id, Account.platform, Account.token_expires_at)
+                            .where(col(Account.token_expires_at).is_not(None),
+                                   col(Account.token_expires_at) <= now + _longest_ahead(),
+                                   Account.status == AccountStatus.ok)).all()
+    return [account_id for account_id, platform, expires in rows
+            if account_id is not None and expires is not None
+            and _aware(expires) <= now + refresh_ahead(platform)]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _take_lease(engine: Engine, account_id: int, now: datetime) -> bool:
     # Still due is part of the condition: a caller that listed the account before another
     # finished its refresh (and cleared the lease) must not refresh the fresh token again.
+    with session_scope(engine) as session:  # a read of its own: no write lock held
+        platform = session.exec(select(Account.platform).where(
+            col(Account.id) == account_id)).first()
+    if platform is None:
+        return False
     with session_scope(engine) as session:
         result = session.execute(
             update(Account).where(
                 col(Account.id) == account_id,
-                col(Account.token_expires_at) <= now + REFRESH_AHEAD, or_(
+                col(Account.token_expires_at) <= now + refresh_ahead(platform), or_(
                 col(Account.token_refresh_lease).is_(None),
                 col(Account.token_refresh_lease) < now))
             .values(token_refresh_lease=now + LEASE)

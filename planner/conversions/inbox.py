@@ -34,6 +34,7 @@ from planner.models_conversions import (
     Message,
     Touchpoint,
 )
+from planner.settings import get_settings
 from publishers import http
 from publishers.x import RebasedSession
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 DM_PLATFORMS = {"x": "X", "facebook": "Messenger", "instagram": "Instagram"}
 GRAPH_API = "https://graph.facebook.com"
-GRAPH_VERSION = "v21.0"
+INSTAGRAM_LOGIN_API = "https://graph.instagram.com"
 X_API = "https://api.twitter.com"
 _REF_POST_RE = re.compile(r"_(\d+)$")
 
@@ -221,17 +222,46 @@ def _deliver(account: Account, recipient: str, text: str) -> str | None:
                                                 user_auth=bool(creds.get("access_token_secret")))
         data: Any = response.data or {}
         return str(data.get("dm_event_id") or "") or None
-    base = f"{http.base_url(account.api_base, GRAPH_API)}/" \
-           f"{creds.get('graph_version') or GRAPH_VERSION}"
-    page_id = account.external_id or creds.get("page_id", "")
-    resp = requests.post(f"{base}/{page_id}/messages", timeout=15,
-                         params={"access_token": creds.get("page_access_token")
-                                 or creds.get("access_token", "")},
+    url, token = _send_api(account, creds)
+    resp = requests.post(url, timeout=15, params={"access_token": token},
                          json={"recipient": {"id": recipient}, "messaging_type": "RESPONSE",
                                "message": {"text": text}})
     if resp.status_code >= 400:
+        error = http.json_or_empty(resp).get("error")
+        error = error if isinstance(error, dict) else {}
+        if int(error.get("code") or 0) in _PERMISSION_CODES:
+            needed = "instagram_manage_messages" if account.platform == "instagram" \
+                else "pages_messaging"
+            raise ValueError(f"Meta refused the reply: the app needs the {needed} permission "
+                             f"for this account; reconnect it ({str(error.get('message'))[:150]})")
         raise ValueError(f"Graph answered HTTP {resp.status_code}: {resp.text[:200]}")
     return str(http.json_or_empty(resp).get("message_id") or "") or None
+
+
+# Graph permission errors: 10, 200-299 (e.g. 230 "Requires pages_messaging permission").
+_PERMISSION_CODES = {10} | set(range(200, 300))
+
+
+def _send_api(account: Account, creds: dict[str, str]) -> tuple[str, str]:
+    """Where a reply goes, and with which token (issue 11).
+
+    Messenger and Instagram with Facebook Login both send from the *Page*: ``POST
+    /{page-id}/messages`` with the page access token (Messenger Platform Send API; Instagram
+    Messaging, "POST /<PAGE_ID>/messages"), needing pages_messaging resp.
+    instagram_manage_messages. An Instagram account's own id is not a sender: its Page is,
+    and the page token stands for it as ``me`` when the page id was not kept. Instagram
+    Login accounts send as ``/me/messages`` on graph.instagram.com with their own token.
+    """
+    version = creds.get("graph_version") or get_settings().meta_graph_version
+    if account.platform == "instagram" and creds.get("instagram_user_token"):
+        base = http.base_url(account.api_base, INSTAGRAM_LOGIN_API)
+        return f"{base}/{version}/me/messages", creds["instagram_user_token"]
+    base = http.base_url(account.api_base, GRAPH_API)
+    if account.platform == "facebook":
+        sender = account.external_id or creds.get("page_id", "") or "me"
+        return f"{base}/{version}/{sender}/messages", creds.get("page_access_token", "")
+    sender = creds.get("page_id") or "me"
+    return f"{base}/{version}/{sender}/messages", creds.get("access_token", "")
 
 
 def x_client(account: Account, creds: dict[str, str] | None = None) -> tweepy.Client:

@@ -294,6 +294,14 @@ class Dispatcher:
                               {"err": f"will retry: {error.reason}"[:1000]})
         # OutcomeUnknown, or anything an adapter did not classify: the post may exist.
         reason = error.reason if isinstance(error, OutcomeUnknown) else repr(error)
+        if isinstance(error, OutcomeUnknown) and error.not_before is not None:
+            # The platform may still be working on the request: an unknown row is claimed
+            # for reconciling only once its lease is over, so the lease is the wait.
+            return rec.finish(job, from_status, "status = 'unknown', lease_until = :nb, "
+                              "last_error = :err", "unknown", error,
+                              {"nb": error.not_before,
+                               "err": f"outcome unknown, reconciling: {reason}"[:1000]},
+                              (bindparam("nb", type_=UTCDateTime),))
         return rec.finish(job, from_status, "status = 'unknown', lease_until = NULL, "
                           "last_error = :err", "unknown", error,
                           {"err": f"outcome unknown, reconciling: {reason}"[:1000]})

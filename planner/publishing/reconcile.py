@@ -72,6 +72,16 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
     try:
         found = publisher.find_existing(job.content, job.account, ctx)
     except OutcomeUnknown as exc:
+        if exc.not_before is not None and (
+                _reconcile_errors(dispatcher, job) + 1 < dispatcher.config.reconcile_max_tries):
+            # A request may still be running on the platform (Mastodon): look again once it
+            # must have finished; the tries stay bounded like any failed check.
+            rec.finish(job, _UNKNOWN, "lease_until = :nb, last_error = :err",
+                       "reconcile_error", exc,
+                       {"nb": exc.not_before, "err": f"outcome unknown; waiting before "
+                                                     f"checking: {exc.reason}"[:1000]},
+                       (bindparam("nb", type_=UTCDateTime),))
+            return
         _needs_review(dispatcher, job, exc.reason, exc)
         return
     except RateLimited as exc:

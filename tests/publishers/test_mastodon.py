@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from publishers.base import (
     Content,
     ContentRejected,
     MediaFile,
+    OutcomeUnknown,
     RateLimited,
     Transient,
 )
-from publishers.mastodon import MastodonPublisher
+from publishers.mastodon import SERVER_OVERRUN_SECONDS, MastodonPublisher
 from sandbox import FakePlatform
 
 pub = MastodonPublisher()
@@ -72,23 +74,85 @@ class TestErrors:
             pub.publish(Content(text="a" * 501), account("mastodon", ), make_ctx())
         assert "character limit of 500" in caught.value.reason
 
-    def test_5xx_is_transient_thanks_to_the_key(self, fake: FakePlatform, account,
-                                                make_ctx) -> None:
+    def test_5xx_is_unknown_and_nothing_is_resent_before_the_server_can_be_done(
+            self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "5xx_before_create", platform="mastodon")
-        with pytest.raises(Transient):
-            pub.publish(Content(text="x"), account("mastodon"), make_ctx())
+        ctx = make_ctx("k-5xx", timeout=5)
+        before = datetime.now(UTC).timestamp()
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.publish(Content(text="x"), account("mastodon"), ctx)
+        assert caught.value.not_before is not None
+        assert caught.value.not_before.timestamp() >= before + 5 + SERVER_OVERRUN_SECONDS
+        assert int(ctx.checkpoint.saved[-1]["resend_not_before"]) >= int(
+            before + 5 + SERVER_OVERRUN_SECONDS)
+        sent = len(fake.requests)
+        for call in (pub.publish, pub.find_existing):
+            with pytest.raises(OutcomeUnknown):
+                call(Content(text="x"), account("mastodon"), ctx)
+        assert len(fake.requests) == sent  # refused without touching the server
 
-    def test_timeout_after_create_is_transient_and_retry_creates_nothing_new(
+    def test_timeout_after_create_is_unknown_and_the_later_resend_creates_nothing_new(
             self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "create_then_timeout", platform="mastodon")
         ctx = make_ctx("k-timeout", timeout=0.3)
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="slow"), account("mastodon"), ctx)
+        _first_request_over(ctx)
         ctx.timeout_seconds = 5
         result = pub.publish(Content(text="slow"), account("mastodon"), ctx)
         assert len(fake.creates) == 1
         assert result.remote_id == fake.creates[0].remote_id
 
+
+class TestTheKeyIsStoredAfterTheStatus:
+    """post_status_service.rb checks the key first and stores it last: a repeat while the
+    first request still runs makes a second status. The fake does the same."""
+
+    def test_the_fake_reproduces_the_race(self, fake: FakePlatform, account,
+                                          make_ctx) -> None:
+        fake.mastodon_create_seconds = 0.6
+        ctx = make_ctx("k-race", timeout=0.2)
+        with pytest.raises(OutcomeUnknown):
+            pub.publish(Content(text="racing"), account("mastodon"), ctx)
+        # What the adapter used to do: resend at once with the same key.
+        ctx.state.pop("resend_not_before")
+        ctx.state.pop("sent_at")
+        ctx.timeout_seconds = 5
+        pub.publish(Content(text="racing"), account("mastodon"), ctx)
+        _until(lambda: len(fake.creates) == 2)
+        assert len(fake.creates) == 2  # two statuses for one key
+
+    def test_the_adapter_waits_for_the_first_request_then_gets_its_status(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        fake.mastodon_create_seconds = 0.6
+        ctx = make_ctx("k-wait", timeout=0.2)
+        with pytest.raises(OutcomeUnknown) as caught:
+            pub.publish(Content(text="patient"), account("mastodon"), ctx)
+        assert caught.value.not_before is not None
+        with pytest.raises(OutcomeUnknown):  # the reconciler comes too early: refused
+            pub.find_existing(Content(text="patient"), account("mastodon"), ctx)
+        _until(lambda: len(fake.creates) == 1)  # the server finishes the first request
+        _first_request_over(ctx)
+        fake.mastodon_create_seconds = 0
+        found = pub.find_existing(Content(text="patient"), account("mastodon"), ctx)
+        assert found is not None and found.remote_id == fake.creates[0].remote_id
+        assert len(fake.creates) == 1
+
+
+def _until(condition, tries: int = 100) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+
+
+def _first_request_over(ctx) -> None:
+    """Let the wait the adapter recorded pass (the dispatcher's lease does it for real)."""
+    ctx.state["resend_not_before"] = "1"
+    ctx.state["sent_at"] = "1"
+
+
+class TestErrorsMore:
     def test_403_means_the_token_lacks_a_permission(self, fake: FakePlatform, account,
                                                      make_ctx) -> None:
         fake.inject("create", "403", platform="mastodon")
@@ -109,8 +173,9 @@ class TestFindExisting:
                                              make_ctx) -> None:
         fake.inject("create", "create_then_reset", platform="mastodon")
         ctx = make_ctx("k-find")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="lost answer"), account("mastodon"), ctx)
+        _first_request_over(ctx)
         found = pub.find_existing(Content(text="lost answer"), account("mastodon"), ctx)
         assert found is not None and found.remote_id == fake.creates[0].remote_id
         assert len(fake.creates) == 1
@@ -132,7 +197,9 @@ HOUR = 3600
 def _hours_pass(fake: FakePlatform, ctx, seconds: float) -> None:
     """Let time pass for the platform and for what the first attempt recorded."""
     fake.advance(seconds)
-    ctx.state["first_sent_at"] = str(int(ctx.state["first_sent_at"]) - int(seconds))
+    for name in ("first_sent_at", "resend_not_before", "sent_at"):
+        if name in ctx.state:
+            ctx.state[name] = str(int(ctx.state[name]) - int(seconds))
 
 
 class TestRetryAfterTheKeyWindow:
@@ -142,7 +209,7 @@ class TestRetryAfterTheKeyWindow:
                                                    make_ctx) -> None:
         fake.inject("create", "create_then_reset", platform="mastodon")
         ctx = make_ctx("k-late")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="Answer lost"), account("mastodon"), ctx)
         _hours_pass(fake, ctx, HOUR + 100)
         result = pub.publish(Content(text="Answer lost"), account("mastodon"), ctx)
@@ -153,7 +220,7 @@ class TestRetryAfterTheKeyWindow:
                                                         make_ctx) -> None:
         fake.inject("create", "5xx_before_create", platform="mastodon")
         ctx = make_ctx("k-late-2")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="Never arrived"), account("mastodon"), ctx)
         _hours_pass(fake, ctx, HOUR + 100)
         pub.publish(Content(text="Never arrived"), account("mastodon"), ctx)
@@ -166,7 +233,7 @@ class TestRetryAfterTheKeyWindow:
             self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "create_then_reset", platform="mastodon")
         ctx = make_ctx("k-early")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="Soon"), account("mastodon"), ctx)
         _hours_pass(fake, ctx, HOUR - 300)
         pub.publish(Content(text="Soon"), account("mastodon"), ctx)
@@ -180,7 +247,7 @@ class TestRetryAfterTheKeyWindow:
         fake.advance(7 * 24 * HOUR)
         fake.inject("create", "5xx_before_create", platform="mastodon")
         ctx = make_ctx("this-week")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(weekly, account("mastodon"), ctx)
         _hours_pass(fake, ctx, HOUR + 100)
         assert pub.find_existing(weekly, account("mastodon"), ctx) is None
@@ -192,7 +259,7 @@ class TestRetryAfterTheKeyWindow:
         """Clocks differ: a status stamped a little before our first_sent_at is ours."""
         fake.inject("create", "create_then_reset", platform="mastodon")
         ctx = make_ctx("k-skew")
-        with pytest.raises(Transient):
+        with pytest.raises(OutcomeUnknown):
             pub.publish(Content(text="Skewed"), account("mastodon"), ctx)
         fake.advance(120)  # the server's clock is two minutes behind ours
         _hours_pass(fake, ctx, HOUR + 100)
@@ -230,3 +297,54 @@ class TestAccount:
         acct = AccountRef(platform="mastodon", handle="p", api_base="")
         fields = [p.field for p in pub.validate(Content(text="hi"), acct)]
         assert fields == ["account", "account"]
+
+
+class TestLookupMatchesRenderedHtml:
+    """After the key window the status is found by its text, which Mastodon returns as HTML
+    (app/lib/text_formatter.rb): shortened links, mentions without their domain, hashtags."""
+
+    TEXT = ("New blend for @anna@tea.example and @poise!\n\nRead "
+            "https://www.example.com/journal/2026/winter-blend-notes?utm_source=mastodon "
+            "#tea & more")
+
+    def test_a_status_with_links_and_mentions_is_found(self, fake: FakePlatform, account,
+                                                       make_ctx) -> None:
+        posted = pub.publish(Content(text=self.TEXT), account("mastodon"), make_ctx("h1"))
+        html = fake._m_statuses[0]["content"]
+        assert 'class="ellipsis"' in html and "@<span>anna</span>" in html
+        late = make_ctx("h2", state={"first_sent_at": str(int(time.time()) - 2 * HOUR)})
+        fake.advance(2 * HOUR - 60)
+        found = pub.find_existing(Content(text=self.TEXT), account("mastodon"), late)
+        assert found is not None and found.remote_id == posted.remote_id
+
+    def test_a_different_link_is_not_taken_for_it(self, fake: FakePlatform, account,
+                                                  make_ctx) -> None:
+        pub.publish(Content(text=self.TEXT), account("mastodon"), make_ctx("h3"))
+        other = self.TEXT.replace("winter-blend-notes", "summer-blend-notes")
+        late = make_ctx("h4", state={"first_sent_at": str(int(time.time()) - 2 * HOUR)})
+        fake.advance(2 * HOUR - 60)
+        assert pub.find_existing(Content(text=other), account("mastodon"), late) is None
+
+
+def test_a_crash_mid_request_also_waits_before_the_reconcile(fake: FakePlatform, account,
+                                                             make_ctx) -> None:
+    """The worker died with the request in flight: nothing recorded a not-before time, but
+    the checkpointed send time keeps the reconcile from resending too early."""
+    ctx = make_ctx("k-crash", timeout=5)
+    ctx.state.update(first_sent_at=str(int(time.time())), sent_at=str(int(time.time())))
+    with pytest.raises(OutcomeUnknown) as caught:
+        pub.find_existing(Content(text="in flight"), account("mastodon"), ctx)
+    assert caught.value.not_before is not None
+    assert caught.value.not_before.timestamp() >= time.time() + SERVER_OVERRUN_SECONDS
+    assert fake.requests == []
+
+
+def test_a_rate_limited_create_is_retried_without_the_wait(fake: FakePlatform, account,
+                                                           make_ctx) -> None:
+    fake.inject("create", "429", platform="mastodon")
+    ctx = make_ctx("k-429")
+    with pytest.raises(RateLimited):
+        pub.publish(Content(text="later"), account("mastodon"), ctx)
+    assert "sent_at" not in ctx.state
+    pub.publish(Content(text="later"), account("mastodon"), ctx)
+    assert len(fake.creates) == 1

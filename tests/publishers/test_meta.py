@@ -43,11 +43,56 @@ class TestFacebook:
         content = Content(text="Hello page", link="https://blog.example/a", post_ref="p1")
         result = facebook.publish(content, account("facebook"), make_ctx())
         [create] = fake.creates
-        assert create.path == "/v21.0/200000000000001/feed"
+        assert create.path == "/v25.0/200000000000001/feed"
         assert create.body["access_token"] == "fake-token"
         assert create.body["message"] == "Hello page"
         assert create.body["link"].startswith("https://blog.example/a?utm_source=facebook")
         assert result.remote_id.startswith("200000000000001_")
+
+    def test_the_graph_version_is_the_operators_setting(self, fake: FakePlatform, account,
+                                                       make_ctx) -> None:
+        acct = replace(account("facebook"), api_version="v26.0")
+        facebook.publish(Content(text="versioned"), acct, make_ctx())
+        assert fake.creates[0].path == "/v26.0/200000000000001/feed"
+
+    def test_one_image_is_a_photos_post(self, fake: FakePlatform, account, make_ctx,
+                                        jpeg: Path) -> None:
+        media = (MediaFile(path=str(jpeg), mime_type="image/jpeg", alt_text="jar"),)
+        ctx = make_ctx()
+        result = facebook.publish(Content(text="New jar", media=media), account("facebook"),
+                                  ctx)
+        [create] = fake.creates
+        assert create.path == "/v25.0/200000000000001/photos"
+        assert create.body["message"] == "New jar"
+        assert create.body["source"]["content_type"] == "image/jpeg"
+        assert create.body["alt_text_custom"] == "jar"
+        assert result.remote_id == create.remote_id and "_" in result.remote_id
+        found = facebook.find_existing(Content(text="New jar", media=media),
+                                       account("facebook"), ctx)
+        assert found is not None and found.remote_id == result.remote_id
+
+    def test_a_public_image_url_is_passed_by_url(self, fake: FakePlatform, account, make_ctx,
+                                                 jpeg: Path) -> None:
+        facebook.publish(Content(text="By url", media=photo(jpeg)), account("facebook"),
+                         make_ctx())
+        assert fake.creates[0].body["url"] == "https://cdn.example/p.jpg"
+
+    def test_several_images_are_one_feed_post(self, fake: FakePlatform, account, make_ctx,
+                                              jpeg: Path) -> None:
+        media = tuple(MediaFile(path=str(jpeg), mime_type="image/jpeg") for _ in range(3))
+        ctx = make_ctx()
+        facebook.publish(Content(text="Three jars", media=media), account("facebook"), ctx)
+        [create] = fake.creates
+        assert create.path == "/v25.0/200000000000001/feed"
+        attached = [json.loads(create.body[f"attached_media[{n}]"])["media_fbid"]
+                    for n in range(3)]
+        assert attached == ctx.state["photo_ids"].split(",")
+        uploads = [p for m, p, *_ in fake.requests if p.endswith("/photos")]
+        assert len(uploads) == 3
+
+    def test_images_pass_validation(self, account, jpeg: Path) -> None:
+        media = (MediaFile(path=str(jpeg), mime_type="image/jpeg"),)
+        assert facebook.validate(Content(text="pic", media=media), account("facebook")) == []
 
     def test_500_may_have_posted(self, fake: FakePlatform, account, make_ctx) -> None:
         fake.inject("create", "create_then_5xx", platform="facebook")
@@ -99,7 +144,7 @@ class TestInstagram:
         assert container["fields"]["caption"] == "Caption #glow"
         assert ctx.checkpoint.saved == [{"container_id": ctx.state["container_id"]}]
         [create] = fake.creates
-        assert create.path == "/v21.0/17841400000000001/media_publish"
+        assert create.path == "/v25.0/17841400000000001/media_publish"
         assert create.body["creation_id"] == ctx.state["container_id"]
         assert result.url.startswith("https://www.instagram.com/p/")
 
@@ -184,6 +229,72 @@ class TestInstagram:
                               account("instagram", access_token="old"), make_ctx())
 
 
+class TestInstagramPublishingLimit:
+    """content_publishing_limit: 100 API posts per moving 24 hours; used up = wait for the
+    window, not a retry every minute."""
+
+    def test_a_used_up_quota_waits_for_the_window(self, fake: FakePlatform, account,
+                                                  make_ctx, jpeg: Path) -> None:
+        fake.instagram_publish_quota = 1
+        instagram.publish(Content(text="first", media=photo(jpeg)), account("instagram"),
+                          make_ctx("a"))
+        containers_before = len([r for r in fake.requests
+                                 if r[0] == "POST" and r[1].endswith("/media")])
+        with pytest.raises(RateLimited) as caught:
+            instagram.publish(Content(text="second", media=photo(jpeg)),
+                              account("instagram"), make_ctx("b"))
+        wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
+        assert 23 * 3600 < wait <= 24 * 3600 + 120
+        assert "100" not in caught.value.reason and "1 posts a day" in caught.value.reason
+        assert len([r for r in fake.requests if r[0] == "POST" and r[1].endswith("/media")]) \
+            == containers_before  # no container made for a post that cannot go out
+        assert len(fake.creates) == 1
+
+    def test_the_publish_limit_error_also_waits_for_the_window(
+            self, fake: FakePlatform, account, make_ctx, jpeg: Path) -> None:
+        instagram.publish(Content(text="first", media=photo(jpeg)), account("instagram"),
+                          make_ctx("a"))
+        fake.instagram_publish_quota = 1
+        fake.inject("read", "422", platform="instagram")  # the quota cannot be read
+        with pytest.raises(RateLimited) as caught:
+            instagram.publish(Content(text="second", media=photo(jpeg)),
+                              account("instagram"), make_ctx("b"))
+        wait = (caught.value.reset_at - datetime.now(UTC)).total_seconds()
+        assert wait > 23 * 3600
+
+    def test_the_limit_read_matches_the_documented_request(self, fake: FakePlatform, account,
+                                                           make_ctx, jpeg: Path) -> None:
+        instagram.publish(Content(text="x", media=photo(jpeg)), account("instagram"),
+                          make_ctx())
+        reads = [p for m, p, *_ in fake.requests if p.endswith("/content_publishing_limit")]
+        assert reads == ["/v25.0/17841400000000001/content_publishing_limit"]
+
+
+class TestInstagramLogin:
+    def test_publishes_with_the_instagram_user_token(self, fake: FakePlatform, account,
+                                                     make_ctx, jpeg: Path) -> None:
+        acct = replace(account("instagram"), credentials={"instagram_user_token": "fake-token"})
+        assert instagram.validate(Content(text="x", media=photo(jpeg)), acct) == []
+        instagram.publish(Content(text="via Instagram Login", media=photo(jpeg)), acct,
+                          make_ctx())
+        [create] = fake.creates
+        assert create.body["access_token"] == "fake-token"
+
+    def test_the_host_is_graph_instagram_com(self, account) -> None:
+        acct = replace(account("instagram"), api_base="",
+                       credentials={"instagram_user_token": "t"})
+        assert instagram._root(acct) == "https://graph.instagram.com/v25.0"
+        facebook_login = replace(acct, credentials={"access_token": "t"})
+        assert instagram._root(facebook_login) == "https://graph.facebook.com/v25.0"
+
+    def test_the_token_is_refreshed_with_ig_refresh_token(self, fake: FakePlatform,
+                                                          account) -> None:
+        acct = replace(account("instagram"), credentials={"instagram_user_token": "fake-token"})
+        fresh = instagram.refresh_credentials(acct)
+        assert fresh["instagram_user_token"].startswith("ig-long-")
+        assert int(fresh["expires_at"]) > time.time() + 59 * 86400
+
+
 class TestThreads:
     def test_text_container_then_publish(self, fake: FakePlatform, account, make_ctx) -> None:
         ctx = make_ctx()
@@ -247,6 +358,24 @@ class TestThreads:
         acct = replace(account("threads"), external_id="")
         fields = [p.field for p in threads.validate(Content(text="a" * 501), acct)]
         assert fields == ["text", "account"]
+
+    def test_emoji_count_as_bytes_in_validation_and_at_the_fake(
+            self, fake: FakePlatform, account, make_ctx) -> None:
+        text = "\U0001f375" * 126  # 126 characters, 504 bytes of emoji
+        [problem] = threads.validate(Content(text=text), account("threads"))
+        assert "504 of 500" in problem.message
+        with pytest.raises(ContentRejected):
+            threads.publish(Content(text=text), account("threads"), make_ctx())
+        assert fake.creates == []
+
+    def test_more_than_five_links_are_refused(self, fake: FakePlatform, account,
+                                              make_ctx) -> None:
+        text = " ".join(f"https://shop.example/{n}" for n in range(6))
+        [problem] = threads.validate(Content(text=text), account("threads"))
+        assert "at most 5 links" in problem.message
+        with pytest.raises(ContentRejected) as caught:
+            threads.publish(Content(text=text), account("threads"), make_ctx())
+        assert "LINK_LIMIT_EXCEEDED" in caught.value.reason
 
 
 def test_unreadable_container_status_is_unknown(fake: FakePlatform, account, make_ctx,

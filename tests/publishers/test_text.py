@@ -107,3 +107,27 @@ class TestOthers:
         import publishers
         assert set(publishers.BUILTIN_PLATFORMS) == set(LIMITS)
         assert set(publishers.BUILTIN_PLATFORMS) <= set(publishers.platforms())
+
+
+class TestThreads:
+    """https://developers.facebook.com/documentation/threads/posts: 500 characters, emojis
+    counted as their UTF-8 bytes; text-attachments page: at most 5 unique links."""
+
+    def test_emoji_count_as_their_bytes(self) -> None:
+        assert count("threads", "tea \U0001f375").used == 4 + 4
+        family = "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+        assert count("threads", family).used == 25
+        assert count("threads", "zażółć").used == 6  # letters stay one each
+
+    def test_a_text_of_emoji_goes_over_sooner(self) -> None:
+        assert not count("threads", "a" * 500).over
+        over = count("threads", "\U0001f375" * 126)  # 126 graphemes, 504 bytes
+        assert over.over and over.used == 504
+
+    def test_at_most_five_links(self) -> None:
+        five = " ".join(f"https://shop.example/{n}" for n in range(5))
+        assert not count("threads", five).over
+        six = five + " www.example.org"
+        assert count("threads", six).over
+        assert "at most 5 links" in count("threads", six).problems[0]
+        assert not count("threads", five + " https://shop.example/0").over  # unique links

@@ -33,6 +33,8 @@ def fake(fake_server: FakePlatform) -> Iterator[FakePlatform]:
     fake_server.reset()
     fake_server.latency_ms = 0
     fake_server.container_polls = 0
+    fake_server.mastodon_create_seconds = 0.0
+    fake_server.instagram_publish_quota = 100
     fake_server.media_processing_polls = 0
     bluesky.forget_sessions()
     mastodon.forget_instance_limits()

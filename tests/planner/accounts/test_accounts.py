@@ -379,7 +379,7 @@ class TestConnectWithMeta:
         c = make_client("manager@acme.test")
         authorize, r = _follow_oauth(c, f"/w/{world.slug}/accounts/oauth/facebook?api_base="
                                         f"{fake.base_url}")
-        assert urlsplit(authorize).path == "/v21.0/dialog/oauth"
+        assert urlsplit(authorize).path == "/v25.0/dialog/oauth"
         query = parse_qs(urlsplit(authorize).query)
         assert query["client_id"] == ["fake-meta-app"]
         assert "pages_manage_posts" in query["scope"][0]
@@ -394,8 +394,8 @@ class TestConnectWithMeta:
                                     _ctx())
         assert fake.creates[0].body["access_token"] == token
         calls = [path for _, path, *_ in fake.requests]
-        assert calls.count("/v21.0/oauth/access_token") == 2  # code, then long-lived
-        assert "/v21.0/me/accounts" in calls
+        assert calls.count("/v25.0/oauth/access_token") == 2  # code, then long-lived
+        assert "/v25.0/me/accounts" in calls
 
     def test_the_named_page_is_picked(self, world, make_client, fake, meta_app):
         c = make_client("manager@acme.test")
@@ -422,7 +422,7 @@ class TestConnectWithMeta:
         assert (account.external_id, account.handle) == (INSTAGRAM_USER_ID, "@poise")
         result = InstagramPublisher().publish(Content(text="caption", media=_jpeg(tmp_path)),
                                               build_account_ref(account), _ctx())
-        assert fake.creates[0].path == f"/v21.0/{INSTAGRAM_USER_ID}/media_publish"
+        assert fake.creates[0].path == f"/v25.0/{INSTAGRAM_USER_ID}/media_publish"
         assert result.url.startswith("https://www.instagram.com/p/")
 
     def test_instagram_without_a_linked_account_says_so(self, world, make_client, fake,

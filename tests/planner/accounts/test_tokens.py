@@ -149,3 +149,30 @@ def test_a_reconnect_during_the_refresh_wins(world, engine, fake, monkeypatch):
         account = s.get(Account, account_id)
         assert decrypt_credentials(account.credentials_enc)["access_token"] == "from-the-person"
         assert account.token_refresh_lease is None
+
+
+def _threads_account(engine, world, fake, expires_in):
+    with session_scope(engine) as s:
+        account = connections.connect(  # a distinct user id: not a reconnect of the other
+            session=s, workspace_id=world.workspace_id, platform="threads",
+            handle=f"@brand-{uuid.uuid4().hex[:6]}", api_base=fake.base_url,
+            external_id=str(uuid.uuid4().int)[:17], actor_id=None, check=False,
+            credentials={"access_token": "fake-token"})
+        account.token_expires_at = utcnow() + expires_in
+        return account.id
+
+
+def test_threads_tokens_are_refreshed_days_before_expiry(world, engine, fake):
+    """A 60-day Threads token is renewed with days to spare, not in its last 15 minutes."""
+    soon = _threads_account(engine, world, fake, timedelta(days=3))
+    later = _threads_account(engine, world, fake, timedelta(days=20))
+    due = tokens.due_for_refresh(engine, utcnow())
+    assert soon in due and later not in due
+    assert tokens.refresh_expiring(engine) == 1
+
+
+def test_short_lived_tokens_keep_the_short_margin(world, engine, fake):
+    account_id = x_account(engine, world, fake)
+    with session_scope(engine) as s:
+        s.get(Account, account_id).token_expires_at = utcnow() + timedelta(hours=1)
+    assert account_id not in tokens.due_for_refresh(engine, utcnow())

@@ -166,7 +166,8 @@ class TestReplies:
                                      account=s.get(Account, conv.ig), text="Hej")
         assert msg.delivery == "sent"
         path, body = fake.sent[0]
-        assert path.startswith("/v21.0/17841400000/messages")
+        # Sent by the linked Page (its token stands for it as "me"), not the IG account id.
+        assert path.startswith("/v25.0/me/messages")
         assert body["recipient"] == {"id": "IGSID-9"} and body["message"] == {"text": "Hej"}
 
     def test_platform_without_dm_api_keeps_a_note(self, engine, conv):
@@ -389,3 +390,66 @@ class TestPollJob:
             handle.stop(wait=True)
         with session_scope(engine) as s:
             assert [m.text for m in s.exec(select(Message))] == ["GLOW please"]
+
+
+class TestRepliesAgainstTheSandboxSendApi:
+    """The sandbox's Send API takes only a Page as sender (Messenger Platform Send API;
+    Instagram Messaging "POST /<PAGE_ID>/messages") and wants pages_messaging or
+    instagram_manage_messages where the sign-in's permissions are known (issue 11)."""
+
+    @pytest.fixture
+    def meta(self):
+        from sandbox import FakePlatform
+        platform = FakePlatform()
+        platform.start()
+        yield platform
+        platform.stop()
+
+    def _reply(self, engine, conv, meta, platform, external_id, credentials):
+        from planner import accounts
+        with session_scope(engine) as s:
+            account = accounts.create_account(
+                session=s, workspace_id=conv.workspace_id, platform=platform,
+                handle=f"h-{platform}", external_id=external_id, credentials=credentials)
+            account.api_base = meta.base_url
+            result = inbox.record_dm(session=s, account=account, sender_id="IGSID-7",
+                                     text="hi", remote_id=None, at=None)
+            return inbox.send_message(session=s, contact=result.contact, account=account,
+                                      text="Hello from the page")
+
+    def test_instagram_replies_come_from_the_page_not_the_instagram_id(
+            self, engine, conv, meta):
+        from sandbox import INSTAGRAM_USER_ID
+        msg = self._reply(engine, conv, meta, "instagram", INSTAGRAM_USER_ID,
+                          {"access_token": "fake-token"})
+        assert msg.delivery == "sent", msg.error
+        [sent] = meta.sent_messages()
+        assert sent["to"] == "IGSID-7" and sent["text"] == "Hello from the page"
+
+    def test_a_kept_page_id_is_the_sender(self, engine, conv, meta):
+        from sandbox import INSTAGRAM_USER_ID, META_PAGE_ID
+        msg = self._reply(engine, conv, meta, "instagram", INSTAGRAM_USER_ID,
+                          {"access_token": "fake-token", "page_id": META_PAGE_ID})
+        assert msg.delivery == "sent", msg.error
+        assert meta.sent_messages()[0]["from"] == META_PAGE_ID
+
+    def test_messenger_replies_from_the_page(self, engine, conv, meta):
+        from sandbox import META_PAGE_ID
+        msg = self._reply(engine, conv, meta, "facebook", META_PAGE_ID,
+                          {"page_access_token": "fake-token"})
+        assert msg.delivery == "sent", msg.error
+        assert meta.sent_messages()[0]["from"] == META_PAGE_ID
+
+    def test_a_missing_messaging_permission_is_said_plainly(self, engine, conv, meta):
+        from sandbox import META_PAGE_ID
+        meta.meta_scopes["fake-token"] = {"pages_show_list", "pages_manage_posts"}
+        msg = self._reply(engine, conv, meta, "facebook", META_PAGE_ID,
+                          {"page_access_token": "fake-token"})
+        assert msg.delivery == "failed" and "pages_messaging" in msg.error
+        assert meta.sent_messages() == []
+
+
+def test_the_meta_sign_in_asks_for_the_messaging_permissions():
+    from planner.accounts import oauth
+    assert "pages_messaging" in oauth.PROVIDERS["facebook"].scopes.split(",")
+    assert "instagram_manage_messages" in oauth.PROVIDERS["instagram"].scopes.split(",")

@@ -519,6 +519,35 @@ class TestReconcile:
         assert len(scripted.calls) == 1
 
 
+    def test_an_unknown_with_a_not_before_is_not_reconciled_earlier(
+            self, engine: Engine, scripted: Scripted) -> None:
+        """Mastodon stores its idempotency key only after creating: the reconciler must not
+        touch the platform while the first request may still run (issue 11)."""
+        [pid] = make_world(engine)
+        later = datetime.now(UTC) + timedelta(minutes=3)
+        scripted.outcomes.append(OutcomeUnknown("read timeout", not_before=later))
+        scripted.found = PublishResult("remote-found", "https://example.test/found")
+        run(engine, scripted, ticks=3)
+        row = pub(engine, pid)
+        assert row.status == S.unknown and scripted.lookups == 0
+        assert row.lease_until is not None and abs(
+            (row.lease_until.replace(tzinfo=UTC) - later).total_seconds()) < 1
+        with session_scope(engine) as s:  # the wait is over
+            s.get(Publication, pid).lease_until = datetime.now(UTC) - timedelta(seconds=1)
+        run(engine, scripted, ticks=1)
+        assert pub(engine, pid).status == S.published and scripted.lookups == 1
+
+    def test_a_reconcile_that_must_wait_again_waits_then_gives_up_bounded(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        scripted.outcomes.append(OutcomeUnknown("read timeout"))
+        scripted.found = OutcomeUnknown("still running", not_before=datetime.now(UTC))
+        run(engine, scripted, config(reconcile_max_tries=2), ticks=4)
+        row = pub(engine, pid)
+        assert row.status == S.needs_review and scripted.lookups == 2
+        assert len(scripted.calls) == 1
+
+
 class TestReaperAndLateness:
     def test_expired_leases_are_released_or_reconciled(self, engine: Engine,
                                                        scripted: Scripted) -> None:
