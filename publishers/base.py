@@ -81,6 +81,10 @@ class PublishContext:
     state: dict[str, str] = field(default_factory=dict)
     checkpoint: Callable[[dict[str, str]], None] = lambda state: None
     timeout_seconds: float = 30.0
+    # Set by the dispatcher when reconciling after a clue that the post is live (a duplicate
+    # refusal, a second unknown outcome): ``find_existing`` should page through all of the
+    # account's posts since ``state["first_sent_at"]`` rather than read one recent page.
+    thorough: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,16 @@ class Transient(PublishError):
 
 
 class OutcomeUnknown(PublishError):
-    """The post may or may not exist now. Never resend blindly: reconcile first."""
+    """The post may or may not exist now. Never resend blindly: reconcile first.
+
+    ``duplicate``: the platform refused the post as a duplicate of an existing one, which is
+    evidence that an earlier attempt landed; the dispatcher then never sends it again.
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, detail: str = "",
+                 duplicate: bool = False) -> None:
+        super().__init__(reason, status=status, detail=detail)
+        self.duplicate = duplicate
 
 
 @runtime_checkable

@@ -156,6 +156,7 @@ class XPublisher:
                         "X says this text duplicates an existing post, probably the earlier "
                         "attempt: check the account before sending again",
                         status=403, detail="duplicate content on retry: " + _reason(resp),
+                        duplicate=True,
                     ) from exc
                 raise ContentRejected("X rejected the post as a duplicate of an earlier post.",
                                       status=403, detail=_reason(resp)) from exc
