@@ -36,6 +36,10 @@ class Settings(BaseSettings):
                                "reserved for the worker that claimed it.")
     lateness_window_minutes: int = Field(60, description="Publications later than this after "
                                          "downtime become 'missed' instead of going out.")
+    worker_db_connections: int = Field(6, ge=2, description="PostgreSQL connections per worker "
+                                       "process, whatever its number of send threads (no "
+                                       "connection is held while a send waits on a platform); "
+                                       "one more holds the worker's liveness lock.")
     publish_max_sends: int = Field(8, ge=1, description="Sends per publication before it is "
                                    "given up ('failed', or 'needs_review' if an earlier send's "
                                    "outcome was unknown).")

@@ -48,6 +48,7 @@ from planner.publishing.claiming import (
 )
 from planner.publishing.config import DispatchConfig, backoff_seconds
 from planner.publishing.history import History, load_history
+from planner.publishing.liveness import Liveness
 from planner.publishing.reaper import sweep_missed
 from planner.publishing.recording import LeaseLost, Recorder, worker_id
 from planner.settings import get_settings
@@ -76,6 +77,9 @@ class Dispatcher:
         self.publisher_for = publisher_for
         self.media_dir = media_dir or get_settings().media_dir
         self.recorder = Recorder(engine, self.config)
+        # PostgreSQL: an advisory lock held while this process lives; its claims carry the
+        # lock's key, so the reaper returns them the moment the process dies.
+        self.liveness = Liveness(engine)
         self._executor = ThreadPoolExecutor(self.config.threads, thread_name_prefix="poise-send")
         self._inflight = 0
         self._finished = 0  # sends and reconciliations done, for waiters to notice one
@@ -113,6 +117,7 @@ class Dispatcher:
     def shutdown(self, wait: bool = True) -> None:
         self.stop_claiming()
         self._executor.shutdown(wait=wait, cancel_futures=False)
+        self.liveness.close()
 
     # -- ticking
     def tick(self, budget_seconds: float = 0.0) -> int:
@@ -164,7 +169,7 @@ class Dispatcher:
         with self._cond:
             cap = AccountCap(self.config.account_cap, dict(self._by_account))
         jobs = claim_due(self.engine, self.config, limit=free, media_dir=self.media_dir,
-                         cap=cap)
+                         cap=cap, owner=self.liveness.owner)
         self._capped = bool(cap.busy())
         if jobs and self._fault == "after_claim":
             _kill_self()
