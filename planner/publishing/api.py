@@ -59,10 +59,11 @@ class MarkPublishedIn(BaseModel):
                             description="The post's https address on the platform")
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+def _utc(value: datetime | None) -> datetime | None:
+    """A query's time in UTC; one without a zone is read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _item(view: overview.PublicationView) -> PublicationItem:
@@ -100,7 +101,7 @@ def list_publications(
     `?status=needs_review` lists what needs a person."""
     flt = overview.PublicationFilter(
         statuses=tuple(status), account_id=account_id, platform=platform or None,
-        since=_naive_utc(since), until=_naive_utc(until))
+        since=_utc(since), until=_utc(until))
     total, views = overview.find_publications(session=session, workspace_id=member.workspace_id,
                                               flt=flt, limit=limit, offset=offset)
     return PublicationPage(total=total, limit=limit, offset=offset,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -47,10 +48,11 @@ def publishing_page(request: Request, session: SessionDep, section: str = "",
     if section and section not in SECTION_TITLES:
         raise Invalid.at("section", "Unknown section.")
     first, last = _day(since, "since"), _day(until, "until")
+    zone = ZoneInfo(member.workspace.timezone)  # the dates are the workspace's days
     base = publishing.PublicationFilter(
         account_id=account, platform=platform or None,
-        since=datetime.combine(first, time()) if first else None,
-        until=datetime.combine(last, time.max) if last else None)
+        since=datetime.combine(first, time(), tzinfo=zone) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time(), tzinfo=zone) if last else None)
     filters = {k: v for k, v in {"account": account or "", "platform": platform,
                                  "since": since, "until": until}.items() if v}
     sections = []
