@@ -195,6 +195,8 @@ def worker_cmd(url: str, args: argparse.Namespace, workers: int, *,
            "--max-seconds", "900"]
     if args.lease:
         cmd += ["--lease", str(args.lease)]
+    if args.db_pool and not url.startswith("sqlite"):
+        cmd += ["--db-pool", str(args.db_pool)]
     return cmd + (["--exit-when-idle"] if idle_exit else [])
 
 
@@ -408,6 +410,9 @@ def main(argv: list[str] | None = None) -> None:
                              "tests' thread-per-connection http.server")
     parser.add_argument("--lease", type=float, default=0.0,
                         help="lease seconds for the workers (default: POISE_LEASE_SECONDS)")
+    parser.add_argument("--db-pool", type=int, default=0,
+                        help="PostgreSQL connections per worker (default: the product's "
+                             "POISE_WORKER_DB_CONNECTIONS)")
     parser.add_argument("--kill", action="store_true",
                         help="PostgreSQL: recovery after kill -9 of a worker with 32+ claims")
     args = parser.parse_args(argv)
