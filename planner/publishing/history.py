@@ -25,6 +25,8 @@ MAYBE_CREATED = frozenset({"unknown", "lease_expired", "duplicate"})
 # Attempt outcomes of a send that reached the platform (or may have). ``sending`` is an
 # Attempt still open: its worker died before anything closed it.
 SENT = frozenset({"sending", "published", "transient", "rejected"}) | MAYBE_CREATED
+# A person's decision (send again, or a new schedule after re-approval): the budget starts over.
+RESET = "manual_retry"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class History:
         duplicate = False
         story = tuple(outcomes)
         for outcome in story:
+            if outcome == RESET:
+                maybe = after = lookups = errors = 0
+                duplicate = False
+                continue
             if outcome.startswith("reconcile_"):
                 lookups += 1
                 errors += outcome == "reconcile_error"

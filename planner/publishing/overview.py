@@ -149,7 +149,19 @@ def retry_publication(*, session: Session, workspace_id: int, publication_id: in
                 attempts=0, last_error="", lease_until=None):
         session.refresh(publication)
         _refuse(publication, "retried")
+    _budget_starts_over(session, publication_id, actor_id, "a person chose to send it again")
     return _changed(session, publication, "retried", actor_id, before)
+
+
+def _budget_starts_over(session: Session, publication_id: int, actor_id: int | None,
+                        why: str) -> None:
+    """An Attempt row marking a person's decision: the send and lookup budgets (and the
+    one-send-after-unknown rule) count from here (``planner.publishing.history``)."""
+    now = utcnow()
+    session.add(Attempt(publication_id=publication_id, attempt_id="manual",
+                        worker=f"user:{actor_id}" if actor_id else "", started_at=now,
+                        finished_at=now, outcome="manual_retry", detail=why))
+    session.flush()
 
 
 def mark_published(*, session: Session, workspace_id: int, publication_id: int,
@@ -230,10 +242,13 @@ def schedule_publications_for_post(session: Session, post: Post,
             session.flush()
         else:
             assert publication.id is not None
-            _cas(session, publication.id, RESCHEDULABLE, status=S.pending, scheduled_at=when,
-                 due_at=when, attempts=0, last_error="", lease_until=None, fingerprint="",
-                 remote_state="{}",
-                 idempotency_key=idempotency_key_for(publication.id, post.version))
+            if _cas(session, publication.id, RESCHEDULABLE, status=S.pending,
+                    scheduled_at=when, due_at=when, attempts=0, last_error="",
+                    lease_until=None, fingerprint="", remote_state="{}",
+                    idempotency_key=idempotency_key_for(publication.id, post.version)) \
+                    and publication.attempts:
+                _budget_starts_over(session, publication.id, None,
+                                    "approved again: scheduled anew")
             session.refresh(publication)
         chosen.append(publication)
     chosen_ids = {p.account_id for p in chosen}

@@ -278,3 +278,33 @@ class TestTheXLivelock:
         p.lookup_replies.append("blind")
         *outcomes, status, _, _ = _drive(engine, p, 6)
         assert outcomes[-1] == "rejected" and status == "needs_review"
+
+
+def test_a_persons_retry_after_needs_review_sends_again_with_a_fresh_budget(
+        engine: Engine) -> None:
+    from planner import publishing
+    from planner.db import session_scope
+
+    x = Platform(dedup=False)
+    x.send_replies.extend(["lost_unknown", "lost_unknown"])
+    x.lookup_replies.extend(["truthful", "truthful"])
+    machine: Any = type("Machine", (PublicationMachine,), {"engine": engine})()
+    machine.start(dedup=False, default_send="ok", default_lookup="truthful")
+    machine.platform = x
+    try:
+        for _ in range(5):
+            machine.tick()
+        assert pub(engine, machine.pid).status == S.needs_review  # two unknowns: a person
+        with session_scope(engine) as s:
+            row = pub(engine, machine.pid)
+            publishing.retry_publication(session=s, workspace_id=row.workspace_id,
+                                         publication_id=machine.pid)
+        x.send_replies.append("transient")  # nothing created: an ordinary retry follows
+        for _ in range(3):
+            machine.tick()
+        row = pub(engine, machine.pid)
+        outcomes = [a.outcome for a in attempts(engine, machine.pid)]
+        assert row.status == S.published and x.sends == 4, outcomes
+        assert outcomes[-3:] == ["manual_retry", "transient", "published"]
+    finally:
+        machine.dispatcher.shutdown()
