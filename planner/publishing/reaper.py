@@ -51,7 +51,8 @@ def reap_expired_leases(engine: Engine, config: DispatchConfig) -> Reaped:
         for publication_id, attempt_id in lost:
             conn.execute(text(
                 f"UPDATE attempt SET finished_at = {now}, outcome = 'lease_expired', "
-                "detail = 'lease expired while sending; outcome unknown' "
+                "detail = 'the worker died or its lease expired while sending; outcome "
+                "unknown' "
                 "WHERE publication_id = :pid AND attempt_id = :aid AND finished_at IS NULL"),
                 {"pid": publication_id, "aid": attempt_id})
     if released or lost:
