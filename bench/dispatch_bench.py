@@ -5,9 +5,18 @@ database against a loopback fake platform that answers every create after ``--la
 Printed per configuration: drain time (due instant -> last publish), lateness p50/p95/p99
 (publish time minus due time, on the database clock), publishes per second, the workers' CPU
 per publication (start-up included), and the ideal drain time N x latency / (workers x threads).
-Then a lone post: how late it goes out with one idle worker.
+Then a lone post: how late it goes out with one idle worker. On PostgreSQL, the peak number of
+connections to the benchmark database (``pg_stat_activity``, sampled every 50 ms) is printed
+too: workers use their small default pool (``POISE_WORKER_DB_CONNECTIONS``) whatever their
+threads.
+
+``--kill`` (PostgreSQL): recovery after ``kill -9`` of a worker holding at least 32 claims.
+The victim starts alone and claims; the other workers start; the victim is killed; printed:
+seconds until none of its rows is still ``claimed`` or ``sending`` (returned, or turned
+``unknown`` and reconciled), the drain ratio, lateness p99, peak connections, duplicates.
 
     .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
+    .venv/bin/python bench/dispatch_bench.py --db postgres --workers 4 --kill
 """
 
 from __future__ import annotations
@@ -184,9 +193,10 @@ def worker_cmd(url: str, args: argparse.Namespace, workers: int, *,
     cmd = [sys.executable, "-m", "planner.publishing.jobs", "--database-url", url, "--import",
            "fake_adapters", "--tick", str(args.tick), "--threads", str(args.threads),
            "--max-seconds", "900"]
-    if not url.startswith("sqlite"):
-        # Stay under max_connections (100 by default) with every worker busy.
-        cmd += ["--db-pool", str(max(8, min(args.threads + 2, 80 // workers)))]
+    if args.lease:
+        cmd += ["--lease", str(args.lease)]
+    if args.db_pool and not url.startswith("sqlite"):
+        cmd += ["--db-pool", str(args.db_pool)]
     return cmd + (["--exit-when-idle"] if idle_exit else [])
 
 
@@ -212,9 +222,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
+class PeakConnections:
+    """Samples the connections to one PostgreSQL database every 50 ms; ``peak`` is the most."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakConnections:
+        if self.db.kind == "postgres":
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        with self.db.admin.connect() as conn:
+            while not self._stop.wait(0.05):
+                count = int(conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                    {"db": self.db.name}).scalar_one())
+                self.peak = max(self.peak, count - 1)  # not this sampler
+
+
 def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
     db = Database(kind, args.postgres_url)
     platform = make_platform(args)
+    peak = PeakConnections(db).__enter__()
     try:
         due = datetime.now(UTC) + timedelta(seconds=args.lead_seconds)
         seed_publications(db.engine, n=args.n, api_base=platform.url, accounts=args.accounts,
@@ -238,11 +277,90 @@ def run_drain(kind: str, workers: int, args: argparse.Namespace) -> Figures:
         creates = len(platform.creates())
         if creates != args.n:
             other["creates_on_platform"] = creates
+        peak.__exit__()
+        if kind == "postgres":
+            other["peak_db_connections"] = peak.peak
         return Figures(kind, workers, len(rows), drain, ideal, percentile(lateness, 50),
                        percentile(lateness, 95), percentile(lateness, 99),
                        len(rows) / drain if drain > 0 else 0.0,
                        1000 * worker_cpu / max(1, len(rows)), other)
     finally:
+        peak.__exit__()
+        platform.stop()
+        db.drop()
+
+
+def _count(db: Database, sql: str, **params: object) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+def run_kill(workers: int, args: argparse.Namespace) -> None:
+    """kill -9 of a worker holding >= 32 claims while ``workers`` others run."""
+    db = Database("postgres", args.postgres_url)
+    platform = make_platform(args)
+    peak = PeakConnections(db).__enter__()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        seed_publications(db.engine, n=args.n, api_base=platform.url, accounts=args.accounts,
+                          platforms=("fake-idem",), scheduled_at=due, text_prefix="kill")
+        victim = subprocess.Popen(worker_cmd(db.url, args, 1, idle_exit=False),
+                                  env=worker_env(), cwd=ROOT)
+        procs.append(victim)
+        held = "SELECT count(*) FROM publication WHERE status IN ('claimed', 'sending')"
+        deadline = time.monotonic() + 60
+        while _count(db, held) < 32 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with db.engine.connect() as conn:
+            owner = conn.execute(text(
+                "SELECT substr(attempt_id, 1, 10) FROM publication WHERE status IN "
+                "('claimed', 'sending') LIMIT 1")).scalar_one()
+        survivors = [subprocess.Popen(worker_cmd(db.url, args, workers), env=worker_env(),
+                                      cwd=ROOT) for _ in range(workers)]
+        procs += survivors
+        others = ("SELECT count(*) FROM publication WHERE status IN ('claimed', 'sending', "
+                  "'published') AND attempt_id NOT LIKE :owner")
+        deadline = time.monotonic() + 120
+        while _count(db, others, owner=f"{owner}%") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the others are up and claiming (not a measurement)
+        victims_rows = ("SELECT count(*) FROM publication WHERE status IN ('claimed', "
+                        "'sending') AND attempt_id LIKE :owner")
+        holding = _count(db, victims_rows, owner=f"{owner}%")
+        victim.kill()
+        killed_at = time.monotonic()
+        victim.wait()
+        recovery = float("nan")
+        while time.monotonic() - killed_at < 600:
+            if _count(db, victims_rows, owner=f"{owner}%") == 0:
+                recovery = time.monotonic() - killed_at
+                break
+            time.sleep(0.05)
+        codes = [p.wait() for p in survivors]
+        peak.__exit__()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT published_at FROM publication "
+                                     "WHERE status = 'published'")).scalars().all()
+            other = {str(s): int(c) for s, c in conn.execute(text(
+                "SELECT status, count(*) FROM publication WHERE status != 'published' "
+                "GROUP BY status"))}
+        lateness = [(_as_utc(r) - due).total_seconds() for r in rows]
+        ideal = args.n * args.latency_ms / 1000 / (workers * args.threads)
+        texts = defaultdict(int)
+        for post in platform.creates():
+            texts[(post.handle, post.text)] += 1
+        print(f"| kill -9 of a worker holding {holding} claims, {workers} workers x "
+              f"{args.threads} threads | recovery {recovery:.1f} s | published {len(rows)}/"
+              f"{args.n} | drain/ideal {max(lateness) / ideal:.2f} | lateness p99 "
+              f"{percentile(lateness, 99):.1f} s | peak DB connections {peak.peak} | "
+              f"duplicates {sum(1 for v in texts.values() if v > 1)} | "
+              f"exit codes {codes} | {other or ''} |", flush=True)
+    finally:
+        peak.__exit__()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         platform.stop()
         db.drop()
 
@@ -290,8 +408,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fake", choices=["lean", "threaded"], default="lean",
                         help="the fake platform: one asyncio loop (default) or the fault "
                              "tests' thread-per-connection http.server")
+    parser.add_argument("--lease", type=float, default=0.0,
+                        help="lease seconds for the workers (default: POISE_LEASE_SECONDS)")
+    parser.add_argument("--db-pool", type=int, default=0,
+                        help="PostgreSQL connections per worker (default: the product's "
+                             "POISE_WORKER_DB_CONNECTIONS)")
+    parser.add_argument("--kill", action="store_true",
+                        help="PostgreSQL: recovery after kill -9 of a worker with 32+ claims")
     args = parser.parse_args(argv)
 
+    if args.kill:
+        print(f"# {args.n} publications, {args.accounts} accounts, fake platform "
+              f"{args.latency_ms:.0f} ms, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f} at start")
+        for w in args.workers.split(","):
+            run_kill(int(w), args)
+        return
     runs: list[tuple[str, int]] = []
     if args.db in ("sqlite", "all"):
         runs.append(("sqlite", 1))

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
                                "reserved for the worker that claimed it.")
     lateness_window_minutes: int = Field(60, description="Publications later than this after "
                                          "downtime become 'missed' instead of going out.")
+    worker_db_connections: int = Field(6, ge=2, description="PostgreSQL connections per worker "
+                                       "process, whatever its number of send threads (no "
+                                       "connection is held while a send waits on a platform); "
+                                       "one more holds the worker's liveness lock.")
+    publish_max_sends: int = Field(8, ge=1, description="Sends per publication before it is "
+                                   "given up ('failed', or 'needs_review' if an earlier send's "
+                                   "outcome was unknown).")
+    publish_max_lookups: int = Field(12, ge=1, description="Reconciliation lookups per "
+                                     "publication (rate-limited ones included) before a person "
+                                     "decides ('needs_review').")
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on.")
     media_max_bytes: int = Field(8 * 1024 * 1024, description="Largest image upload accepted.")

@@ -86,6 +86,10 @@ class PublishContext:
     state: dict[str, str] = field(default_factory=dict)
     checkpoint: Callable[[dict[str, str]], None] = lambda state: None
     timeout_seconds: float = 30.0
+    # Set by the dispatcher when reconciling after a clue that the post is live (a duplicate
+    # refusal, a second unknown outcome): ``find_existing`` should page through all of the
+    # account's posts since ``state["first_sent_at"]`` rather than read one recent page.
+    thorough: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,12 +158,16 @@ class OutcomeUnknown(PublishError):
     ``not_before`` (UTC), when set, is the earliest time a reconciliation may touch the
     platform: a request the server may still be processing must have finished first
     (Mastodon stores its Idempotency-Key only once the status exists).
+
+    ``duplicate``: the platform refused the post as a duplicate of an existing one, which is
+    evidence that an earlier attempt landed; the dispatcher then never sends it again.
     """
 
     def __init__(self, reason: str, *, status: int | None = None, detail: str = "",
-                 not_before: datetime | None = None) -> None:
+                 not_before: datetime | None = None, duplicate: bool = False) -> None:
         super().__init__(reason, status=status, detail=detail)
         self.not_before = not_before
+        self.duplicate = duplicate
 
 
 @runtime_checkable

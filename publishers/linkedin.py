@@ -269,7 +269,8 @@ class LinkedInPublisher:
             if earlier_attempt:
                 raise OutcomeUnknown(
                     "LinkedIn says this duplicates a recent post, probably the earlier attempt",
-                    status=422, detail=(clue.group() if clue else "") + " " + resp.text[:300])
+                    status=422, detail=(clue.group() if clue else "") + " " + resp.text[:300],
+                    duplicate=True)
             raise ContentRejected("LinkedIn rejected the post as a duplicate of a recent post.",
                                   status=422, detail=resp.text[:500])
         http.classify(resp, platform="LinkedIn", creates=True, idempotent=False,

@@ -107,7 +107,7 @@ def classify(resp: requests.Response, *, platform: str, creates: bool,
         if duplicate_is_unknown:
             outcome = OutcomeUnknown(
                 f"{platform} says this duplicates a recent post, probably the earlier attempt",
-                status=resp.status_code, detail=detail)
+                status=resp.status_code, detail=detail, duplicate=True)
         else:
             outcome = ContentRejected(f"{platform} rejected the post as a duplicate: {words}",
                                       status=resp.status_code, detail=detail)

@@ -166,7 +166,8 @@ def error_for(resp: requests.Response, *, creates: bool,
             return OutcomeUnknown(
                 "X says this text duplicates an existing post, probably the earlier "
                 "attempt: check the account before sending again",
-                status=403, detail="duplicate content on retry: " + _reason(resp))
+                status=403, detail="duplicate content on retry: " + _reason(resp),
+                duplicate=True)
         return ContentRejected("X rejected the post as a duplicate of an earlier post.",
                                status=403, detail=_reason(resp))
     special = account_level_error(resp)

@@ -16,7 +16,9 @@ from planner.publishing.overview import (
     NEEDS_ATTENTION,
     RESCHEDULABLE,
     RETRYABLE,
+    SECTIONS,
     UNSENT,
+    PublicationFilter,
     PublicationLocked,
     PublicationView,
     S,
@@ -24,6 +26,7 @@ from planner.publishing.overview import (
     cancel_publication,
     count_needing_attention,
     edit_publication_text,
+    find_publications,
     get_publication,
     hold_publications_for_post,
     list_publications,
@@ -31,6 +34,7 @@ from planner.publishing.overview import (
     publishing_overview,
     retry_publication,
     schedule_publications_for_post,
+    section_counts,
 )
 
 __all__ = [
@@ -43,11 +47,14 @@ __all__ = [
     "RESCHEDULABLE",
     "RETRYABLE",
     "S",
+    "SECTIONS",
+    "PublicationFilter",
     "UNSENT",
     "attempts_by_publication",
     "cancel_publication",
     "count_needing_attention",
     "edit_publication_text",
+    "find_publications",
     "get_publication",
     "hold_publications_for_post",
     "list_publications",
@@ -57,5 +64,6 @@ __all__ = [
     "retry_publication",
     "run_worker_forever",
     "schedule_publications_for_post",
+    "section_counts",
     "start_worker",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,10 +163,17 @@ def _candidates_sql(clock: DbClock, config: DispatchConfig, statuses: tuple[str,
     return f"WITH {', '.join(parts)} {union}"
 
 
-def _assign_sql(clock: DbClock, config: DispatchConfig) -> str:
-    """Give the chosen rows a fresh attempt id and a lease, on the database clock."""
+def _assign_sql(clock: DbClock, config: DispatchConfig, owner: str = "") -> str:
+    """Give the chosen rows a fresh attempt id and a lease, on the database clock.
+
+    ``owner``: the claiming worker's liveness prefix (``planner.publishing.liveness``), which
+    replaces the uuid's first ten characters so the reaper can tell whose claim it is."""
+    attempt = clock.new_uuid()
+    if owner:
+        assert re.fullmatch(r"lv[0-9a-f]{8}", owner), owner
+        attempt = f"'{owner}' || substr({attempt}, 11)"
     return ("UPDATE publication SET status = CASE WHEN status = 'unknown' THEN 'unknown' "
-            f"ELSE 'claimed' END, attempt_id = {clock.new_uuid()}, "
+            f"ELSE 'claimed' END, attempt_id = {attempt}, "
             f"lease_until = {clock.now(config.lease_seconds)}, updated_at = {clock.now()} "
             "WHERE id IN :ids AND status IN ('unknown', 'retry_wait', 'pending') "
             "RETURNING id, attempt_id, status")
@@ -196,7 +204,7 @@ class AccountCap:
 
 def _claim_rows(conn: Connection, clock: DbClock, config: DispatchConfig,
                 statuses: tuple[str, ...], limit: int,
-                cap: AccountCap | None,
+                cap: AccountCap | None, owner: str = "",
                 held: tuple[str, ...] = ()) -> dict[int, tuple[str, str]]:
     """Claim in rounds of two statements (the candidates, then the chosen ones).
 
@@ -222,7 +230,7 @@ def _claim_rows(conn: Connection, clock: DbClock, config: DispatchConfig,
             else:
                 capped = True
         if chosen:
-            rows = conn.execute(_text_expanding(_assign_sql(clock, config), "ids"),
+            rows = conn.execute(_text_expanding(_assign_sql(clock, config, owner), "ids"),
                                 {"ids": chosen})
             claimed.update({int(pid): (RECONCILE if status == "unknown" else SEND, str(aid))
                             for pid, aid, status in rows})
@@ -253,7 +261,7 @@ def claim(engine: Engine, config: DispatchConfig, *, limit: int, mode: str = SEN
 
 def claim_due(engine: Engine, config: DispatchConfig, *, limit: int,
               modes: tuple[str, ...] = (RECONCILE, SEND), media_dir: Path | None = None,
-              cap: AccountCap | None = None) -> list[Job]:
+              cap: AccountCap | None = None, owner: str = "") -> list[Job]:
     """One short claim transaction: unknown outcomes to reconcile first, then due sends.
 
     On PostgreSQL its commit does not wait for the WAL flush: a claim lost in a database
@@ -267,7 +275,7 @@ def claim_due(engine: Engine, config: DispatchConfig, *, limit: int,
     with write_transaction(engine) as conn:
         if not clock.sqlite:
             conn.execute(cached_text("SET LOCAL synchronous_commit TO OFF"))
-        claimed = _claim_rows(conn, clock, config, statuses, limit, cap,
+        claimed = _claim_rows(conn, clock, config, statuses, limit, cap, owner,
                               held_platforms())
         if not claimed:
             return []

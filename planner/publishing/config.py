@@ -24,7 +24,10 @@ class DispatchConfig:
     backoff_cap_seconds: float = 1800.0
     max_attempts: int = 8
     send_timeout_seconds: float = 30.0
-    reconcile_max_tries: int = 5
+    reconcile_max_tries: int = 5  # lookups that failed (errors) before needs_review
+    # Every lookup of one publication (found, not found, rate limited, failed): the budget
+    # that bounds reconciliation as a whole. ``max_attempts`` bounds the sends.
+    max_lookups: int = 12
     # Sends (and reconciliations) in flight per account in one worker; 0 = a quarter of the
     # threads, at least 1. A backlog on a slow account or platform then holds only its share
     # of the threads.
@@ -39,6 +42,8 @@ class DispatchConfig:
             "threads": settings.worker_threads,
             "lease_seconds": float(settings.lease_seconds),
             "lateness_window_minutes": float(settings.lateness_window_minutes),
+            "max_attempts": settings.publish_max_sends,
+            "max_lookups": settings.publish_max_lookups,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -47,6 +47,8 @@ from planner.publishing.claiming import (
     seconds_until_next_due,
 )
 from planner.publishing.config import DispatchConfig, backoff_seconds
+from planner.publishing.history import History, load_history
+from planner.publishing.liveness import Liveness
 from planner.publishing.reaper import sweep_missed
 from planner.publishing.recording import LeaseLost, Recorder, worker_id
 from planner.settings import get_settings
@@ -76,6 +78,9 @@ class Dispatcher:
         self.publisher_for = publisher_for
         self.media_dir = media_dir or get_settings().media_dir
         self.recorder = Recorder(engine, self.config)
+        # PostgreSQL: an advisory lock held while this process lives; its claims carry the
+        # lock's key, so the reaper returns them the moment the process dies.
+        self.liveness = Liveness(engine)
         self._executor = ThreadPoolExecutor(self.config.threads, thread_name_prefix="poise-send")
         self._inflight = 0
         self._finished = 0  # sends and reconciliations done, for waiters to notice one
@@ -113,6 +118,7 @@ class Dispatcher:
     def shutdown(self, wait: bool = True) -> None:
         self.stop_claiming()
         self._executor.shutdown(wait=wait, cancel_futures=False)
+        self.liveness.close()
 
     # -- ticking
     def tick(self, budget_seconds: float = 0.0) -> int:
@@ -164,7 +170,7 @@ class Dispatcher:
         with self._cond:
             cap = AccountCap(self.config.account_cap, dict(self._by_account))
         jobs = claim_due(self.engine, self.config, limit=free, media_dir=self.media_dir,
-                         cap=cap)
+                         cap=cap, owner=self.liveness.owner)
         self._capped = bool(cap.busy())
         if jobs and self._fault == "after_claim":
             _kill_self()
@@ -213,16 +219,26 @@ class Dispatcher:
             self.record_failure(job, job.load_error, from_status="claimed")
             return
         assert job.content is not None and job.account is not None
+        history = load_history(self.engine, job.publication_id) if job.attempts else History()
+        if job.attempts >= self.config.max_attempts:
+            self.give_up(job, history, "claimed", f"not sent again: {job.attempts} sends "
+                         f"made, the budget is {self.config.max_attempts}")
+            return
+        if history.ever_unknown and not history.may_send_again:
+            self.give_up(job, history, "claimed", "not sent again: an earlier send may have "
+                         "created the post and it was already sent once more after that")
+            return
         try:
             problems = publisher.validate(job.content, job.account)
         except Exception as exc:  # noqa: BLE001 - an adapter bug must not loop the claim
             log.exception("publication %s: validate() failed", job.publication_id)
             self.record_failure(job, ContentRejected(f"could not be checked: {exc!r}"),
-                                from_status="claimed")
+                                from_status="claimed", history=history)
             return
         if problems:
             reason = "; ".join(f"{p.field}: {p.message}" for p in problems)
-            self.record_failure(job, ContentRejected(reason), from_status="claimed")
+            self.record_failure(job, ContentRejected(reason), from_status="claimed",
+                                history=history)
             return
         if not rec.to_sending(job):
             log.info("publication %s: not sent (lease lost, or its account is held)",
@@ -241,7 +257,7 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - anything unexpected is an unknown outcome
             if self._fault == "before_record":
                 _kill_self()
-            self.record_failure(job, exc, from_status="sending")
+            self.record_failure(job, exc, from_status="sending", history=history)
             return
         if self._fault == "before_record":
             _kill_self()
@@ -249,9 +265,26 @@ class Dispatcher:
             log.warning("publication %s: lease lost; result %s not recorded by this worker",
                         job.publication_id, result.remote_id)
 
-    def record_failure(self, job: Job, error: BaseException, *, from_status: str) -> bool:
+    def give_up(self, job: Job, history: History, from_status: str, reason: str,
+                error: BaseException | None = None, outcome: str = "gave_up") -> bool:
+        """The end of the budget: ``failed`` if nothing can have been created, otherwise
+        ``needs_review`` (a live post is never recorded as failed), with the story."""
+        if history.ever_unknown:
+            return self.recorder.needs_review(
+                job, from_status, f"{reason}. An earlier send may have created the post; "
+                f"check the account, then mark it published or retry it. History: "
+                f"{history.summary()}", outcome, error)
+        return self.recorder.finish(job, from_status, "status = 'failed', lease_until = NULL, "
+                                    "last_error = :err", outcome, error,
+                                    {"err": reason[:1000]})
+
+    def record_failure(self, job: Job, error: BaseException, *, from_status: str,
+                       history: History | None = None) -> bool:
         """Apply the failure policy for ``error``; see docs/dispatch.md."""
         rec, now = self.recorder, self.recorder.clock.now
+        if history is None:
+            history = load_history(self.engine, job.publication_id) if job.attempts \
+                else History()
         if isinstance(error, RateLimited):
             return rec.finish(
                 job, from_status,
@@ -278,15 +311,14 @@ class Dispatcher:
                 {"err": f"waiting for an admin: {error.reason}"[:1000]},
                 also=lambda conn: rec.account_held(conn, job, error.reason))
         if isinstance(error, ContentRejected):
-            return rec.finish(job, from_status, "status = 'failed', lease_until = NULL, "
-                              "last_error = :err", "rejected", error,
-                              {"err": f"rejected by the platform: {error.reason}"[:1000]})
+            return self.give_up(job, history, from_status,
+                                f"rejected by the platform: {error.reason}", error, "rejected")
         if isinstance(error, Transient):
-            if job.attempts >= self.config.max_attempts:
-                return rec.finish(job, from_status, "status = 'failed', lease_until = NULL, "
-                                  "last_error = :err", "transient", error,
-                                  {"err": f"gave up after {job.attempts} attempts: "
-                                          f"{error.reason}"[:1000]})
+            if job.attempts >= self.config.max_attempts or history.ever_unknown:
+                # After an unknown outcome this was the one send allowed: no third one.
+                return self.give_up(job, history, from_status,
+                                    f"gave up after {job.attempts} attempts: {error.reason}",
+                                    error, "transient")
             delay = backoff_seconds(job.attempts, self.config)
             return rec.finish(job, from_status,
                               f"status = 'retry_wait', due_at = {now(delay)}, "
@@ -294,16 +326,18 @@ class Dispatcher:
                               {"err": f"will retry: {error.reason}"[:1000]})
         # OutcomeUnknown, or anything an adapter did not classify: the post may exist.
         reason = error.reason if isinstance(error, OutcomeUnknown) else repr(error)
+        outcome = ("duplicate" if isinstance(error, OutcomeUnknown) and error.duplicate
+                   else "unknown")
         if isinstance(error, OutcomeUnknown) and error.not_before is not None:
             # The platform may still be working on the request: an unknown row is claimed
             # for reconciling only once its lease is over, so the lease is the wait.
             return rec.finish(job, from_status, "status = 'unknown', lease_until = :nb, "
-                              "last_error = :err", "unknown", error,
+                              "last_error = :err", outcome, error,
                               {"nb": error.not_before,
                                "err": f"outcome unknown, reconciling: {reason}"[:1000]},
                               (bindparam("nb", type_=UTCDateTime),))
         return rec.finish(job, from_status, "status = 'unknown', lease_until = NULL, "
-                          "last_error = :err", "unknown", error,
+                          "last_error = :err", outcome, error,
                           {"err": f"outcome unknown, reconciling: {reason}"[:1000]})
 
 

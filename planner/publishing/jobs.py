@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -55,11 +55,14 @@ class WorkerHandle:
 
 
 def worker_engine(url: str, threads: int, pool_size: int | None = None) -> Engine:
-    """The worker's own engine: on PostgreSQL a pool sized to its send threads, without a
-    ping per checkout (a dead connection fails one unit of work, which the lease recovers)."""
+    """The worker's own engine: on PostgreSQL a small pool (``POISE_WORKER_DB_CONNECTIONS``,
+    6) whatever the number of send threads: a thread holds a connection only for one short
+    write, never while it waits on a platform. No ping per checkout (a dead connection fails
+    one unit of work, which the lease recovers)."""
     if url.startswith("sqlite"):
         return get_engine(url)
-    return make_engine(url, pool_size=pool_size or threads + 4, max_overflow=0,
+    size = pool_size or min(threads + 4, get_settings().worker_db_connections)
+    return make_engine(url, pool_size=size, max_overflow=0, pool_timeout=60,
                        pool_pre_ping=False, pool_recycle=600)
 
 
@@ -69,6 +72,7 @@ def _skip_overlap_notices(record: logging.LogRecord) -> bool:
 
 
 TOKEN_REFRESH_SECONDS = 60.0
+LIVENESS_SECONDS = 3.0
 
 
 def _refresh_tokens(engine: Engine) -> None:
@@ -136,8 +140,16 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
     scheduler.add_job(_tick, "interval", seconds=tick, args=[dispatcher, tick * 0.8],
                       id="publishing-tick", next_run_time=now)
     scheduler.add_job(reap_expired_leases, "interval",
-                      seconds=max(0.5, min(5.0, config.lease_seconds / 3)),
+                      seconds=max(0.5, min(LIVENESS_SECONDS if dispatcher.liveness.owner
+                                           else 5.0, config.lease_seconds / 3)),
                       args=[engine, config], id="publishing-reaper", next_run_time=now)
+    # PostgreSQL: check the liveness lock's connection every few seconds and take the lock
+    # again if it was lost (a database restart); other workers' reapers see a dead worker
+    # the moment its lock goes.
+    if dispatcher.liveness.owner:
+        scheduler.add_job(dispatcher.liveness.renew, "interval", seconds=LIVENESS_SECONDS,
+                          id="worker-liveness", next_run_time=now + timedelta(
+                              seconds=LIVENESS_SECONDS))
     scheduler.add_job(sweep_missed, "interval", seconds=LATENESS_SWEEP_SECONDS,
                       args=[engine, config], id="publishing-lateness", next_run_time=now)
     # OAuth tokens are renewed ahead of expiry; a lease per account keeps several workers

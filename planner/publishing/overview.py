@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -147,15 +149,30 @@ def retry_publication(*, session: Session, workspace_id: int, publication_id: in
                 attempts=0, last_error="", lease_until=None):
         session.refresh(publication)
         _refuse(publication, "retried")
+    _budget_starts_over(session, publication_id, actor_id, "a person chose to send it again")
     return _changed(session, publication, "retried", actor_id, before)
+
+
+def _budget_starts_over(session: Session, publication_id: int, actor_id: int | None,
+                        why: str) -> None:
+    """An Attempt row marking a person's decision: the send and lookup budgets (and the
+    one-send-after-unknown rule) count from here (``planner.publishing.history``)."""
+    now = utcnow()
+    session.add(Attempt(publication_id=publication_id, attempt_id="manual",
+                        worker=f"user:{actor_id}" if actor_id else "", started_at=now,
+                        finished_at=now, outcome="manual_retry", detail=why))
+    session.flush()
 
 
 def mark_published(*, session: Session, workspace_id: int, publication_id: int,
                    remote_url: str, actor_id: int | None = None) -> Publication:
     """A person confirms it is on the platform (found it, or posted it by hand)."""
     remote_url = remote_url.strip()
-    if not remote_url.startswith(("https://", "http://")):
-        raise Invalid.at("remote_url", "Give the post's address on the platform (https://...).")
+    parts = urlsplit(remote_url)
+    if parts.scheme != "https" or not parts.hostname or len(remote_url) > 500 \
+            or any(c.isspace() or ord(c) < 32 for c in remote_url):
+        raise Invalid.at("remote_url", "Give the post's address on the platform "
+                                       "(https://...).")
     publication = get_publication(session=session, workspace_id=workspace_id,
                                   publication_id=publication_id)
     before = str(publication.status)
@@ -225,10 +242,13 @@ def schedule_publications_for_post(session: Session, post: Post,
             session.flush()
         else:
             assert publication.id is not None
-            _cas(session, publication.id, RESCHEDULABLE, status=S.pending, scheduled_at=when,
-                 due_at=when, attempts=0, last_error="", lease_until=None, fingerprint="",
-                 remote_state="{}",
-                 idempotency_key=idempotency_key_for(publication.id, post.version))
+            if _cas(session, publication.id, RESCHEDULABLE, status=S.pending,
+                    scheduled_at=when, due_at=when, attempts=0, last_error="",
+                    lease_until=None, fingerprint="", remote_state="{}",
+                    idempotency_key=idempotency_key_for(publication.id, post.version)) \
+                    and publication.attempts:
+                _budget_starts_over(session, publication.id, None,
+                                    "approved again: scheduled anew")
             session.refresh(publication)
         chosen.append(publication)
     chosen_ids = {p.account_id for p in chosen}
@@ -268,3 +288,77 @@ def attempts_by_publication(session: Session,
                                     .order_by(col(Attempt.started_at), col(Attempt.id))):
             grouped[attempt.publication_id].append(attempt)
     return dict(grouped)
+
+
+# --- the scriptable view (API and filtered lists) ----------------------------------------------
+
+STATUSES = tuple(S)
+
+
+@dataclass(frozen=True)
+class PublicationFilter:
+    """Which publications: any of ``statuses`` (all when empty), one account, one platform, a
+    time window on ``scheduled_at`` (``since`` inclusive, ``until`` exclusive)."""
+
+    statuses: tuple[PublicationStatus, ...] = ()
+    account_id: int | None = None
+    platform: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(query: Any, workspace_id: int, flt: PublicationFilter) -> Any:
+    query = query.where(Publication.workspace_id == workspace_id)
+    if flt.statuses:
+        query = query.where(col(Publication.status).in_(flt.statuses))
+    if flt.account_id is not None:
+        query = query.where(Publication.account_id == flt.account_id)
+    if flt.platform:
+        query = query.where(Account.platform == flt.platform)
+    if flt.since is not None:
+        query = query.where(col(Publication.scheduled_at) >= flt.since)
+    if flt.until is not None:
+        query = query.where(col(Publication.scheduled_at) < flt.until)
+    return query
+
+
+def find_publications(*, session: Session, workspace_id: int, flt: PublicationFilter,
+                      limit: int = 50, offset: int = 0,
+                      publication_id: int | None = None,
+                      soonest_first: bool = False) -> tuple[int, list[PublicationView]]:
+    """A page of publications matching ``flt`` (newest change first) and the total count;
+    ``publication_id``: just that one (NotFound if it is not in the workspace)."""
+    if limit < 1 or limit > 500:
+        raise Invalid.at("limit", "Between 1 and 500.")
+    if offset < 0:
+        raise Invalid.at("offset", "Zero or more.")
+    joined = (select(Publication, Post, Account)
+              .join(Post, col(Post.id) == Publication.post_id)
+              .join(Account, col(Account.id) == Publication.account_id))
+    if publication_id is not None:
+        joined = joined.where(Publication.id == publication_id)
+    total = int(session.exec(_filtered(
+        select(func.count()).select_from(Publication)
+        .join(Account, col(Account.id) == Publication.account_id),
+        workspace_id, flt)).one())
+    order = ((col(Publication.scheduled_at).asc(), col(Publication.id).asc()) if soonest_first
+             else (col(Publication.updated_at).desc(), col(Publication.id).desc()))
+    rows = session.exec(_filtered(joined, workspace_id, flt).order_by(*order)
+                        .limit(limit).offset(offset)).all()
+    views = [PublicationView(pub, post, account) for pub, post, account in rows]
+    if publication_id is not None and not views:
+        raise NotFound("No such publication in this workspace.")
+    grouped = attempts_by_publication(session, [v.publication.id for v in views
+                                                if v.publication.id is not None])
+    for view in views:
+        view.attempts = grouped.get(view.publication.id or 0, [])
+    return total, views
+
+
+def section_counts(*, session: Session, workspace_id: int) -> dict[str, int]:
+    """The real number of publications in every section of the Publishing page."""
+    by_status = dict(session.exec(
+        select(Publication.status, func.count()).where(Publication.workspace_id == workspace_id)
+        .group_by(Publication.status)).all())
+    return {section: sum(int(by_status.get(s, 0)) for s in statuses)
+            for section, statuses in SECTIONS.items()}

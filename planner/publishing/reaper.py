@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from planner.publishing.claiming import DbClock, write_transaction
 from planner.publishing.config import DispatchConfig
+from planner.publishing.liveness import dead_owner_sql
 
 log = logging.getLogger(__name__)
 
@@ -21,23 +22,37 @@ class Reaped:
 
 
 def reap_expired_leases(engine: Engine, config: DispatchConfig) -> Reaped:
-    """Expired ``claimed`` -> pending/retry_wait (nothing was sent); ``sending`` -> unknown."""
+    """Expired ``claimed`` -> pending/retry_wait (nothing was sent); ``sending`` -> unknown.
+
+    On PostgreSQL a claim whose worker is dead (its liveness lock is gone, see
+    ``planner.publishing.liveness``) is treated the same at once, without waiting for its
+    lease; a dead worker's reconciliation is made claimable again."""
     clock = DbClock(engine, config.clock_skew_seconds)
     now = clock.now()
+    expired = f"lease_until < {now}"
+    if not clock.sqlite:
+        expired = f"({expired} OR {dead_owner_sql()})"
     with write_transaction(engine) as conn:
         released = conn.execute(text(
             "UPDATE publication SET status = CASE WHEN attempts > 0 THEN 'retry_wait' "
             f"ELSE 'pending' END, lease_until = NULL, updated_at = {now} "
-            f"WHERE status = 'claimed' AND lease_until < {now}")).rowcount
+            f"WHERE status = 'claimed' AND {expired}")).rowcount
         lost = conn.execute(text(
             "UPDATE publication SET status = 'unknown', lease_until = NULL, last_error = "
             "'the worker stopped while sending (crash or stall); reconciling', "
-            f"updated_at = {now} WHERE status = 'sending' AND lease_until < {now} "
+            f"updated_at = {now} WHERE status = 'sending' AND {expired} "
             "RETURNING id, attempt_id")).all()
+        if not clock.sqlite:
+            # A dead worker's reconciliation: claimable now (a rate-limited one is still held
+            # by its account's next_allowed_at, which the claim checks).
+            conn.execute(text(
+                f"UPDATE publication SET lease_until = NULL, updated_at = {now} "
+                f"WHERE status = 'unknown' AND lease_until >= {now} AND {dead_owner_sql()}"))
         for publication_id, attempt_id in lost:
             conn.execute(text(
                 f"UPDATE attempt SET finished_at = {now}, outcome = 'lease_expired', "
-                "detail = 'lease expired while sending; outcome unknown' "
+                "detail = 'the worker died or its lease expired while sending; outcome "
+                "unknown' "
                 "WHERE publication_id = :pid AND attempt_id = :aid AND finished_at IS NULL"),
                 {"pid": publication_id, "aid": attempt_id})
     if released or lost:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 
 from planner.dbtypes import UTCDateTime
 from planner.publishing.claiming import RECONCILE, Job
 from planner.publishing.config import DispatchConfig, backoff_seconds
+from planner.publishing.history import History, load_history
 from planner.publishing.recording import Recorder
 from publishers import (
     AccountHeld,
@@ -25,6 +26,7 @@ from publishers import (
     Publisher,
     PublishResult,
     RateLimited,
+    Transient,
 )
 from publishers.registry import UnknownPlatform
 
@@ -62,18 +64,33 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
                    also=lambda conn: rec.auth_expired(conn, job, error.reason))
         return
     assert job.content is not None and job.account is not None
+    history = load_history(dispatcher.engine, job.publication_id)
+    if history.lookups >= dispatcher.config.max_lookups:
+        _needs_review(dispatcher, job, f"{history.lookups} lookups made, the budget is "
+                      f"{dispatcher.config.max_lookups}; {history.summary()}", None)
+        return
+    # A clue that the post is live, or a second round: page through everything since the
+    # first send instead of one page of recent posts.
+    thorough = history.duplicate or history.sends_after_unknown > 0
     ctx = PublishContext(idempotency_key=job.idempotency_key, fingerprint=job.fingerprint,
-                         state=dict(job.state),
+                         state=dict(job.state), thorough=thorough,
                          # An adapter may resend under its idempotency key while reconciling
                          # (Mastodon within its key window); what it saves stays fenced.
                          checkpoint=lambda state: rec.checkpoint(job, state, _UNKNOWN),
                          timeout_seconds=dispatcher.config.effective_timeout)
     found: PublishResult | None
     try:
-        found = publisher.find_existing(job.content, job.account, ctx)
+        try:
+            found = publisher.find_existing(job.content, job.account, ctx)
+        except OutcomeUnknown as exc:
+            # An adapter that wraps a rate limit or a passing failure of its lookup into
+            # "cannot tell" still gets the wait or the retry, not a person at once.
+            if isinstance(exc.__cause__, RateLimited | AuthExpired | Transient):
+                raise exc.__cause__ from exc
+            raise
     except OutcomeUnknown as exc:
         if exc.not_before is not None and (
-                _reconcile_errors(dispatcher, job) + 1 < dispatcher.config.reconcile_max_tries):
+                history.lookup_errors + 1 < dispatcher.config.reconcile_max_tries):
             # A request may still be running on the platform (Mastodon): look again once it
             # must have finished; the tries stay bounded like any failed check.
             rec.finish(job, _UNKNOWN, "lease_until = :nb, last_error = :err",
@@ -109,7 +126,7 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
                    also=lambda conn: rec.auth_expired(conn, job, reason))
         return
     except Exception as exc:  # noqa: BLE001 - Transient or unexpected: try again later
-        tries = _reconcile_errors(dispatcher, job)
+        tries = history.lookup_errors
         if tries + 1 >= dispatcher.config.reconcile_max_tries:
             _needs_review(dispatcher, job, f"the platform could not be checked after "
                                            f"{tries + 1} tries: {exc}", exc)
@@ -124,23 +141,38 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
         if not rec.published(job, found, _UNKNOWN, outcome="reconcile_found"):
             log.info("publication %s: lease lost while reconciling", job.publication_id)
         return
+    looked = ("paged through the account's posts since the first send" if thorough
+              else "read the account's recent posts")
+    stop = _why_not_again(dispatcher, job, history)
+    if stop:
+        rec.needs_review(job, _UNKNOWN, f"Not found on the platform ({looked}), but {stop}. "
+                         "Check the account, then mark it published or retry it. History: "
+                         f"{history.summary()}, reconcile_not_found", "reconcile_not_found",
+                         detail=f"{looked}: not there")
+        return
     rec.finish(job, _UNKNOWN,
                f"status = 'retry_wait', due_at = {now()}, lease_until = NULL, "
                "last_error = :err", "reconcile_not_found", None,
-               {"err": "not found on the platform after an unknown outcome; sending again"})
+               {"err": "not found on the platform after an unknown outcome; sending again "
+                       "(once)"}, detail=f"{looked}: not there")
+
+
+def _why_not_again(dispatcher: DispatchContext, job: Job, history: History) -> str:
+    """Why a publication not found after an unknown outcome must not be sent again ('' if it
+    may be, once)."""
+    if history.duplicate:
+        return ("the platform refused a send as a duplicate of an existing post, which "
+                "means the post is most likely live; it is never sent again")
+    if history.sends_after_unknown:
+        return "it was already sent once more after an unknown outcome"
+    if job.attempts >= dispatcher.config.max_attempts:
+        return f"the send budget ({dispatcher.config.max_attempts}) is spent"
+    return ""
 
 
 def _needs_review(dispatcher: DispatchContext, job: Job, evidence: str,
-                  error: BaseException) -> None:
+                  error: BaseException | None) -> None:
     message = (f"Could not tell whether this was published ({evidence}). Check the account, "
                "then mark it published or retry it.")
-    dispatcher.recorder.finish(job, _UNKNOWN, "status = 'needs_review', lease_until = NULL, "
-                               "last_error = :err", "reconcile_unknown", error,
-                               {"err": message[:1000]})
+    dispatcher.recorder.needs_review(job, _UNKNOWN, message, "reconcile_unknown", error)
 
-
-def _reconcile_errors(dispatcher: DispatchContext, job: Job) -> int:
-    with dispatcher.engine.connect() as conn:  # a read: no write lock needed
-        return int(conn.execute(text(
-            "SELECT count(*) FROM attempt WHERE publication_id = :pid "
-            "AND outcome = 'reconcile_error'"), {"pid": job.publication_id}).scalar_one())

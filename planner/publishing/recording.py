@@ -221,7 +221,7 @@ class Recorder:
     def finish(self, job: Job, from_status: str, assignments: str, outcome: str,
                error: BaseException | None, params: dict[str, Any] | None = None,
                types: tuple[Any, ...] = (),
-               also: Callable[[Connection], None] | None = None) -> bool:
+               also: Callable[[Connection], None] | None = None, detail: str = "") -> bool:
         """A fenced status change plus the attempt record, in one transaction."""
         with write_transaction(self.engine) as conn:
             if not self.fenced_update(conn, job, from_status, assignments, params, types):
@@ -229,7 +229,7 @@ class Recorder:
                 return False
             if also is not None:
                 also(conn)
-            self.close_attempt(conn, job, outcome, error)
+            self.close_attempt(conn, job, outcome, error, detail)
             return True
 
     def rate_limited(self, conn: Connection, job: Job, reset_at: datetime) -> None:
@@ -258,6 +258,23 @@ class Recorder:
             {"status": status, "reason": reason[:500], "acc": job.account_id}).rowcount
         if not changed:
             return  # someone already flagged it (and notified)
+        self.notify(conn, job, "{platform} account {handle} "
+                    + template.replace("{reason}", reason))
+
+    def needs_review(self, job: Job, from_status: str, message: str, outcome: str,
+                     error: BaseException | None = None, detail: str = "") -> bool:
+        """Hand the publication to a person: ``needs_review`` with ``message`` (the story so
+        far) and a notification to the account's owner and the workspace's admins."""
+        return self.finish(
+            job, from_status, "status = 'needs_review', lease_until = NULL, last_error = :err",
+            outcome, error, {"err": message[:1000]}, detail=detail,
+            also=lambda conn: self.notify(
+                conn, job, "A {platform} post for {handle} needs a person (publication "
+                f"{job.publication_id}): {message}"))
+
+    def notify(self, conn: Connection, job: Job, template: str) -> None:
+        """A Notification to the account's owner and every workspace admin; ``template`` may
+        use ``{platform}`` and ``{handle}``."""
         owner = conn.execute(text("SELECT owner_id, handle, platform FROM account "
                                   "WHERE id = :acc"), {"acc": job.account_id}).one()
         admins = conn.execute(text("SELECT user_id FROM membership WHERE workspace_id = :ws "
@@ -266,7 +283,8 @@ class Recorder:
         if owner[0] is not None:
             users.add(int(owner[0]))
         handle = str(owner[1]) if str(owner[1]).startswith("@") else f"@{owner[1]}"
-        message = (f"{owner[2]} account {handle} " + template.format(reason=reason))[:1000]
+        message = template.replace("{platform}", str(owner[2])).replace(
+            "{handle}", handle)[:1000]
         recipients: list[int | None] = list(sorted(users)) or [None]
         for user in recipients:
             conn.execute(text("INSERT INTO notification (workspace_id, user_id, text, "

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from planner import accounts
+from planner.errors import Invalid
 from planner.models import Role
 from planner.publishing import overview as publishing
 from planner.publishing.metrics import render_metrics
@@ -20,14 +26,55 @@ SECTION_TITLES = {"needs_review": "Needs a person", "failed": "Failed", "missed"
                   "in_flight": "In flight", "upcoming": "Upcoming", "published": "Published"}
 
 
+PAGE_SIZE = 50
+
+
+def _day(value: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid.at(field, "A date like 2026-12-01.") from None
+
+
 @router.get("/w/{slug}/publishing")
-def publishing_page(request: Request, session: SessionDep,
+def publishing_page(request: Request, session: SessionDep, section: str = "",
+                    account: int | None = None, platform: str = "", since: str = "",
+                    until: str = "", offset: int = 0,
                     member: Member = require(Role.viewer)) -> Response:
-    overview = publishing.publishing_overview(session=session,
-                                              workspace_id=member.workspace_id)
+    """Every section with its real total; filters (account, platform, dates of
+    scheduled_at) apply to all; ``section`` + ``offset`` pages through one of them."""
+    if section and section not in SECTION_TITLES:
+        raise Invalid.at("section", "Unknown section.")
+    first, last = _day(since, "since"), _day(until, "until")
+    zone = ZoneInfo(member.workspace.timezone)  # the dates are the workspace's days
+    base = publishing.PublicationFilter(
+        account_id=account, platform=platform or None,
+        since=datetime.combine(first, time(), tzinfo=zone) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time(), tzinfo=zone) if last else None)
+    filters = {k: v for k, v in {"account": account or "", "platform": platform,
+                                 "since": since, "until": until}.items() if v}
+    sections = []
+    for key, title in SECTION_TITLES.items():
+        start = max(0, offset) if key == section else 0
+        total, views = publishing.find_publications(
+            session=session, workspace_id=member.workspace_id,
+            flt=replace(base, statuses=publishing.SECTIONS[key]),
+            limit=PAGE_SIZE, offset=start, soonest_first=key == "upcoming")
+        pages = {}
+        if start > 0:
+            pages["previous"] = urlencode({**filters, "section": key,
+                                           "offset": max(0, start - PAGE_SIZE)})
+        if start + PAGE_SIZE < total:
+            pages["next"] = urlencode({**filters, "section": key,
+                                       "offset": start + PAGE_SIZE})
+        sections.append((key, title, views, total, start, pages))
     # An account paused for an expired token holds its posts: its owner is told here.
     return render(request, "publishing/index.html", {
-        "sections": [(key, SECTION_TITLES[key], overview[key]) for key in SECTION_TITLES],
+        "sections": sections, "filters": filters,
+        "accounts": accounts.list_accounts(session=session,
+                                           workspace_id=member.workspace_id),
         "can_act": member.can(Role.manager), "platform_names": accounts.PLATFORMS,
         **notifications.panel_context(session=session, workspace_id=member.workspace_id,
                                        user_id=member.user_id, next_path=request.url.path)})

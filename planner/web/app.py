@@ -61,6 +61,7 @@ def _routers() -> list[APIRouter]:
     from planner.posts import api as post_api
     from planner.posts import routes as post_routes
     from planner.posts import routes_actions, routes_calendar, routes_review
+    from planner.publishing import api as publishing_api
     from planner.publishing import routes as publishing_routes
     from planner.team import api as team_api
     from planner.team import routes as team_routes
@@ -70,5 +71,6 @@ def _routers() -> list[APIRouter]:
     return [system.router, routes_auth.router, team_routes.router, routes_calendar.router,
             post_routes.router, routes_actions.router, routes_review.router, account_routes.router,
             balance_routes.router, team_api.router, post_api.router, balance_api.router,
-            publishing_routes.router, routes_notifications.router, conversion_routes.router,
+            publishing_routes.router, publishing_api.router, routes_notifications.router,
+            conversion_routes.router,
             conversion_api.router]

@@ -129,5 +129,47 @@ class FakeAdapter:
         return account.handle
 
 
+class FakeX(FakeAdapter):
+    """Like X: no idempotency, a 403 "duplicate" for a second identical post, and a lookup
+    that reads one page of recent posts unless asked to page through (``ctx.thorough``)."""
+
+    PAGE = 5
+    MAX_PAGES = 40
+
+    def __init__(self) -> None:
+        super().__init__("fake-x", idempotent=False)
+
+    def publish(self, content: Content, account: AccountRef,
+                ctx: PublishContext) -> PublishResult:
+        status, _, payload = self._request(
+            account, "POST", f"/{account.handle}/posts",
+            {"text": content.text, "link": content.link or ""}, {"X-Dedup": "1"},
+            ctx.timeout_seconds)
+        if status == 403:
+            raise OutcomeUnknown("duplicates an existing post, probably the earlier attempt",
+                                 status=403, duplicate=True)
+        if status == 200:
+            return PublishResult(payload["id"], payload["url"])
+        if status == 503:
+            raise Transient("HTTP 503 before anything was created", status=503)
+        raise OutcomeUnknown(f"HTTP {status}: it may have posted", status=status)
+
+    def find_existing(self, content: Content, account: AccountRef,
+                      ctx: PublishContext) -> PublishResult | None:
+        for page in range(self.MAX_PAGES if ctx.thorough else 1):
+            status, _, payload = self._request(
+                account, "GET",
+                f"/{account.handle}/posts?limit={self.PAGE}&offset={page * self.PAGE}")
+            if status != 200:
+                raise OutcomeUnknown(f"lookup answered HTTP {status}", status=status)
+            for post in payload:
+                if post["text"] == content.text and post["link"] == (content.link or ""):
+                    return PublishResult(post["id"], post["url"])
+            if len(payload) < self.PAGE:
+                break
+        return None
+
+
 NOIDEM = register(FakeAdapter("fake-noidem", idempotent=False))
+FAKE_X = register(FakeX())
 IDEM = register(FakeAdapter("fake-idem", idempotent=True))

@@ -47,10 +47,14 @@ class FakePlatform:
     faults: deque[str] = field(default_factory=deque)
     faults_by_handle: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     limited_until: dict[str, float] = field(default_factory=dict)
+    # Posts the account makes by other means after each of ours (a timeline longer than one
+    # page of lookups); they are not counted as creates.
+    others_after_create: int = 0
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         self.by_key: dict[tuple[str, str], Created] = {}  # (handle, Idempotency-Key)
+        self.others: list[Created] = []  # the account's other posts (not ours)
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -129,6 +133,13 @@ class FakePlatform:
         if fault == "reset":
             self.requests.append((now, handle, fault, 0))
             return self._drop(req)
+        if req.headers.get("X-Dedup"):
+            with self.lock:
+                twin = any(p.handle == handle and p.text == body.get("text", "")
+                           for p in self.posts)
+            if twin:
+                self.requests.append((now, handle, "duplicate", 403))
+                return self._answer(req, 403, {"error": "duplicate content"})
         with self.lock:
             existing = self.by_key.get((handle, key)) if key else None
             if existing is None:
@@ -137,6 +148,10 @@ class FakePlatform:
                 self.posts.append(existing)
                 if key:
                     self.by_key[(handle, key)] = existing
+                for i in range(self.others_after_create):
+                    self.others.append(Created(-(len(self.others) + 1), handle,
+                                               f"something else {len(self.others)} {i}", "",
+                                               "", now))
         self.requests.append((now, handle, fault or "create", 200))
         if fault == "create_then_timeout":
             time.sleep(self.hang_seconds)
@@ -159,9 +174,13 @@ class FakePlatform:
             if found is None:
                 return self._answer(req, 404, {"error": "not found"})
             return self._answer(req, 200, self._public(found))
-        limit = int(parse_qs(parts.query).get("limit", ["40"])[0])
-        recent = self.creates(handle)[-limit:]
-        self._answer(req, 200, [self._public(p) for p in reversed(recent)])
+        query = parse_qs(parts.query)
+        limit = int(query.get("limit", ["40"])[0])
+        offset = int(query.get("offset", ["0"])[0])
+        with self.lock:
+            timeline = sorted((p for p in self.posts + self.others if p.handle == handle),
+                              key=lambda p: (p.at, abs(p.id)), reverse=True)
+        self._answer(req, 200, [self._public(p) for p in timeline[offset:offset + limit]])
 
     def _public(self, post: Created) -> dict[str, Any]:
         return {"id": str(post.id), "url": f"{self.url}/{post.handle}/posts/{post.id}",
