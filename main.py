@@ -102,6 +102,10 @@ def serve(
     _migrate_or_exit(settings.effective_database_url)
     fake = None
     if demo_data:
+        from publishers import netguard
+
+        # The demo accounts publish to the loopback sandbox: allowed here, never by default.
+        netguard.allow("127.0.0.1")
         _seed_and_print()
         fake = _start_demo_platforms(settings.demo_platform_port)
     run_worker = settings.worker_enabled if worker is None else worker

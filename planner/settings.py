@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from publishers import netguard
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,6 +64,11 @@ class Settings(BaseSettings):
                                     "platforms that `serve --demo` starts for demo accounts.")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL used in "
                                  "tracked links and feed URLs.")
+    allowed_private_hosts: str = Field("", description="Comma-separated host names (or IPs) "
+                                       "on private networks that accounts, webhooks and OAuth "
+                                       "may reach, e.g. a company Mastodon; every other "
+                                       "loopback/private/link-local address is refused. "
+                                       "`serve --demo` adds 127.0.0.1 for its sandbox.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
 
@@ -118,4 +125,8 @@ def _persisted_secret(path: Path, make: Callable[[], str]) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    # The guard of outgoing requests lives in publishers/ (no planner imports there): it
+    # learns the operator's allowed private hosts here, where every process reads settings.
+    netguard.configure(netguard.parse_host_list(settings.allowed_private_hosts))
+    return settings

@@ -41,14 +41,15 @@ def _page_context(session: SessionDep, member: Member, **extra: Any) -> dict[str
     return context
 
 
-def _sign_in_again(member: Member, account: Account) -> str:
-    """'Connect with ...' for this very account: its instance, its page among several."""
-    query = {"api_base": account.api_base}
+def _sign_in_again(member: Member, account: Account) -> dict[str, Any]:
+    """'Connect with ...' for this very account: its instance, its page among several.
+
+    A form (POST with CSRF), not a link: starting a flow registers an app on the instance."""
+    fields = {"api_base": account.api_base}
     if account.platform in ("facebook", "instagram"):
-        query["pick"] = account.external_id
-    query = {key: value for key, value in query.items() if value}
-    return (f"/w/{member.workspace.slug}/accounts/oauth/{account.platform}"
-            + (f"?{urlencode(query)}" if query else ""))
+        fields["pick"] = account.external_id
+    return {"action": f"/w/{member.workspace.slug}/accounts/oauth/{account.platform}",
+            "fields": {key: value for key, value in fields.items() if value}}
 
 
 @router.get("/w/{slug}/accounts")
@@ -243,9 +244,12 @@ def parse_slot_lines(text: str) -> list[tuple[int, str]]:
     return result
 
 
-@router.get("/w/{slug}/accounts/oauth/{platform}")
-def oauth_start(request: Request, platform: str, api_base: str = "", pick: str = "",
-                member: Member = require(Role.manager)) -> Response:
+@router.post("/w/{slug}/accounts/oauth/{platform}")
+async def oauth_start(request: Request, platform: str,
+                      member: Member = require(Role.manager)) -> Response:
+    """Start a flow: a POST with CSRF, because it makes the server call the named instance."""
+    form = await request.form()
+    api_base, pick = str(form.get("api_base") or ""), str(form.get("pick") or "")
     redirect_uri = str(request.url_for("oauth_callback", platform=platform))
     url, flow = oauth.start(platform=platform, api_base=api_base, redirect_uri=redirect_uri,
                             pick=pick)

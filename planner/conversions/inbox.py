@@ -222,11 +222,11 @@ def _deliver(account: Account, recipient: str, text: str) -> str | None:
     base = f"{http.base_url(account.api_base, GRAPH_API)}/" \
            f"{creds.get('graph_version') or GRAPH_VERSION}"
     page_id = account.external_id or creds.get("page_id", "")
-    resp = requests.post(f"{base}/{page_id}/messages", timeout=15,
-                         params={"access_token": creds.get("page_access_token")
-                                 or creds.get("access_token", "")},
-                         json={"recipient": {"id": recipient}, "messaging_type": "RESPONSE",
-                               "message": {"text": text}})
+    resp = http.session().post(f"{base}/{page_id}/messages", timeout=15,
+                               params={"access_token": creds.get("page_access_token")
+                                       or creds.get("access_token", "")},
+                               json={"recipient": {"id": recipient},
+                                     "messaging_type": "RESPONSE", "message": {"text": text}})
     if resp.status_code >= 400:
         raise ValueError(f"Graph answered HTTP {resp.status_code}: {resp.text[:200]}")
     return str(http.json_or_empty(resp).get("message_id") or "") or None
