@@ -16,6 +16,7 @@ from planner.models import Post, PostStatus, Role
 from planner.posts import calendar, csvio, schedule
 from planner.web.deps import Member, SessionDep, require_api
 from planner.web.problems import COMMON_ERRORS, WRITE_ERRORS
+from publishers import netguard
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["posts"])
 
@@ -103,7 +104,8 @@ def _out(session: SessionDep, post: Post) -> PostOut:
         timezone=post.scheduled_tz,
         publications=[PublicationOut(id=p.id or 0, account_id=p.account_id, status=str(p.status),
                                      scheduled_at=p.scheduled_at, text_variant=p.text_variant,
-                                     remote_url=p.remote_url, last_error=p.last_error)
+                                     remote_url=netguard.safe_link(p.remote_url),
+                                     last_error=p.last_error)
                       for p in pubs])
 
 

@@ -23,6 +23,7 @@ from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, Attempt, Post, Publication, PublicationStatus
 from planner.publishing.outgoing import idempotency_key_for
 from planner.team import audit
+from publishers import netguard
 
 S = PublicationStatus
 
@@ -154,7 +155,7 @@ def mark_published(*, session: Session, workspace_id: int, publication_id: int,
                    remote_url: str, actor_id: int | None = None) -> Publication:
     """A person confirms it is on the platform (found it, or posted it by hand)."""
     remote_url = remote_url.strip()
-    if not remote_url.startswith(("https://", "http://")):
+    if not netguard.safe_link(remote_url) or len(remote_url) > 500:
         raise Invalid.at("remote_url", "Give the post's address on the platform (https://...).")
     publication = get_publication(session=session, workspace_id=workspace_id,
                                   publication_id=publication_id)

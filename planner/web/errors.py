@@ -70,7 +70,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed"}
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
     detail = {404: "There is nothing at this address.",
               405: "This address does not accept that kind of request."}.get(
         exc.status_code, str(exc.detail))
