@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `serve` listens on.")
     media_max_bytes: int = Field(8 * 1024 * 1024, description="Largest image upload accepted.")
     session_max_age_hours: int = Field(12, description="Idle time after which a login expires.")
+    session_absolute_hours: int = Field(72, description="Time after logging in when a login "
+                                        "ends however active it was.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
     credentials_old_keys: str = Field("", description="Comma-separated previous Fernet keys, "
                                       "still accepted for reading while `rotate-key` runs.")
