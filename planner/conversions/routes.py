@@ -7,7 +7,6 @@ stored for its code, and the webhooks are authenticated by their signatures.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -22,6 +21,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from planner.conversions import attribution, charts, contacts, inbox, links, webhooks
+from planner.csvcells import SafeWriter
 from planner.db import get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Account, Membership, Post, Role, User, Workspace
@@ -390,7 +390,7 @@ def report_csv(report: attribution.Report, health: list[attribution.ChannelHealt
     with its health flag, then one ``health`` row per channel with its weekly series."""
     by_key = {h.key: h for h in health}
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # channel labels come from outside
     writer.writerow(CSV_COLUMNS)
     for model in attribution.MODELS:
         for by in ("channel", "quadrant"):
