@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     session_max_age_hours: int = Field(12, description="Idle time after which a login expires.")
     session_absolute_hours: int = Field(72, description="Time after logging in when a login "
                                         "ends however active it was.")
-    secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+    secure_cookies: bool | None = Field(None, description="Mark cookies Secure; empty means "
+                                        "on when the public base URL is https.")
     credentials_old_keys: str = Field("", description="Comma-separated previous Fernet keys, "
                                       "still accepted for reading while `rotate-key` runs.")
     x_client_id: str = Field("", description="X OAuth 2.0 client id (for 'Connect with X').")
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'poise.db'}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_base_url.startswith("https://")
 
     @property
     def media_dir(self) -> Path:

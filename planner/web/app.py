@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
     app.add_middleware(
         SessionMiddleware, secret_key=settings.effective_secret_key(),
-        session_cookie="poise_session", same_site="lax", https_only=settings.secure_cookies,
+        session_cookie="poise_session", same_site="lax", https_only=settings.cookies_secure,
         max_age=int(timedelta(days=14).total_seconds()),
     )
     app.media_max_bytes = settings.media_max_bytes
