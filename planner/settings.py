@@ -72,6 +72,8 @@ class Settings(BaseSettings):
                                        "may reach, e.g. a company Mastodon; every other "
                                        "loopback/private/link-local address is refused. "
                                        "`serve --demo` adds 127.0.0.1 for its sandbox.")
+    metrics_token: str = Field("", description="Bearer token a Prometheus scraper sends to "
+                               "/metrics; empty turns /metrics off.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -9,6 +11,7 @@ from planner import accounts
 from planner.models import Role
 from planner.publishing import overview as publishing
 from planner.publishing.metrics import render_metrics
+from planner.settings import get_settings
 from planner.team import notifications
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import is_htmx, render
@@ -60,7 +63,15 @@ async def publication_action(request: Request, publication_id: int, action: str,
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(session: SessionDep) -> PlainTextResponse:
-    """Prometheus text format: due, in flight, published, failed, unknown, lateness."""
+def metrics(request: Request, session: SessionDep) -> Response:
+    """Prometheus text format: due, in flight, published, failed, unknown, lateness.
+
+    The figures count every workspace: only a scraper with POISE_METRICS_TOKEN (as a Bearer
+    token) gets them; without the setting the address does not exist."""
+    expected = get_settings().metrics_token
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(
+            sent.strip().encode(), expected.encode()):
+        return Response(status_code=404)
     return PlainTextResponse(render_metrics(session),
                              media_type="text/plain; version=0.0.4; charset=utf-8")
