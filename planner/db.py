@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,8 @@ def _owner_only_file(path: Path) -> None:
     """Create the SQLite file readable by its owner only (it holds password hashes and
     encrypted tokens); SQLite gives its -wal and -shm files the same mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
