@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
@@ -114,8 +114,9 @@ def _actor(member: Member) -> posts.Actor:
 
 
 @router.get("/posts", response_model=list[PostOut], responses=COMMON_ERRORS)
-def list_posts(session: SessionDep, status: PostStatus | None = None, limit: int = 100,
-               offset: int = 0, member: Member = require_api(Role.viewer)) -> list[PostOut]:
+def list_posts(session: SessionDep, status: PostStatus | None = None,
+               limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+               member: Member = require_api(Role.viewer)) -> list[PostOut]:
     """Posts of the workspace, newest first, optionally by workflow status."""
     query = select(Post).where(Post.workspace_id == member.workspace_id)
     if status:

@@ -300,7 +300,7 @@ def ical_feed(*, session: Session, workspace: Workspace, today: date, days_back:
     cal = Calendar()
     cal.add("prodid", "-//Poise//Content calendar//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{workspace.name} (Poise)")
+    cal.add("x-wr-calname", f"{' '.join(workspace.name.split())} (Poise)")  # one line
     cal.add("x-wr-timezone", workspace.timezone)
     for card in cards:
         if card.status == PublicationStatus.cancelled:

@@ -49,11 +49,11 @@ def _anchor(value: str, zone: str) -> date:
 def viewer_zone(request: Request, workspace_zone: str) -> str | None:
     """The browser's zone (sent by app.js as a cookie) when it differs from the workspace's."""
     value = request.cookies.get("viewer_tz", "")
-    if not value or value == workspace_zone:
+    if not value or value == workspace_zone or len(value) > 64:
         return None
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to open
         return None
     return value
 
