@@ -164,6 +164,19 @@ async def import_upload(request: Request, session: SessionDep,
     return render(request, "calendar/import.html", {"error": None, "result": result})
 
 
+@router.post("/w/{slug}/calendar/feed/rotate")
+def rotate_feed(request: Request, session: SessionDep,
+                member: Member = require(Role.manager)) -> Response:
+    """A new feed address for a leaked one; subscriptions must use the new address."""
+    from fastapi.responses import RedirectResponse
+
+    from planner.team import workspaces
+
+    workspaces.rotate_feed_secret(session=session, workspace=member.workspace,
+                                  actor_id=member.user_id)
+    return RedirectResponse(f"/w/{member.workspace.slug}/calendar?view=list", status_code=303)
+
+
 @router.get("/feeds/{secret}.ics")
 def ical_feed(secret: str, session: SessionDep) -> Response:
     """The workspace's calendar for Google/Outlook; the unguessable URL is the credential."""

@@ -266,3 +266,12 @@ def delete_prompt_template(*, session: Session, workspace_id: int, role: Role, a
     audit.record(session=session, action="prompt_template.deleted", entity="prompt_template",
                  entity_id=template_id, actor_id=actor_id, workspace_id=workspace_id,
                  before=before)
+
+
+def rotate_feed_secret(*, session: Session, workspace: Workspace, actor_id: int) -> str:
+    """A new calendar-feed address; the old one stops working at once (a leaked feed URL)."""
+    workspace.feed_secret = secrets.token_urlsafe(24)
+    session.add(workspace)
+    audit.record(session=session, action="workspace.feed_rotated", entity="workspace",
+                 entity_id=workspace.id, actor_id=actor_id, workspace_id=workspace.id)
+    return workspace.feed_secret
