@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
@@ -105,6 +105,18 @@ def session_scope(engine: Engine | None = None, *, immediate: bool = False) -> I
         return
     with Session(engine, expire_on_commit=False) as session:
         yield from _commit_or_rollback(session)
+
+
+def before_network_call(session: Session) -> None:
+    """Commit what the request did so far and let go of the write lock: a call to another
+    server must never hold up everybody else's writes (SQLite has one write lock for all).
+
+    The next statement opens a new transaction (``BEGIN IMMEDIATE`` again on SQLite), so
+    what follows the call is still written in one piece."""
+    bind = session.get_bind()
+    session.commit()
+    if isinstance(bind, Connection) and is_sqlite(bind.engine):
+        bind.info["sqlite_begin"] = "BEGIN IMMEDIATE"
 
 
 def _commit_or_rollback(session: Session) -> Iterator[Session]:
