@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,8 +183,12 @@ def recipient_of(session: Session, contact: Contact, platform: str) -> str:
 
 def send_message(*, session: Session, contact: Contact, account: Account | None, text: str,
                  kind: str = "dm", author_id: int | None = None, post_id: int | None = None,
-                 now: datetime | None = None) -> Message:
-    """Send through the platform's DM API where there is one; else keep it as a note."""
+                 now: datetime | None = None,
+                 before_network: Callable[[], None] = lambda: None) -> Message:
+    """Send through the platform's DM API where there is one; else keep it as a note.
+
+    ``before_network`` runs after the last read and before the platform is called: a request
+    passes ``db.before_network_call`` so no lock is held while the platform answers."""
     text = text.strip()
     if not text:
         raise Invalid.at("text", "Write a reply first.")
@@ -198,6 +203,7 @@ def send_message(*, session: Session, contact: Contact, account: Account | None,
         message.error = (f"{where} has no DM API Poise can use for this contact; kept as a "
                          "note. Answer them on the platform.")
     else:
+        before_network()
         try:
             message.remote_id = _deliver(account, recipient, text)
             message.delivery = "sent"

@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 
 from planner.conversions import attribution, charts, contacts, inbox, links, webhooks
 from planner.csvcells import SafeWriter
-from planner.db import get_engine, utcnow
+from planner.db import before_network_call, get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Account, Membership, Post, Role, User, Workspace
 from planner.models_conversions import (
@@ -209,7 +209,8 @@ async def reply(request: Request, contact_id: int, session: SessionDep,
     if account is not None and account.workspace_id != member.workspace_id:
         raise NotFound("No such account in this workspace.")
     message = inbox.send_message(session=session, contact=contact, account=account,
-                                 text=str(form.get("text") or ""), author_id=member.user_id)
+                                 text=str(form.get("text") or ""), author_id=member.user_id,
+                                 before_network=lambda: before_network_call(session))
     return _back(member, contact_id, message.delivery)
 
 
