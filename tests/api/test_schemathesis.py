@@ -11,7 +11,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy.engine import Engine
 
 from planner.db import session_scope
@@ -50,7 +53,7 @@ def _fuzz(operation, token: str) -> list[str]:
                             f"{case.query or ''})")
             return
         try:
-            case.validate_response(response, checks=[not_a_server_error,
+            case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
                                                      response_schema_conformance])
         except AssertionError as exc:  # schemathesis failures are AssertionErrors
             failures.append(f"{operation.label}: {str(exc).splitlines()[0]} "
