@@ -4,7 +4,7 @@ A cell that starts with ``= + - @``, a tab or a carriage return is a formula to 
 LibreOffice and Google Sheets; exported text from outside (post text, handles, channel labels,
 contact names) must not become one. Such a cell gets a leading apostrophe, which spreadsheets
 show as text and our own import takes off again, so export -> import round-trips.
-Plain numbers (``-3``, ``-0.25``) stay as they are.
+Numbers and number series (``-3``, ``-0.25``, ``- 0 20 20``) stay as they are.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# Numbers and our own series ("- 0 20 20"): nothing a spreadsheet could call or link.
+_INERT = re.compile(r"^[-\d. ]+$")
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.match(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _INERT.match(value):
         return "'" + value
     return value
 
