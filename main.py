@@ -102,6 +102,10 @@ def serve(
     _migrate_or_exit(settings.effective_database_url)
     fake = None
     if demo_data:
+        from publishers import netguard
+
+        # The demo accounts publish to the loopback sandbox: allowed here, never by default.
+        netguard.allow("127.0.0.1")
         _seed_and_print()
         fake = _start_demo_platforms(settings.demo_platform_port)
     run_worker = settings.worker_enabled if worker is None else worker
@@ -187,17 +191,81 @@ def createuser(
                                                  timezone=timezone or settings.default_timezone)
             user = session.exec(select(User).where(
                 User.email == users.normalise_email(email))).first()
+            changed_password = False
             if user is None:
                 secret = password or typer.prompt("Password", hide_input=True,
                                                   confirmation_prompt=True)
                 user = users.create_user(session=session, email=email, password=secret,
                                          name=name)
+            elif password is not None:
+                # An existing user's new password; every login of theirs ends.
+                users.set_password(session=session, user=user, password=password,
+                                   actor_id=None)
+                changed_password = True
             users.add_member(session=session, workspace=ws, user=user, role=role_value)
             slug = ws.slug
     except PlannerError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
     console.print(f"{email} is {role_value.value} in workspace '{slug}'.")
+    if changed_password:
+        console.print("Password changed; every login of this user has ended.")
+
+
+@app.command()
+def deactivate(
+    email: Annotated[str, typer.Argument(help="The user's login e-mail.")],
+    reactivate: Annotated[bool, typer.Option(
+        "--reactivate", help="Let the user log in again.")] = False,
+) -> None:
+    """Deactivate a user: every login ends and their API tokens stop working."""
+    from sqlmodel import select
+
+    from planner.db import session_scope
+    from planner.models import User
+    from planner.settings import get_settings
+    from planner.team import users
+
+    _migrate_or_exit(get_settings().effective_database_url)
+    with session_scope() as session:
+        user = session.exec(select(User).where(
+            User.email == users.normalise_email(email))).first()
+        if user is None:
+            console.print(f"[red]No user {email}.[/red]")
+            raise typer.Exit(2)
+        users.set_active(session=session, user=user, active=reactivate, actor_id=None)
+    console.print(f"{email} is {'active' if reactivate else 'deactivated'}.")
+
+
+@app.command(name="remove-member")
+def remove_member(
+    email: Annotated[str, typer.Argument(help="The member's login e-mail.")],
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+) -> None:
+    """Take a person out of a workspace (the last admin stays)."""
+    from sqlmodel import select
+
+    from planner.db import session_scope
+    from planner.errors import PlannerError
+    from planner.models import User, Workspace
+    from planner.settings import get_settings
+    from planner.team import users
+
+    _migrate_or_exit(get_settings().effective_database_url)
+    try:
+        with session_scope() as session:
+            ws = session.exec(select(Workspace).where(Workspace.slug == workspace)).first()
+            user = session.exec(select(User).where(
+                User.email == users.normalise_email(email))).first()
+            if ws is None or user is None:
+                console.print(f"[red]No workspace {workspace!r} or no user {email}.[/red]")
+                raise typer.Exit(2)
+            users.remove_member(session=session, workspace=ws, user_id=user.id or 0,
+                                actor_id=None)
+    except PlannerError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"{email} is no longer a member of '{workspace}'.")
 
 
 @app.command()

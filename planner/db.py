@@ -7,14 +7,15 @@ through psycopg 3. Services only flush: whoever opens the session owns the trans
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
@@ -35,7 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -48,6 +49,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 40)
     return create_engine(url, **kwargs)
+
+
+def _owner_only_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds password hashes and
+    encrypted tokens); SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -96,6 +105,18 @@ def session_scope(engine: Engine | None = None, *, immediate: bool = False) -> I
         return
     with Session(engine, expire_on_commit=False) as session:
         yield from _commit_or_rollback(session)
+
+
+def before_network_call(session: Session) -> None:
+    """Commit what the request did so far and let go of the write lock: a call to another
+    server must never hold up everybody else's writes (SQLite has one write lock for all).
+
+    The next statement opens a new transaction (``BEGIN IMMEDIATE`` again on SQLite), so
+    what follows the call is still written in one piece."""
+    bind = session.get_bind()
+    session.commit()
+    if isinstance(bind, Connection) and is_sqlite(bind.engine):
+        bind.info["sqlite_begin"] = "BEGIN IMMEDIATE"
 
 
 def _commit_or_rollback(session: Session) -> Iterator[Session]:

@@ -305,3 +305,27 @@ class PromptTemplate(SQLModel, table=True):
     call_to_action: str = Field(default="", max_length=200)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+# --- issue 13: sessions that can be ended, and login throttling ------------------------------
+
+class LoginSession(SQLModel, table=True):
+    """One signed-in browser. The cookie holds a random token; only its SHA-256 is kept, so
+    the table cannot be replayed. Ended by logout, a password change, 'sign out everywhere',
+    deactivation, or by its idle and absolute lifetimes."""
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+    ended_at: datetime | None = _ts()
+    user_agent: str = Field(default="", max_length=200)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed login, per account (the e-mail typed, existing or not) and per client
+    address; shared by every web process, so the throttle holds across them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, index=True)  # "account:<email>" or "address:<ip>"
+    at: datetime = _created()

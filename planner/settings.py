@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from publishers import netguard
 from publishers.meta import GRAPH_DEFAULT, valid_graph_version
 from publishers.versions import LINKEDIN_DEFAULT, valid_linkedin_version
 
@@ -53,7 +54,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `serve` listens on.")
     media_max_bytes: int = Field(8 * 1024 * 1024, description="Largest image upload accepted.")
     session_max_age_hours: int = Field(12, description="Idle time after which a login expires.")
-    secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+    session_absolute_hours: int = Field(72, description="Time after logging in when a login "
+                                        "ends however active it was.")
+    secure_cookies: bool | None = Field(None, description="Mark cookies Secure; empty means "
+                                        "on when the public base URL is https.")
     credentials_old_keys: str = Field("", description="Comma-separated previous Fernet keys, "
                                       "still accepted for reading while `rotate-key` runs.")
     x_client_id: str = Field("", description="X OAuth 2.0 client id (for 'Connect with X').")
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
                                     "platforms that `serve --demo` starts for demo accounts.")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL used in "
                                  "tracked links and feed URLs.")
+    allowed_private_hosts: str = Field("", description="Comma-separated host names (or IPs) "
+                                       "on private networks that accounts, webhooks and OAuth "
+                                       "may reach, e.g. a company Mastodon; every other "
+                                       "loopback/private/link-local address is refused. "
+                                       "`serve --demo` adds 127.0.0.1 for its sandbox.")
+    metrics_token: str = Field("", description="Bearer token a Prometheus scraper sends to "
+                               "/metrics; empty turns /metrics off.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
 
@@ -114,6 +125,12 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'poise.db'}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_base_url.startswith("https://")
 
     @property
     def media_dir(self) -> Path:
@@ -155,4 +172,8 @@ def _persisted_secret(path: Path, make: Callable[[], str]) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    # The guard of outgoing requests lives in publishers/ (no planner imports there): it
+    # learns the operator's allowed private hosts here, where every process reads settings.
+    netguard.configure(netguard.parse_host_list(settings.allowed_private_hosts))
+    return settings

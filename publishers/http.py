@@ -21,6 +21,7 @@ import requests
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
+from publishers import netguard, transport
 from publishers.base import (
     AuthExpired,
     ContentRejected,
@@ -44,7 +45,7 @@ def session() -> requests.Session:
     """A requests session per thread (Session is not safe to share between threads)."""
     existing: requests.Session | None = getattr(_local, "session", None)
     if existing is None:
-        existing = requests.Session()
+        existing = transport.guarded_session()  # only to addresses netguard allows
         existing.headers["User-Agent"] = USER_AGENT
         _local.session = existing
     return existing
@@ -87,6 +88,8 @@ def request(method: str, url: str, *, timeout: float, creates: bool = False,
     """
     try:
         return session().request(method, url, timeout=timeouts(timeout), **kwargs)
+    except netguard.RefusedAddress as exc:  # nothing was sent; the account's address is wrong
+        raise AuthExpired(str(exc)) from None
     except rex.RequestException as exc:
         raise network_error(exc, url, creates=creates, idempotent=idempotent) from exc
 

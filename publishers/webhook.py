@@ -43,8 +43,10 @@ def _secret_bytes(secret: str) -> bytes:
         raise ValueError("A webhook secret is 'whsec_' followed by base64.") from exc
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
-    digest = hmac.new(_secret_bytes(secret), f"{msg_id}.{timestamp}.{body}".encode(),
+def sign(secret: str, msg_id: str, timestamp: int, body: str | bytes) -> str:
+    # Over the bytes as sent: a body that is not UTF-8 is still signed (and verified) exactly.
+    raw = body if isinstance(body, bytes) else body.encode()
+    digest = hmac.new(_secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + raw,
                       hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
@@ -59,9 +61,8 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: str | bytes,
         return False
     if abs((now if now is not None else time.time()) - int(stamp)) > tolerance:
         return False
-    text = body.decode() if isinstance(body, bytes) else body
     try:
-        expected = sign(secret, msg_id, int(stamp), text)
+        expected = sign(secret, msg_id, int(stamp), body)
     except ValueError:
         return False
     return any(hmac.compare_digest(expected, candidate)

@@ -20,7 +20,7 @@ import tweepy
 from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 
-from publishers import http
+from publishers import http, transport
 from publishers.base import (
     AccountHeld,
     AccountRef,
@@ -60,6 +60,7 @@ class RebasedSession(requests.Session):
 
     def __init__(self, base: str, timeout: float) -> None:
         super().__init__()
+        transport.guard(self)  # tweepy's requests go only where netguard allows
         parts = urlsplit(base) if base else None
         self._scheme_host = (parts.scheme, parts.netloc) if parts else None
         self._prefix = parts.path.rstrip("/") if parts else ""

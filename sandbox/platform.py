@@ -82,6 +82,10 @@ class FakePlatform(OAuthRoutes, FakeCore):
         self.container_polls = container_polls  # status reads before a container is FINISHED
         self.media_processing_polls = media_processing_polls
         self.webhook_secret = webhook_secret
+        # A hostile instance (or proxy) answering with any status ``url`` it likes: the
+        # Status entity's url is the instance's word, nothing more
+        # (https://docs.joinmastodon.org/entities/Status/#url). Empty = a real-looking one.
+        self.mastodon_status_url = ""
         self._routes: list[tuple[str, re.Pattern[str], str, str, Handler]] = [
             ("GET", re.compile(r"^/api/v2/instance$"), "mastodon", "read", self._m_instance),
             ("GET", re.compile(r"^/api/v1/accounts/verify_credentials$"), "mastodon", "read",
@@ -132,6 +136,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
         """Forget every post, session, token change and injection."""
         with self.lock:
             self.reset_core()
+            self.mastodon_status_url = ""
             self.tokens = {TOKEN}
             self._counter = 0
             self._m_statuses: list[dict[str, Any]] = []
@@ -345,7 +350,7 @@ class FakePlatform(OAuthRoutes, FakeCore):
             status = {"id": status_id, "created_at": _iso(time.time()),
                       "content": _m_html(text, self.base_url),
                       "visibility": body.get("visibility", "public"),
-                      "url": f"{self.base_url}/@poise/{status_id}",
+                      "url": self.mastodon_status_url or f"{self.base_url}/@poise/{status_id}",
                       "uri": f"{self.base_url}/users/poise/statuses/{status_id}",
                       "media_attachments": [{"id": m} for m in media_ids],
                       "account": self._m_account()}

@@ -21,6 +21,12 @@ from sqlmodel import SQLModel
 from planner import settings as settings_module
 from planner.db import make_engine
 from planner.migrate import upgrade
+from publishers import netguard
+
+# The tests' fakes listen on loopback: allowed explicitly here, as the demo does (the guard's
+# own tests clear the list). Set in the environment so servers started as programs inherit it.
+os.environ.setdefault("POISE_ALLOWED_PRIVATE_HOSTS", "127.0.0.1,localhost,::1")
+netguard.configure(netguard.parse_host_list(os.environ["POISE_ALLOWED_PRIVATE_HOSTS"]))
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1" or bool(os.environ.get("CI"))

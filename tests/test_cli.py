@@ -103,7 +103,7 @@ def test_export_writes_the_import_format(brand, engine, tmp_path):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["local_time"], r["accounts"], r["text"]) for r in rows] == [
-        ("2026-12-01 09:00", "@acme@bikes.social;acme.bsky.social", "Both")]
+        ("2026-12-01 09:00", "'@acme@bikes.social;acme.bsky.social", "Both")]  # no formula
     stdout = runner.invoke(main.app, ["export", "--workspace", brand, "--start",
                                       "2026-12-01"], env=WIDE)
     assert stdout.exit_code == 0 and "Both" in stdout.output

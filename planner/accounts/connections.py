@@ -28,6 +28,7 @@ from publishers import (
     Identity,
     PublishError,
     get_publisher,
+    netguard,
 )
 from publishers.mastodon import MastodonPublisher
 
@@ -209,6 +210,8 @@ def connect_account(*, session: Session, workspace_id: int, platform: str, handl
     identity = Identity(display_name=handle.strip())
     text_limit = None
     if check:
+        if api_base:
+            refuse_private_api_base(api_base)
         identity, text_limit = _check(draft, clean)
     handle = handle.strip() or (f"@{identity.username}" if identity.username
                                 else identity.display_name)
@@ -260,6 +263,15 @@ def _store_new_credentials(*, session: Session, account: Account, credentials: d
     if account.status != AccountStatus.paused:
         accounts.set_status(session=session, account=account, status=AccountStatus.ok,
                             actor_id=actor_id)
+
+
+def refuse_private_api_base(api_base: str, field: str = "api_base") -> None:
+    """A plain-words problem for an address the server must not call (loopback, private,
+    link-local...); the transport refuses it again at every connection and redirect."""
+    try:
+        netguard.check_url(api_base)
+    except netguard.RefusedAddress as exc:
+        raise Invalid.at(field, str(exc)) from None
 
 
 def _probe(account: Account, credentials: dict[str, str]) -> tuple[Identity, int | None]:

@@ -23,6 +23,7 @@ import requests
 
 from planner.errors import Invalid
 from planner.settings import get_settings
+from publishers import http, netguard
 from publishers.facebook import DEFAULT_VERSION as GRAPH_VERSION
 
 TIMEOUT = 15.0
@@ -140,6 +141,11 @@ def start(*, platform: str, api_base: str, redirect_uri: str,
     api_base = api_base.strip().rstrip("/")
     if api_base and not api_base.startswith(("https://", "http://")):
         raise Invalid.at("api_base", "The API base URL must start with https://.")
+    if api_base:
+        try:
+            netguard.check_url(api_base)
+        except netguard.RefusedAddress as exc:
+            raise Invalid.at("api_base", str(exc)) from None
     if platform == "mastodon":
         if not api_base:
             raise Invalid.at("api_base", "Name your Mastodon instance, e.g. "
@@ -170,9 +176,11 @@ def start(*, platform: str, api_base: str, redirect_uri: str,
 
 def _register_mastodon_app(api_base: str, redirect_uri: str) -> tuple[str, str]:
     try:
-        resp = requests.post(f"{api_base}/api/v1/apps", timeout=TIMEOUT, json={
+        resp = http.session().post(f"{api_base}/api/v1/apps", timeout=TIMEOUT, json={
             "client_name": "Poise", "redirect_uris": redirect_uri, "scopes": "read write",
-            "website": get_settings().public_base_url})
+            "website": get_settings().public_base_url}, allow_redirects=False)
+    except netguard.RefusedAddress as exc:
+        raise Invalid.at("api_base", str(exc)) from None
     except requests.RequestException as exc:
         raise Invalid.at("api_base", f"{api_base} cannot be reached: {exc.__class__.__name__}."
                          ) from None
@@ -186,7 +194,9 @@ def _register_mastodon_app(api_base: str, redirect_uri: str) -> tuple[str, str]:
 def _fetch(method: str, url: str, step: str, **kwargs: Any) -> dict[str, Any]:
     """One call of a flow; any failure becomes a plain-words problem to start again."""
     try:
-        resp = requests.request(method, url, timeout=TIMEOUT, **kwargs)
+        resp = http.session().request(method, url, timeout=TIMEOUT, **kwargs)
+    except netguard.RefusedAddress as exc:
+        raise Invalid.at("code", str(exc)) from None
     except requests.RequestException as exc:
         # The exception text may hold the URL, and Graph URLs carry tokens: name the class.
         raise Invalid.at("code", f"The platform could not be reached to {step} "

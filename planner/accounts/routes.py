@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from planner.accounts import apiversions, connections, oauth
 from planner.accounts import service as accounts
-from planner.db import utcnow
+from planner.db import before_network_call, utcnow
 from planner.errors import Invalid, PlannerError
 from planner.models import Account, Role
 from planner.posts import schedule
@@ -43,14 +43,15 @@ def _page_context(session: SessionDep, member: Member, **extra: Any) -> dict[str
     return context
 
 
-def _sign_in_again(member: Member, account: Account) -> str:
-    """'Connect with ...' for this very account: its instance, its page among several."""
-    query = {"api_base": account.api_base}
+def _sign_in_again(member: Member, account: Account) -> dict[str, Any]:
+    """'Connect with ...' for this very account: its instance, its page among several.
+
+    A form (POST with CSRF), not a link: starting a flow registers an app on the instance."""
+    fields = {"api_base": account.api_base}
     if account.platform in ("facebook", "instagram"):
-        query["pick"] = account.external_id
-    query = {key: value for key, value in query.items() if value}
-    return (f"/w/{member.workspace.slug}/accounts/oauth/{account.platform}"
-            + (f"?{urlencode(query)}" if query else ""))
+        fields["pick"] = account.external_id
+    return {"action": f"/w/{member.workspace.slug}/accounts/oauth/{account.platform}",
+            "fields": {key: value for key, value in fields.items() if value}}
 
 
 @router.get("/w/{slug}/accounts")
@@ -81,6 +82,7 @@ async def connect_account(request: Request, session: SessionDep,
     form = await request.form()
     platform = str(form.get("platform") or "")
     values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    before_network_call(session)  # the platform may take 15 s; nobody waits for it
     try:
         connected = connections.connect_account(
             session=session, workspace_id=member.workspace_id, platform=platform,
@@ -143,6 +145,7 @@ def _problems_in_words(exc: PlannerError) -> str:
 def test_account(request: Request, account_id: int, session: SessionDep,
                  member: Member = require(Role.manager)) -> Response:
     account = _account(session, member, account_id)
+    before_network_call(session)
     result = connections.test_connection(session=session, account=account,
                                          actor_id=member.user_id)
     return _row(request, session, member, account, result.message, result.ok)
@@ -185,6 +188,7 @@ async def reconnect_account(request: Request, account_id: int, session: SessionD
                             member: Member = require(Role.manager)) -> Response:
     form = await request.form()
     account = _account(session, member, account_id)
+    before_network_call(session)
     try:
         connections.reconnect(session=session, account=account,
                               credentials=_credentials(form), actor_id=member.user_id)
@@ -258,10 +262,14 @@ def parse_slot_lines(text: str) -> list[tuple[int, str]]:
     return result
 
 
-@router.get("/w/{slug}/accounts/oauth/{platform}")
-def oauth_start(request: Request, platform: str, api_base: str = "", pick: str = "",
-                member: Member = require(Role.manager)) -> Response:
+@router.post("/w/{slug}/accounts/oauth/{platform}")
+async def oauth_start(request: Request, platform: str, session: SessionDep,
+                      member: Member = require(Role.manager)) -> Response:
+    """Start a flow: a POST with CSRF, because it makes the server call the named instance."""
+    form = await request.form()
+    api_base, pick = str(form.get("api_base") or ""), str(form.get("pick") or "")
     redirect_uri = str(request.url_for("oauth_callback", platform=platform))
+    before_network_call(session)  # Mastodon: the app is registered on the instance
     url, flow = oauth.start(platform=platform, api_base=api_base, redirect_uri=redirect_uri,
                             pick=pick)
     request.session["oauth"] = {**flow, "slug": member.workspace.slug}
@@ -276,6 +284,7 @@ def oauth_callback(request: Request, platform: str, session: SessionDep, user: U
     flow = dict(request.session.pop("oauth", {}) or {})
     if flow.get("platform") != platform:
         flow = {}
+    before_network_call(session)  # the code exchange talks to the platform
     grant = oauth.finish(flow=flow, code=code, state=state)
     workspace, role = workspaces.workspace_for_member(session=session, slug=flow["slug"],
                                                       user_id=user.id or 0)

@@ -254,7 +254,8 @@ def put_account_balance_settings(account_id: int, body: BalanceSettingsIn, sessi
 
 
 class SuggestIn(BaseModel):
-    text: str = Field(examples=["How to dial in a V60 in three steps"])
+    # Bounded: the suggester's work grows with the text, and no post is longer than this.
+    text: str = Field(max_length=63_206, examples=["How to dial in a V60 in three steps"])
     workspace_id: int | None = Field(None, description="Learn from this workspace's tags")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -185,8 +186,12 @@ def recipient_of(session: Session, contact: Contact, platform: str) -> str:
 
 def send_message(*, session: Session, contact: Contact, account: Account | None, text: str,
                  kind: str = "dm", author_id: int | None = None, post_id: int | None = None,
-                 now: datetime | None = None) -> Message:
-    """Send through the platform's DM API where there is one; else keep it as a note."""
+                 now: datetime | None = None,
+                 before_network: Callable[[], None] = lambda: None) -> Message:
+    """Send through the platform's DM API where there is one; else keep it as a note.
+
+    ``before_network`` runs after the last read and before the platform is called: a request
+    passes ``db.before_network_call`` so no lock is held while the platform answers."""
     text = text.strip()
     if not text:
         raise Invalid.at("text", "Write a reply first.")
@@ -201,6 +206,7 @@ def send_message(*, session: Session, contact: Contact, account: Account | None,
         message.error = (f"{where} has no DM API Poise can use for this contact; kept as a "
                          "note. Answer them on the platform.")
     else:
+        before_network()
         try:
             message.remote_id = _deliver(account, recipient, text)
             message.delivery = "sent"
@@ -223,9 +229,9 @@ def _deliver(account: Account, recipient: str, text: str) -> str | None:
         data: Any = response.data or {}
         return str(data.get("dm_event_id") or "") or None
     url, token = _send_api(account, creds)
-    resp = requests.post(url, timeout=15, params={"access_token": token},
-                         json={"recipient": {"id": recipient}, "messaging_type": "RESPONSE",
-                               "message": {"text": text}})
+    resp = http.session().post(url, timeout=15, params={"access_token": token},
+                               json={"recipient": {"id": recipient},
+                                     "messaging_type": "RESPONSE", "message": {"text": text}})
     if resp.status_code >= 400:
         error = http.json_or_empty(resp).get("error")
         error = error if isinstance(error, dict) else {}

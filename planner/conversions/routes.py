@@ -7,7 +7,6 @@ stored for its code, and the webhooks are authenticated by their signatures.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from planner.conversions import (
     replies,
     webhooks,
 )
+from planner.csvcells import SafeWriter
 from planner.db import get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Account, Post, Role, User, Workspace
@@ -71,18 +71,11 @@ def follow_link(code: str, request: Request) -> Response:
     if result.set_cookie:
         response.set_cookie(links.VISITOR_COOKIE, result.visitor_id,
                             max_age=links.VISITOR_MAX_AGE, httponly=True, samesite="lax",
-                            secure=get_settings().secure_cookies, path="/")
+                            secure=get_settings().cookies_secure, path="/")
     return response
 
 
 # --- webhooks ------------------------------------------------------------------------------------
-
-def _workspace_by_slug(session: Session, slug: str) -> Workspace:
-    workspace = session.exec(select(Workspace).where(Workspace.slug == slug)).first()
-    if workspace is None:
-        raise NotFound("No such workspace.")
-    return workspace
-
 
 def _refuse(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"type": "about:blank", "title": "Refused", "status": status,
@@ -101,11 +94,18 @@ def _problem(exc: PlannerError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json")
 
 
+def _hook_workspace(session: Session, slug: str) -> Workspace | None:
+    """The workspace of a webhook address, or None. Callers answer an unknown slug exactly as
+    a wrong signature: the webhook addresses do not tell which workspaces exist."""
+    return session.exec(select(Workspace).where(Workspace.slug == slug)).first()
+
+
 @public.get("/hooks/{slug}/meta")
 def meta_verify(slug: str, request: Request, session: SessionDep) -> Response:
     """Meta's subscription check: echo hub.challenge when the verify token matches."""
-    workspace = _workspace_by_slug(session, slug)
-    expected = inbox.settings_for(session, workspace.id or 0).meta_verify_token
+    workspace = _hook_workspace(session, slug)
+    expected = inbox.settings_for(session, workspace.id or 0).meta_verify_token \
+        if workspace is not None else ""
     params = request.query_params
     if (params.get("hub.mode") == "subscribe" and expected
             and params.get("hub.verify_token") == expected):
@@ -115,11 +115,11 @@ def meta_verify(slug: str, request: Request, session: SessionDep) -> Response:
 
 @public.post("/hooks/{slug}/meta")
 async def meta_receive(slug: str, request: Request, session: SessionDep) -> Response:
-    workspace = _workspace_by_slug(session, slug)
+    workspace = _hook_workspace(session, slug)
     body = await request.body()
-    secret = webhooks.meta_app_secret(session, workspace.id or 0)
-    if not webhooks.verify_meta_signature(secret, body,
-                                          request.headers.get("x-hub-signature-256")):
+    secret = webhooks.meta_app_secret(session, workspace.id or 0) if workspace else ""
+    if workspace is None or not webhooks.verify_meta_signature(
+            secret, body, request.headers.get("x-hub-signature-256")):
         return _refuse(401, "The X-Hub-Signature-256 signature is missing or wrong.")
     try:
         payload = json.loads(body)
@@ -133,10 +133,10 @@ async def meta_receive(slug: str, request: Request, session: SessionDep) -> Resp
 @public.post("/hooks/{slug}/shop")
 async def shop_receive(slug: str, request: Request, session: SessionDep) -> Response:
     """Standard Webhooks from the shop: ``{"type": "contact|qualified|sale", "data": {...}}``."""
-    workspace = _workspace_by_slug(session, slug)
+    workspace = _hook_workspace(session, slug)
     body = await request.body()
-    secret = webhooks.shop_secret(session, workspace.id or 0)
-    if not verify_signature(secret, dict(request.headers), body):
+    secret = webhooks.shop_secret(session, workspace.id or 0) if workspace else ""
+    if workspace is None or not verify_signature(secret, dict(request.headers), body):
         return _refuse(401, "The webhook signature is missing, wrong or too old.")
     try:
         payload = json.loads(body)
@@ -428,7 +428,7 @@ def report_csv(report: attribution.Report, health: list[attribution.ChannelHealt
     with its health flag, then one ``health`` row per channel with its weekly series."""
     by_key = {h.key: h for h in health}
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # channel labels come from outside
     writer.writerow(CSV_COLUMNS)
     for model in attribution.MODELS:
         for by in ("channel", "quadrant"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from planner.models import Post, PostStatus, Role
 from planner.posts import calendar, csvio, schedule
 from planner.web.deps import Member, SessionDep, require_api
 from planner.web.problems import COMMON_ERRORS, WRITE_ERRORS
+from publishers import netguard
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["posts"])
 
@@ -103,7 +104,8 @@ def _out(session: SessionDep, post: Post) -> PostOut:
         timezone=post.scheduled_tz,
         publications=[PublicationOut(id=p.id or 0, account_id=p.account_id, status=str(p.status),
                                      scheduled_at=p.scheduled_at, text_variant=p.text_variant,
-                                     remote_url=p.remote_url, last_error=p.last_error)
+                                     remote_url=netguard.safe_link(p.remote_url),
+                                     last_error=p.last_error)
                       for p in pubs])
 
 
@@ -112,8 +114,9 @@ def _actor(member: Member) -> posts.Actor:
 
 
 @router.get("/posts", response_model=list[PostOut], responses=COMMON_ERRORS)
-def list_posts(session: SessionDep, status: PostStatus | None = None, limit: int = 100,
-               offset: int = 0, member: Member = require_api(Role.viewer)) -> list[PostOut]:
+def list_posts(session: SessionDep, status: PostStatus | None = None,
+               limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+               member: Member = require_api(Role.viewer)) -> list[PostOut]:
     """Posts of the workspace, newest first, optionally by workflow status."""
     query = select(Post).where(Post.workspace_id == member.workspace_id)
     if status:

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
+from planner.csvcells import SafeWriter, restore
 from planner.errors import FieldProblem, Invalid, PlannerError
 from planner.models import Account, Post, Publication, PublicationStatus, Workspace
 from planner.posts import calendar, schedule, workflow
@@ -94,7 +95,7 @@ def _rows(raw: bytes | str) -> list[dict[str, str]]:
         reader.fieldnames = names
         rows = []
         for row in reader:
-            rows.append({k: (v or "").strip() for k, v in row.items()
+            rows.append({k: restore((v or "").strip()) for k, v in row.items()
                          if k and isinstance(v, str | None)})
             if len(rows) > MAX_ROWS:
                 raise Invalid.at("file", f"At most {MAX_ROWS} rows per import; split the file.")
@@ -262,7 +263,7 @@ def export_csv(*, session: Session, workspace: Workspace, start: date, days: int
         for post_id, handle, platform, status in rows:
             targets.setdefault(post_id, []).append((handle, platform, str(status)))
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # post text is untrusted in a spreadsheet
     writer.writerow(EXPORT_COLUMNS)
     for post_id in post_ids:
         post = full[post_id]
@@ -299,7 +300,7 @@ def ical_feed(*, session: Session, workspace: Workspace, today: date, days_back:
     cal = Calendar()
     cal.add("prodid", "-//Poise//Content calendar//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{workspace.name} (Poise)")
+    cal.add("x-wr-calname", f"{' '.join(workspace.name.split())} (Poise)")  # one line
     cal.add("x-wr-timezone", workspace.timezone)
     for card in cards:
         if card.status == PublicationStatus.cancelled:

@@ -49,11 +49,11 @@ def _anchor(value: str, zone: str) -> date:
 def viewer_zone(request: Request, workspace_zone: str) -> str | None:
     """The browser's zone (sent by app.js as a cookie) when it differs from the workspace's."""
     value = request.cookies.get("viewer_tz", "")
-    if not value or value == workspace_zone:
+    if not value or value == workspace_zone or len(value) > 64:
         return None
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to open
         return None
     return value
 
@@ -162,6 +162,19 @@ async def import_upload(request: Request, session: SessionDep,
         return render(request, "calendar/import.html", {"error": exc, "result": None},
                       status_code=exc.status_code)
     return render(request, "calendar/import.html", {"error": None, "result": result})
+
+
+@router.post("/w/{slug}/calendar/feed/rotate")
+def rotate_feed(request: Request, session: SessionDep,
+                member: Member = require(Role.manager)) -> Response:
+    """A new feed address for a leaked one; subscriptions must use the new address."""
+    from fastapi.responses import RedirectResponse
+
+    from planner.team import workspaces
+
+    workspaces.rotate_feed_secret(session=session, workspace=member.workspace,
+                                  actor_id=member.user_id)
+    return RedirectResponse(f"/w/{member.workspace.slug}/calendar?view=list", status_code=303)
 
 
 @router.get("/feeds/{secret}.ics")

@@ -31,6 +31,7 @@ from planner.models import (
 )
 from planner.posts import schedule, textrules
 from planner.team import audit, has_role
+from publishers.text import LIMITS
 
 QUADRANTS = ("try", "share", "care", "learn")
 EDITABLE = {PostStatus.draft, PostStatus.in_review, PostStatus.changes_requested,
@@ -229,6 +230,20 @@ def _update_unsent(session: Session, publication: Publication, **values: Any) ->
                        "Check the Publishing page in a minute.")
 
 
+# The longest text any platform takes (Facebook's 63,206): nothing longer can ever be sent.
+MAX_TEXT_CHARACTERS = max(limit for limit, _ in LIMITS.values() if limit)
+
+
+def _refuse_oversized_text(data: PostInput) -> None:
+    if len(data.text) > MAX_TEXT_CHARACTERS:
+        raise Invalid.at("text", f"The text is longer than any platform takes "
+                         f"({MAX_TEXT_CHARACTERS:,} characters).")
+    for account_id, variant in data.variants.items():
+        if len(variant) > MAX_TEXT_CHARACTERS:
+            raise Invalid.at(f"variants.{account_id}", f"This version is longer than any "
+                             f"platform takes ({MAX_TEXT_CHARACTERS:,} characters).")
+
+
 def create_post(*, session: Session, actor: Actor, data: PostInput, now: datetime) -> Post:
     _require(actor, Role.manager)
     accounts = _accounts_for(session, actor.workspace_id, data.account_ids)
@@ -248,6 +263,7 @@ def create_post(*, session: Session, actor: Actor, data: PostInput, now: datetim
 def _apply(post: Post, data: PostInput, scheduled_at: datetime | None, scheduled_local: str,
            actor: Actor) -> None:
     tags = parse_tags(data.tags)
+    _refuse_oversized_text(data)
     post.text = data.text.replace("\r\n", "\n").strip()
     post.link = _check_url(data.link, "link")
     post.tags = ",".join(tags)

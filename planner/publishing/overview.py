@@ -25,6 +25,7 @@ from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, Attempt, Post, Publication, PublicationStatus
 from planner.publishing.outgoing import idempotency_key_for
 from planner.team import audit
+from publishers import netguard
 
 S = PublicationStatus
 
@@ -169,8 +170,7 @@ def mark_published(*, session: Session, workspace_id: int, publication_id: int,
     """A person confirms it is on the platform (found it, or posted it by hand)."""
     remote_url = remote_url.strip()
     parts = urlsplit(remote_url)
-    if parts.scheme != "https" or not parts.hostname or len(remote_url) > 500 \
-            or any(c.isspace() or ord(c) < 32 for c in remote_url):
+    if parts.scheme != "https" or not netguard.safe_link(remote_url) or len(remote_url) > 500:
         raise Invalid.at("remote_url", "Give the post's address on the platform "
                                        "(https://...).")
     publication = get_publication(session=session, workspace_id=workspace_id,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from planner.dbtypes import UTCDateTime
 from planner.publishing.claiming import RECONCILE, DbClock, Job, cached_text, write_transaction
 from planner.publishing.config import DispatchConfig
-from publishers import PublishError, PublishResult
+from publishers import PublishError, PublishResult, netguard
 
 _host = socket.gethostname()
 
@@ -189,8 +189,8 @@ class Recorder:
         """``published`` with the remote id and URL, and the Attempt closed, in one write."""
         detail = f"remote id {result.remote_id}"[:2000]
         params = {"pid": job.publication_id, "aid": job.attempt_id, "from_status": from_status,
-                  "rid": result.remote_id[:200], "url": result.url[:500], "outcome": outcome,
-                  "detail": detail, "worker": worker_id()}
+                  "rid": result.remote_id[:200], "url": _storable_link(result.url),
+                  "outcome": outcome, "detail": detail, "worker": worker_id()}
         now = self.clock.now()
         published = self._PUBLISHED.format(now=now)
         if self.single_statements:
@@ -290,3 +290,9 @@ class Recorder:
             conn.execute(text("INSERT INTO notification (workspace_id, user_id, text, "
                               f"created_at) VALUES (:ws, :user, :text, {self.clock.now()})"),
                          {"ws": job.workspace_id, "user": user, "text": message})
+
+
+def _storable_link(url: str) -> str:
+    """The platform's link to the post, kept only when it is safe to show as a link (https,
+    or http to a loopback fake): a platform's answer is untrusted and ends up in an href."""
+    return netguard.safe_link(url) if len(url) <= 500 else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from planner.errors import Invalid
 from planner.models import Role
 from planner.publishing import overview as publishing
 from planner.publishing.metrics import render_metrics
+from planner.settings import get_settings
 from planner.team import notifications
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import is_htmx, render
@@ -107,7 +109,15 @@ async def publication_action(request: Request, publication_id: int, action: str,
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(session: SessionDep) -> PlainTextResponse:
-    """Prometheus text format: due, in flight, published, failed, unknown, lateness."""
+def metrics(request: Request, session: SessionDep) -> Response:
+    """Prometheus text format: due, in flight, published, failed, unknown, lateness.
+
+    The figures count every workspace: only a scraper with POISE_METRICS_TOKEN (as a Bearer
+    token) gets them; without the setting the address does not exist."""
+    expected = get_settings().metrics_token
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(
+            sent.strip().encode(), expected.encode()):
+        return Response(status_code=404)
     return PlainTextResponse(render_metrics(session),
                              media_type="text/plain; version=0.0.4; charset=utf-8")

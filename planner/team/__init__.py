@@ -7,7 +7,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 
 from __future__ import annotations
 
-from planner.team import audit, notifications, users, workspaces
+from planner.team import audit, notifications, sessions, users, workspaces
 from planner.team.notifications import unread_count
 from planner.team.users import has_role
 
@@ -15,6 +15,7 @@ __all__ = [
     "audit",
     "has_role",
     "notifications",
+    "sessions",
     "unread_count",
     "users",
     "workspaces",

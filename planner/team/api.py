@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from planner import accounts
@@ -139,3 +139,24 @@ def create_prompt_template(body: PromptTemplateIn, session: SessionDep,
         actor_id=member.user_id, data=workspaces.PromptTemplateInput(**body.model_dump()),
         now=utcnow())
     return _template_out(template)
+
+
+@router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204,
+               responses=WRITE_ERRORS, tags=["members"])
+def remove_member(user_id: int, session: SessionDep,
+                  member: Member = require_api(Role.admin)) -> Response:
+    """Take a person out of the workspace (admins). The last admin stays."""
+    users.remove_member(session=session, workspace=member.workspace, user_id=user_id,
+                        actor_id=member.user_id)
+    return Response(status_code=204)
+
+
+@router.post("/workspaces/{workspace_id}/members/{user_id}/deactivate", status_code=204,
+             responses=WRITE_ERRORS, tags=["members"])
+def deactivate_member(user_id: int, session: SessionDep,
+                      member: Member = require_api(Role.admin)) -> Response:
+    """Deactivate a member (admins): every login ends and their API tokens stop working.
+    Only for people who work in no workspace the admin does not run."""
+    users.deactivate_member(session=session, workspace=member.workspace, user_id=user_id,
+                            actor_id=member.user_id)
+    return Response(status_code=204)

@@ -8,6 +8,7 @@ API tokens (everyone).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from planner.db import utcnow
-from planner.errors import Invalid, PlannerError
+from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Role
 from planner.team import users, workspaces
 from planner.web.deps import Member, SessionDep, UserDep, require
@@ -39,9 +40,10 @@ def workspace_home(slug: str, member: Member = require(Role.viewer)) -> Response
 
 
 @router.get("/w/{slug}/settings")
-def settings_page(request: Request, session: SessionDep,
+def settings_page(request: Request, session: SessionDep, notice: str = "",
                   member: Member = require(Role.viewer)) -> Response:
-    return render(request, "settings/index.html", _settings_context(session, member))
+    return render(request, "settings/index.html",
+                  {**_settings_context(session, member), "notice": notice[:200]})
 
 
 @router.post("/w/{slug}/settings/tokens")
@@ -148,6 +150,24 @@ def delete_prompt_template(request: Request, template_id: int, session: SessionD
                              "used it keep their prompt.")
 
 
+@router.post("/w/{slug}/settings/members/{user_id}/{action}")
+def change_member(request: Request, user_id: int, action: str, session: SessionDep,
+                  member: Member = require(Role.admin)) -> Response:
+    """Remove a member from the workspace, or deactivate them (admins)."""
+    if action == "remove":
+        users.remove_member(session=session, workspace=member.workspace, user_id=user_id,
+                            actor_id=member.user_id)
+        notice = "Removed from the workspace."
+    elif action == "deactivate":
+        users.deactivate_member(session=session, workspace=member.workspace, user_id=user_id,
+                                actor_id=member.user_id)
+        notice = "Deactivated: their logins ended and their API tokens stopped working."
+    else:
+        raise NotFound("There is nothing at this address.")
+    return RedirectResponse(f"/w/{member.workspace.slug}/settings?{urlencode({'notice': notice})}"
+                            "#members", status_code=303)
+
+
 def _field_errors(error: PlannerError | None) -> dict[str, str]:
     if error is None:
         return {}
@@ -177,4 +197,6 @@ def _settings_context(session: SessionDep, member: Member, *,
         "prompts_errors": _field_errors(prompts_error), "prompts_error": prompts_error,
         "prompts_editing": prompts_editing, "prompts_entered": prompts_entered,
         "prompts_notice": prompts_notice,
+        "members": users.members_of(session=session, workspace_id=member.workspace_id)
+        if member.can(Role.admin) else [],
     }

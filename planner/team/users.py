@@ -11,9 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from planner.db import utcnow
-from planner.errors import Conflict, Invalid, NotFound
+from planner.errors import Conflict, Forbidden, Invalid, NotFound
 from planner.models import ROLE_RANK, ApiToken, Membership, Role, User, Workspace
-from planner.team import audit
+from planner.team import audit, sessions
 
 _hasher = PasswordHasher()
 # A valid hash to verify against when the e-mail is unknown, so that a wrong e-mail and a
@@ -149,3 +149,78 @@ def revoke_api_token(*, session: Session, user: User, token_id: int) -> ApiToken
 def tokens_of(*, session: Session, user: User) -> list[ApiToken]:
     return list(session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
                              .order_by(col(ApiToken.created_at).desc())).all())
+
+
+# --- ending access (issue 13) ---------------------------------------------------------------
+
+def set_password(*, session: Session, user: User, password: str,
+                 actor_id: int | None, keep_session: str = "") -> None:
+    """A new password; every login of the user ends (but ``keep_session``, the browser that
+    changed it)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid.at("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    user.password_hash = hash_password(password)
+    ended = sessions.end_all(session=session, user_id=user.id or 0, now=utcnow(),
+                             except_token=keep_session)
+    audit.record(session=session, action="user.password_changed", entity="user",
+                 entity_id=user.id, actor_id=actor_id, workspace_id=None,
+                 after={"sessions_ended": ended})
+
+
+def set_active(*, session: Session, user: User, active: bool, actor_id: int | None) -> None:
+    """Deactivate (every login ends, API tokens stop working) or reactivate a user."""
+    if user.is_active == active:
+        return
+    user.is_active = active
+    ended = 0 if active else sessions.end_all(session=session, user_id=user.id or 0,
+                                              now=utcnow())
+    audit.record(session=session, action="user.activated" if active else "user.deactivated",
+                 entity="user", entity_id=user.id, actor_id=actor_id, workspace_id=None,
+                 after={"sessions_ended": ended})
+
+
+def remove_member(*, session: Session, workspace: Workspace, user_id: int,
+                  actor_id: int | None) -> None:
+    """Take a person out of a workspace. The last admin stays: someone must run it."""
+    membership = session.exec(select(Membership).where(
+        Membership.workspace_id == workspace.id, Membership.user_id == user_id)).first()
+    if membership is None:
+        raise NotFound("This person is not a member of the workspace.")
+    if membership.role == Role.admin:
+        admins = session.exec(select(Membership).where(
+            Membership.workspace_id == workspace.id, Membership.role == Role.admin)).all()
+        if len(admins) <= 1:
+            raise Conflict("This is the workspace's last admin; make someone else admin "
+                           "first.")
+    before = {"user_id": user_id, "role": str(membership.role)}
+    session.delete(membership)
+    session.flush()
+    audit.record(session=session, action="membership.removed", entity="membership",
+                 entity_id=membership.id, actor_id=actor_id, workspace_id=workspace.id,
+                 before=before)
+
+
+def members_of(*, session: Session, workspace_id: int) -> list[tuple[User, Role]]:
+    rows = session.exec(select(User, Membership.role).join(
+        Membership, col(Membership.user_id) == col(User.id)).where(
+        Membership.workspace_id == workspace_id).order_by(col(User.email))).all()
+    return [(user, Role(role)) for user, role in rows]
+
+
+def deactivate_member(*, session: Session, workspace: Workspace, user_id: int,
+                      actor_id: int) -> User:
+    """A workspace admin deactivates a member: only one who belongs to no workspace the admin
+    does not run (a person elsewhere is that workspace's to decide), and never themselves."""
+    if user_id == actor_id:
+        raise Conflict("You cannot deactivate yourself; ask another admin.")
+    user = session.get(User, user_id)
+    theirs = {ws.id for ws, _ in workspaces_of(session=session, user_id=user_id)}
+    if user is None or workspace.id not in theirs:
+        raise NotFound("This person is not a member of the workspace.")
+    run_by_actor = {ws.id for ws, role in workspaces_of(session=session, user_id=actor_id)
+                    if role == Role.admin}
+    if not theirs <= run_by_actor:
+        raise Forbidden("This person also works in a workspace you do not administer; ask "
+                        "the operator to deactivate them (python main.py deactivate).")
+    set_active(session=session, user=user, active=False, actor_id=actor_id)
+    return user

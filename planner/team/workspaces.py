@@ -22,17 +22,25 @@ def slugify(name: str) -> str:
 
 
 def check_timezone(name: str) -> str:
+    shown = repr(name) if len(name) <= 64 else "(a name too long to be one)"
     try:
+        if len(name) > 64:  # the longest IANA name is 32; a long one made ZoneInfo raise OSError
+            raise ValueError(name)
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid.at("timezone", f"Unknown time zone {name!r}; use an IANA name like "
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Invalid.at("timezone", f"Unknown time zone {shown}; use an IANA name like "
                          "Europe/Warsaw.") from None
     return name
 
 
+def clean_name(name: str) -> str:
+    """One line: a newline in a workspace name broke the iCal feed for good."""
+    return " ".join(name.split())
+
+
 def create_workspace(*, session: Session, name: str, timezone: str,
                      actor_id: int | None = None) -> Workspace:
-    name = name.strip()
+    name = clean_name(name)
     if not name:
         raise Invalid.at("name", "A workspace needs a name.")
     base = slugify(name)
@@ -102,7 +110,7 @@ def update_settings(*, session: Session, workspace: Workspace, role: Role, actor
     if not has_role(role, Role.admin):
         raise Forbidden("Only admins can change the workspace settings.")
     problems: list[FieldProblem] = []
-    name = data.name.strip() if data.name is not None else None
+    name = clean_name(data.name) if data.name is not None else None
     if name is not None and not name:
         problems.append(FieldProblem(("name",), "A workspace needs a name."))
     elif name is not None and len(name) > 120:
@@ -258,3 +266,12 @@ def delete_prompt_template(*, session: Session, workspace_id: int, role: Role, a
     audit.record(session=session, action="prompt_template.deleted", entity="prompt_template",
                  entity_id=template_id, actor_id=actor_id, workspace_id=workspace_id,
                  before=before)
+
+
+def rotate_feed_secret(*, session: Session, workspace: Workspace, actor_id: int) -> str:
+    """A new calendar-feed address; the old one stops working at once (a leaked feed URL)."""
+    workspace.feed_secret = secrets.token_urlsafe(24)
+    session.add(workspace)
+    audit.record(session=session, action="workspace.feed_rotated", entity="workspace",
+                 entity_id=workspace.id, actor_id=actor_id, workspace_id=workspace.id)
+    return workspace.feed_secret

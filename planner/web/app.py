@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from planner.settings import PROJECT_ROOT, Settings, get_settings
-from planner.web import errors
+from planner.web import errors, guards
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +21,62 @@ API tokens) sent as `Authorization: Bearer <token>`. Errors are RFC 9457 problem
 (`application/problem+json`) with an `errors` list of `{loc, field, msg}` for invalid input."""
 
 
+class PoiseApp(FastAPI):
+    """FastAPI with the body limit and the security headers outside everything else, so even
+    the error middleware's answers carry the headers."""
+
+    media_max_bytes = 8 * 1024 * 1024
+    hsts = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return guards.SecurityHeaders(
+            guards.BodyLimit(inner, media_max_bytes=self.media_max_bytes), hsts=self.hsts)
+
+
+class ServerTiming:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+                message["headers"] = [*message.get("headers", []),
+                                      (b"server-timing", took.encode())]
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Poise", version="0.1.0", description=API_DESCRIPTION,
+    app = PoiseApp(title="Poise", version="0.1.0", description=API_DESCRIPTION,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
     app.add_middleware(
         SessionMiddleware, secret_key=settings.effective_secret_key(),
-        session_cookie="poise_session", same_site="lax", https_only=settings.secure_cookies,
+        session_cookie="poise_session", same_site="lax", https_only=settings.cookies_secure,
         max_age=int(timedelta(days=14).total_seconds()),
     )
+    app.media_max_bytes = settings.media_max_bytes
+    app.hsts = settings.public_base_url.startswith("https://")
     errors.install(app)
 
-    @app.middleware("http")
-    async def server_timing(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Server time per response, for operators' dev tools and for bench/.
-        started = time.perf_counter()
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-        return response
+    # Server time per response, for operators' dev tools and for bench/. Plain ASGI, not
+    # @app.middleware: that one reads the body in a task group, which wraps the body
+    # limit's 413 in an ExceptionGroup that FastAPI then reports as a 400.
+    app.add_middleware(ServerTiming)
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
     # Uploaded images, public by design: Instagram and Threads fetch a post's image by URL.
     # Names are random UUIDs under the workspace id, so they cannot be guessed or listed.
+    # Created up front: without it every /media address answered 500.
+    settings.media_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     app.mount("/media", StaticFiles(directory=str(settings.media_dir), check_dir=False),
               name="media")
     for router in _routers():

@@ -14,7 +14,7 @@ from planner.db import get_engine, session_scope
 from planner.errors import Forbidden, NotAuthenticated, Unavailable
 from planner.models import ROLE_RANK, Role, User, Workspace
 from planner.team import users, workspaces
-from planner.web.security import SAFE_METHODS, session_user_id
+from planner.web.security import SAFE_METHODS, session_user
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -46,9 +46,8 @@ class LoginRequired(NotAuthenticated):
 
 
 def current_user(request: Request, session: SessionDep) -> User:
-    uid, expired = session_user_id(request)
-    user = session.get(User, uid) if uid is not None else None
-    if user is None or not user.is_active:
+    user, expired = session_user(request, session)
+    if user is None:
         raise LoginRequired(expired=expired)
     request.state.user = user
     request.state.memberships = users.workspaces_of(session=session, user_id=user.id or 0)

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from planner.errors import FieldProblem, PlannerError
@@ -70,12 +71,20 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed"}
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
     detail = {404: "There is nothing at this address.",
               405: "This address does not accept that kind of request."}.get(
         exc.status_code, str(exc.detail))
     return problem_response(request, status=exc.status_code,
                             title=titles.get(exc.status_code, "Error"), detail=detail)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> Response:
+    """A number no column can hold (an id above 2**63, a year 10000): the input is wrong."""
+    log.info("out-of-range input on %s %s: %s", request.method, request.url.path,
+             exc.__class__.__name__)
+    return problem_response(request, status=422, title="Invalid input",
+                            detail="A number or date in the request is out of range.")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -89,4 +98,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PlannerError, _planner_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)  # PostgreSQL: integer out of range
     app.add_exception_handler(Exception, _unexpected_error)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from planner.settings import PROJECT_ROOT
+from publishers import netguard
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 HTMX_VERSION = "2.0.11"  # vendored from the npm package htmx.org into static/js/htmx.min.js
@@ -27,6 +28,8 @@ def _local(value: datetime | None, zone: str, fmt: str = "%a %d %b %Y, %H:%M") -
 
 
 templates.env.filters["local"] = _local
+# Every URL that came from outside (a platform's answer) goes through this before an href.
+templates.env.filters["safe_link"] = netguard.safe_link
 
 
 def is_htmx(request: Request) -> bool:

@@ -1,20 +1,25 @@
 """Sessions, CSRF and the current user: the one place where identity is established.
 
-Browser requests carry a signed session cookie (Starlette's SessionMiddleware) with the user id
-and the time of last activity; the API uses Bearer tokens and never cookies, so CSRF checks
-apply to every unsafe browser request and to no API request.
+Browser requests carry a signed session cookie (Starlette's SessionMiddleware) holding an
+opaque session token and the CSRF token; the session itself lives on the server
+(``planner.team.sessions``), so it can be ended. The API uses Bearer tokens and never
+cookies, so CSRF checks apply to every unsafe browser request and to no API request.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
+from datetime import timedelta
 
 from fastapi import Request
+from sqlmodel import Session
 
+from planner.db import get_engine, utcnow
 from planner.errors import Forbidden
+from planner.models import User
 from planner.settings import get_settings
+from planner.team import sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -46,27 +51,43 @@ async def csrf_protect(request: Request) -> None:
                         "and try again.")
 
 
-def log_in(request: Request, user_id: int) -> None:
-    request.session.clear()  # a fresh session (and CSRF token) on every login
-    request.session["uid"] = user_id
-    request.session["seen"] = int(time.time())
+def log_in(request: Request, session: Session, user_id: int) -> None:
+    """A fresh session (and CSRF token) on every login, recorded on the server."""
+    token = sessions.start(session=session, user_id=user_id, now=utcnow(),
+                           user_agent=request.headers.get("user-agent", ""))
+    request.session.clear()
+    request.session["sid"] = token
 
 
-def log_out(request: Request) -> None:
+def log_out(request: Request, session: Session) -> None:
+    sessions.end(session=session, token=str(request.session.get("sid") or ""), now=utcnow())
     request.session.clear()
 
 
-def session_user_id(request: Request) -> tuple[int | None, bool]:
-    """(user id, expired?) from the session cookie, refreshing its idle timer."""
-    uid = request.session.get("uid")
-    if uid is None:
-        return None, False
-    seen = int(request.session.get("seen", 0))
-    max_idle = get_settings().session_max_age_hours * 3600
-    now = int(time.time())
-    if now - seen > max_idle:
-        request.session.clear()
-        return None, True
-    if now - seen > 60:  # avoid rewriting the cookie on every request
-        request.session["seen"] = now
-    return int(uid), False
+def session_token(request: Request) -> str:
+    return str(request.session.get("sid") or "")
+
+
+def session_user(request: Request, session: Session) -> tuple[User | None, bool]:
+    """(user, expired?) for the request's cookie, moving the session's idle timer.
+
+    The cookie alone proves nothing: the server-side row must exist and live, so a logged-out
+    or replayed cookie is refused."""
+    settings = get_settings()
+    now = utcnow()
+    found = sessions.find(session=session, token=session_token(request), now=now,
+                          idle=timedelta(hours=settings.session_max_age_hours),
+                          absolute=timedelta(hours=settings.session_absolute_hours))
+    if found.user is None:
+        if found.expired or request.session.get("uid") is not None:
+            request.session.clear()  # an ended session, or a cookie from before sessions
+        return None, found.expired
+    if found.row is not None and now - found.row.last_seen_at > sessions.TOUCH_EVERY:
+        if request.method in SAFE_METHODS:
+            # A reading request holds no write lock: its own short write, so the idle timer
+            # moves without turning the page view into a write transaction.
+            with get_engine().begin() as conn:
+                conn.execute(sessions.touch_statement(found.row.id, now))
+        else:
+            found.row.last_seen_at = now
+    return found.user, False

@@ -110,3 +110,13 @@ document.addEventListener("click", function (event) {
   });
   document.addEventListener("htmx:afterSwap", showLocalImage);
 })();
+
+// Behaviour that used to sit in inline handlers: the Content-Security-Policy forbids those.
+document.addEventListener("change", function (event) {
+  const select = event.target.closest && event.target.closest("select[data-workspace-switch]");
+  if (select && select.value) location.href = "/w/" + encodeURIComponent(select.value);
+});
+document.addEventListener("submit", function (event) {
+  const form = event.target.closest && event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});

@@ -109,7 +109,7 @@ def test_whatsapp_number_and_signing_in_again_after_a_refusal(page, server, own_
     row.locator("button:has-text('Test connection')").click()
     page.wait_for_selector(f"tr#{row_id} [data-account-status]:has-text('needs reconnect')")
     rows_before = page.locator("table.accounts tbody tr").count()
-    row.locator("a:has-text('Sign in again with Mastodon')").click()
+    row.locator("button:has-text('Sign in again with Mastodon')").click()
     page.wait_for_selector("p.notice:has-text('Reconnected')")
 
     page.reload()  # what was saved

@@ -52,3 +52,15 @@ def test_credentials_encrypted_at_rest(world, engine):
         assert "secret-token-123" not in account.credentials_enc
         assert decrypt_credentials(account.credentials_enc) == {"access_token":
                                                                 "secret-token-123"}
+
+
+def test_secure_cookies_follow_an_https_public_url(monkeypatch):
+    from planner.settings import Settings
+
+    monkeypatch.setenv("POISE_PUBLIC_BASE_URL", "https://poise.example")
+    assert Settings().cookies_secure is True
+    monkeypatch.setenv("POISE_SECURE_COOKIES", "false")
+    assert Settings().cookies_secure is False
+    monkeypatch.delenv("POISE_SECURE_COOKIES")
+    monkeypatch.setenv("POISE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    assert Settings().cookies_secure is False

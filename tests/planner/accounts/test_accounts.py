@@ -1,9 +1,10 @@
 """Connecting accounts against the loopback fake platforms: credentials, OAuth, status."""
 
 import base64
+import re
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import pytest
 import requests
@@ -252,8 +253,17 @@ def meta_app(monkeypatch):
     settings_module.get_settings.cache_clear()
 
 
+def _start_oauth(c, start_url):
+    """POST the start of a flow (with the page's CSRF token), as the Accounts page does."""
+    parts = urlsplit(start_url)
+    slug = parts.path.split("/")[2]
+    fields = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    fields["csrf_token"] = page_csrf(c, f"/w/{slug}/accounts")
+    return c.post(parts.path, data=fields, follow_redirects=False)
+
+
 def _follow_oauth(c, start_url):
-    r = c.get(start_url, follow_redirects=False)
+    r = _start_oauth(c, start_url)
     assert r.status_code == 303, r.text
     authorize = r.headers["location"]
     consent = requests.get(authorize, allow_redirects=False, timeout=5)
@@ -335,19 +345,18 @@ class TestOAuth:
         monkeypatch.setenv("POISE_LINKEDIN_CLIENT_ID", "li-client")
         get_settings.cache_clear()
         c = make_client("manager@acme.test")
-        r = c.get(f"/w/{world.slug}/accounts/oauth/linkedin")
+        r = _start_oauth(c, f"/w/{world.slug}/accounts/oauth/linkedin")
         assert r.status_code == 422 and "POISE_LINKEDIN_CLIENT_SECRET" in r.text
 
     def test_forged_state_is_refused(self, world, make_client, fake):
         c = make_client("manager@acme.test")
-        c.get(f"/w/{world.slug}/accounts/oauth/mastodon?api_base={fake.base_url}",
-              follow_redirects=False)
+        _start_oauth(c, f"/w/{world.slug}/accounts/oauth/mastodon?api_base={fake.base_url}")
         r = c.get("/oauth/callback/mastodon?code=abc&state=forged")
         assert r.status_code == 422 and "expired or was not started here" in r.text
 
     def test_x_without_client_id_says_what_to_do(self, world, make_client):
         c = make_client("manager@acme.test")
-        r = c.get(f"/w/{world.slug}/accounts/oauth/x")
+        r = _start_oauth(c, f"/w/{world.slug}/accounts/oauth/x")
         assert r.status_code == 422 and "client id" in r.text
 
 
@@ -454,8 +463,7 @@ class TestConnectWithMeta:
     def test_the_app_secret_never_rides_in_the_session_cookie(self, world, make_client, fake,
                                                                meta_app):
         c = make_client("manager@acme.test")
-        r = c.get(f"/w/{world.slug}/accounts/oauth/facebook?api_base={fake.base_url}",
-                  follow_redirects=False)
+        r = _start_oauth(c, f"/w/{world.slug}/accounts/oauth/facebook?api_base={fake.base_url}")
         assert r.status_code == 303
         signed = c.cookies["poise_session"]  # base64 JSON, signed but readable
         payload = base64.b64decode(signed.split(".")[0] + "==")
@@ -463,7 +471,7 @@ class TestConnectWithMeta:
 
     def test_without_the_app_settings_it_says_which(self, world, make_client):
         c = make_client("manager@acme.test")
-        r = c.get(f"/w/{world.slug}/accounts/oauth/instagram")
+        r = _start_oauth(c, f"/w/{world.slug}/accounts/oauth/instagram")
         assert r.status_code == 422 and "POISE_META_APP_ID" in r.text
 
     def test_page_offers_connect_with_meta(self, world, make_client):
@@ -686,7 +694,8 @@ class TestReconnectForm:
         for name in ("access_token", "refresh_token", "client_id", "client_secret"):
             assert f'name="cred_{name}"' in sets[1]
         assert "consumer_key" not in sets[1]
-        assert f"/accounts/oauth/x?api_base={quote(fake.base_url, safe='')}" in row
+        assert f'action="/w/{world.slug}/accounts/oauth/x"' in row
+        assert f'name="api_base" value="{fake.base_url}"' in row
 
     def test_x_moves_from_oauth1_keys_to_oauth2_tokens(self, world, make_client, fake):
         account_id = _needing_reconnect(world, "x", {**X_OAUTH1, "access_token": "revoked"},
@@ -773,8 +782,11 @@ class TestReconnectWithOAuth:
         c = make_client("manager@acme.test")
         page = c.get(f"/w/{world.slug}/accounts").text
         row = page.split(f'id="account-{account_id}"')[1].split("</tr>")[0]
-        start = row.split('data-reconnect-oauth href="')[1].split('"')[0].replace("&amp;", "&")
-        _, r = _follow_oauth(c, start)
+        form = row.split('data-reconnect-oauth')[0].rsplit("<form", 1)[1]
+        action = form.split('action="')[1].split('"')[0]
+        fields = dict(re.findall(r'name="(api_base|pick)" value="([^"]*)"',
+                                 row.split("data-reconnect-oauth")[1].split("</form>")[0]))
+        _, r = _follow_oauth(c, f"{action}?{urlencode(fields)}")
         assert r.status_code == 303, r.text
         assert "Reconnected" in unquote_plus(r.headers["location"])
         [account] = _accounts_of(world, platform, fake.base_url)

@@ -159,6 +159,16 @@ class TestReplies:
             assert contact.status == ContactStatus.talking
         assert fake.sent == [("/2/dm_conversations/with/555/messages", {"text": "Hello!"})]
 
+    def test_no_lock_is_held_while_the_platform_answers(self, engine, conv, fake):
+        """The hook runs after every read and before the platform sees anything."""
+        _, result = _dm(engine, conv, "hi", sender="555")
+        seen: list[int] = []
+        with session_scope(engine) as s:
+            msg = inbox.send_message(session=s, contact=s.get(Contact, result.contact.id),
+                                     account=s.get(Account, conv.x), text="Hello!",
+                                     before_network=lambda: seen.append(len(fake.sent)))
+        assert seen == [0] and msg.delivery == "sent" and len(fake.sent) == 1
+
     def test_instagram_reply_goes_through_the_graph_send_api(self, engine, conv, fake):
         _, result = _dm(engine, conv, "hi", sender="IGSID-9", account="ig")
         with session_scope(engine) as s:

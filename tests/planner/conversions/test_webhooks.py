@@ -212,3 +212,30 @@ def test_a_shop_sale_with_the_landing_visitor_id_is_credited_to_the_click(engine
         rows = {k: f for k, _, f in report.rows(model, "channel")}
         assert (rows[str(conv.x)].sessions, rows[str(conv.x)].contacts,
                 rows[str(conv.x)].sales) == (1, 1, 1)
+
+
+class TestHookAnswersTellNothing:
+    def test_unknown_slug_answers_like_a_bad_signature(self, client, conv, engine):
+        secret = _shop_secret(engine, conv)
+        bad = _shop_post(client, conv, secret, SALE, signature="v1,AAAA")
+        stamp = int(time.time())
+        unknown = client.post("/hooks/no-such-workspace/shop", content=json.dumps(SALE),
+                              headers={"webhook-id": "m", "webhook-timestamp": str(stamp),
+                                       "webhook-signature": sign(secret, "m", stamp,
+                                                                 json.dumps(SALE)),
+                                       "content-type": "application/json"})
+        assert (bad.status_code, bad.json()) == (unknown.status_code, unknown.json())
+        meta_bad = client.post(f"/hooks/{conv.slug}/meta", content=b"{}")
+        meta_unknown = client.post("/hooks/no-such-workspace/meta", content=b"{}")
+        assert (meta_bad.status_code, meta_bad.json()) == (meta_unknown.status_code,
+                                                           meta_unknown.json())
+
+    def test_signed_invalid_utf8_is_a_400_not_a_500(self, client, conv, engine):
+        secret = _shop_secret(engine, conv)
+        raw = b'{"type": "sale", "data": {"order_id": "\xff\xfe"}}'
+        stamp = int(time.time())
+        r = client.post(f"/hooks/{conv.slug}/shop", content=raw, headers={
+            "webhook-id": "m", "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(secret, "m", stamp, raw),
+            "content-type": "application/json"})
+        assert r.status_code == 400

@@ -57,6 +57,25 @@ class TestTokens:
 
 
 class TestPosts:
+    def test_text_longer_than_any_platform_takes_is_refused(self, api, world):
+        r = api("POST", f"/workspaces/{world.workspace_id}/posts", json={
+            "text": "a" * 63_207, "account_ids": [world.account_id]})
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["text"]
+        r = api("POST", f"/workspaces/{world.workspace_id}/posts", json={
+            "text": "a" * 63_206, "account_ids": [world.account_id]})
+        assert r.status_code == 201
+
+    def test_a_javascript_remote_url_is_not_served_as_a_link(self, api, world):
+        from planner.models import Publication
+        r = api("POST", f"/workspaces/{world.workspace_id}/posts", json={
+            "text": "hi", "account_ids": [world.account_id]})
+        post_id = r.json()["id"]
+        with session_scope() as s:
+            pub = s.exec(select(Publication).where(Publication.post_id == post_id)).one()
+            pub.remote_url = "javascript:alert(document.domain)//"
+        r = api("GET", f"/workspaces/{world.workspace_id}/posts/{post_id}")
+        assert r.json()["publications"][0]["remote_url"] == ""
+
     def test_create_submit_approve_and_read(self, api, world):
         r = api("POST", f"/workspaces/{world.workspace_id}/posts", json={
             "text": "Tip: check tyre pressure weekly", "account_ids": [world.account_id],

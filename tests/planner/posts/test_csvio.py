@@ -82,10 +82,34 @@ def test_export_round_trips_through_import(world, engine):
         csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
         ws = s.get(Workspace, world.workspace_id)
         exported = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1), days=31)
-    assert "2026-12-01 09:00,@acme@bikes.social,Round trip,care" in exported
+    # A handle starts with @, a formula to a spreadsheet: exported behind an apostrophe.
+    assert "2026-12-01 09:00,'@acme@bikes.social,Round trip,care" in exported
     with session_scope(engine) as s:
         again = csvio.import_csv(session=s, actor=actor(s, world), raw=exported, now=NOW)
     assert again.created == 1
+
+
+def test_export_neutralises_formulas_and_import_takes_them_back(world, engine):
+    hostile = ['=HYPERLINK("https://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)"]
+    with session_scope(engine) as s:
+        for text in hostile:
+            posts.create_post(session=s, actor=actor(s, world), now=NOW, data=posts.PostInput(
+                text=text, account_ids=[world.account_id], scheduled_local="2026-12-02T10:00"))
+        ws = s.get(Workspace, world.workspace_id)
+        exported = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1), days=31)
+    cells = [row[2] for row in csv.reader(io.StringIO(exported))][1:]
+    assert cells and all(c.startswith("'") for c in cells), cells
+    with session_scope(engine) as s:
+        csvio.import_csv(session=s, actor=actor(s, world), raw=exported, now=NOW)
+    with session_scope(engine) as s:  # the originals and their imported copies, alike
+        assert sorted(p.text for p in s.exec(select(Post))) == sorted(hostile * 2)
+
+
+@pytest.mark.parametrize(("cell", "shown"), [
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("-3", "-3"), ("-0.25", "-0.25"), ("plain", "plain")])
+def test_neutralise(cell, shown):
+    from planner.csvcells import neutralise, restore
+    assert neutralise(cell) == shown and restore(shown) == cell
 
 
 def test_ical_feed(world, engine):
@@ -173,7 +197,7 @@ class TestExportRoundTrip:
                                        days=31)
         rows = list(csv.DictReader(io.StringIO(december)))
         assert len(rows) == 1  # one row per post, not one per account
-        assert rows[0]["accounts"] == "@acme@bikes.social;acme.bsky.social"
+        assert rows[0]["accounts"] == "'@acme@bikes.social;acme.bsky.social"  # no formula
         assert rows[0]["platform"] == "mastodon;bluesky" and rows[0]["status"] == "draft"
         folds = {r["text"]: r["fold"] for r in csv.DictReader(io.StringIO(october))}
         assert folds == {"Second 02:30": "1", "First 02:15": "0"}
@@ -194,7 +218,7 @@ class TestExportRoundTrip:
                                         days=31, filters=calendar.Filters(account_id=bsky.id))
         rows = list(csv.DictReader(io.StringIO(exported)))
         assert [(r["text"], r["accounts"]) for r in rows] == [
-            ("Both", "@acme@bikes.social;acme.bsky.social")]
+            ("Both", "'@acme@bikes.social;acme.bsky.social")]
 
     def test_cancelled_posts_and_removed_accounts_are_left_out(self, world, engine):
         raw = ("local_time,accounts,text\n"
@@ -215,7 +239,7 @@ class TestExportRoundTrip:
             exported = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1),
                                         days=31)
         rows = list(csv.DictReader(io.StringIO(exported)))
-        assert [(r["text"], r["accounts"]) for r in rows] == [("Keep", "@acme@bikes.social")]
+        assert [(r["text"], r["accounts"]) for r in rows] == [("Keep", "'@acme@bikes.social")]
 
 
 def _essentials(s, post):

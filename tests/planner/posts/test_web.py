@@ -197,6 +197,27 @@ def test_quadrant_colours_have_one_source():
         assert f"--q-{quadrant.value}: {quadrant.colour}" in css
 
 
+def test_a_leaked_feed_address_can_be_replaced(world, make_client, engine):
+    from planner.models import Workspace
+
+    with session_scope(engine) as s:
+        old = s.get(Workspace, world.workspace_id).feed_secret
+    c = make_client("manager@acme.test")
+    r = c.post(f"/w/{world.slug}/calendar/feed/rotate",
+               data={"csrf_token": page_csrf(c, f"/w/{world.slug}/calendar")},
+               follow_redirects=False)
+    assert r.status_code == 303
+    with session_scope(engine) as s:
+        new = s.get(Workspace, world.workspace_id).feed_secret
+    assert new != old
+    assert c.get(f"/feeds/{old}.ics").status_code == 404
+    assert c.get(f"/feeds/{new}.ics").status_code == 200
+    viewer = make_client("viewer@acme.test")
+    r = viewer.post(f"/w/{world.slug}/calendar/feed/rotate",
+                    data={"csrf_token": page_csrf(viewer, f"/w/{world.slug}/calendar")})
+    assert r.status_code == 403
+
+
 def test_ical_feed_behind_secret_url(world, make_client, engine):
     from planner.models import Workspace
 

@@ -84,9 +84,21 @@ def test_sending_cannot_be_cancelled(world, engine, make_client):
     assert r.status_code == 409
 
 
-def test_metrics_prometheus_text(world, engine, client):
+def test_metrics_needs_its_token(world, client, monkeypatch):
+    from planner.settings import get_settings
+    assert client.get("/metrics").status_code == 404  # off without the setting
+    monkeypatch.setenv("POISE_METRICS_TOKEN", "scrape-me")
+    get_settings.cache_clear()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+
+
+def test_metrics_prometheus_text(world, engine, client, monkeypatch):
+    from planner.settings import get_settings
+    monkeypatch.setenv("POISE_METRICS_TOKEN", "scrape-me")
+    get_settings.cache_clear()
     publication_in(engine, world, PublicationStatus.failed)
-    r = client.get("/metrics")
+    r = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     lines = [line for line in r.text.splitlines() if line and not line.startswith("#")]
     names = {line.split()[0] for line in lines}

@@ -154,6 +154,11 @@ class TestActions:
             with pytest.raises(Invalid):
                 publishing.mark_published(session=s, workspace_id=world["ws"],
                                           publication_id=second, remote_url="nope")
+            for hostile in ("javascript:alert(1)//https://", "http://social.test/@one/1",
+                            "data:text/html,x"):
+                with pytest.raises(Invalid):
+                    publishing.mark_published(session=s, workspace_id=world["ws"],
+                                              publication_id=second, remote_url=hostile)
             marked = publishing.mark_published(session=s, workspace_id=world["ws"],
                                                publication_id=second,
                                                remote_url="https://social.test/@one/1")
