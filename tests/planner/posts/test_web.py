@@ -416,7 +416,9 @@ class TestComposerVariantsAndPrompts:
                          "dm_keyword": "RIDE", "dm_product_url": "https://shop.test/ride",
                          "dm_call_to_action": "DM us RIDE to book a test ride"})
         assert "DM us RIDE to book a test ride" in r.text
-        assert "utm_campaign=poise" in r.text
+        # The product link goes out as the tracked short link; before its code exists, a
+        # placeholder of the same length stands in, so the count does not move later.
+        assert "/r/xxxxxxxxx" in r.text and "utm_campaign" not in r.text
         r = c.post(f"/w/{world.slug}/posts", data=_form(
             c, world, dm_keyword="RIDE", dm_product_url="https://shop.test/ride",
             dm_call_to_action="DM us RIDE to book a test ride"), follow_redirects=False)
