@@ -139,12 +139,12 @@ class TestCalendarSlotsImport:
         assert r.status_code == 422
 
     def test_import_all_or_nothing(self, api, world):
-        good = ("local_time,accounts,text,tags\n2026-12-01 09:00,@acme@bikes.social,One,learn\n"
-                "2026-12-02 09:00,@acme@bikes.social,Two,try;share\n")
+        good = ("local_time,accounts,text,tags\n2027-12-01 09:00,@acme@bikes.social,One,learn\n"
+                "2027-12-02 09:00,@acme@bikes.social,Two,try;share\n")
         r = api("POST", f"/workspaces/{world.workspace_id}/import", content=good.encode(),
                 headers={"content-type": "text/csv"})
         assert r.json() == {"created": 2, "submitted": 0}
-        bad = good + "2026-12-03 09:00,@nobody,Three,fun\n"
+        bad = good + "2027-12-03 09:00,@nobody,Three,fun\n"
         r = api("POST", f"/workspaces/{world.workspace_id}/import", content=bad.encode(),
                 headers={"content-type": "text/csv"})
         assert r.status_code == 422
