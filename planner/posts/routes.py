@@ -67,6 +67,7 @@ def form_to_input(form: FormData) -> posts.PostInput:
         dm_call_to_action=str(form.get("dm_call_to_action") or ""),
         scheduled_local=str(form.get("scheduled_local") or "") if when == "time" else "",
         fold=_int_or_none(form.get("fold")), add_to_queue=when == "queue",
+        publish_now=when == "now",
         remove_media=form.get("remove_media") == "1")
 
 
@@ -289,11 +290,12 @@ def _after_save(request: Request, member: Member, post: Post) -> Response:
 
 @router.get("/w/{slug}/posts/{post_id}")
 def edit_post(request: Request, post_id: int, session: SessionDep, saved: int = 0,
-              member: Member = require(Role.viewer)) -> Response:
+              duplicated: int = 0, member: Member = require(Role.viewer)) -> Response:
     post = posts.get_post(session=session, workspace_id=member.workspace_id, post_id=post_id)
     data = posts.input_from_post(session=session, post=post)
     context = composer_context(session, member, data, post=post)
     context.update(_post_extras(session, post, saved=bool(saved)))
+    context["duplicated"] = duplicated
     context["over_limit"] = [item["account"].handle for item in context["previews"]
                              if item["preview"].count.over]
     return render(request, "posts/compose.html", context)
@@ -314,7 +316,14 @@ def _post_extras(session: SessionDep, post: Post, *, saved: bool) -> dict[str, A
         publications=[p for p in publications if p.status not in posts.SETTLED]
     ) if post.status == PostStatus.in_review else []
     zone = session.get(Workspace, post.workspace_id)
+    names = {a.id: a for a in accounts.list_accounts(session=session,
+                                                     workspace_id=post.workspace_id)}
+    shown = [{"publication": p, "account": names.get(p.account_id)} for p in publications
+             if p.status != "cancelled"]
     return {"reviews": reviews, "saved": saved, "publications": publications,
+            "per_account": shown, "outcome": posts.publication_outcome(publications),
+            "locked": any(p.status not in posts.UNSENT and p.status != "cancelled"
+                          for p in publications),
             "impacts": impacts, "deletable": post.status in posts.DELETABLE,
             "local_when": posts.local_time_of(post, zone.timezone if zone else
                                               post.scheduled_tz)}
