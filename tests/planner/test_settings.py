@@ -52,3 +52,14 @@ def test_credentials_encrypted_at_rest(world, engine):
         assert "secret-token-123" not in account.credentials_enc
         assert decrypt_credentials(account.credentials_enc) == {"access_token":
                                                                 "secret-token-123"}
+
+
+def test_public_base_url_follows_the_served_address(monkeypatch):
+    """Issue 14: links in published posts must reach the port Poise really listens on."""
+    monkeypatch.delenv("POISE_PUBLIC_BASE_URL", raising=False)
+    assert Settings(_env_file=None, port=8100).public_base_url == "http://127.0.0.1:8100"
+    assert Settings(_env_file=None, host="::1", port=8100).public_base_url == \
+        "http://[::1]:8100"
+    assert Settings(_env_file=None, port=8100,
+                    public_base_url="https://poise.example").public_base_url == \
+        "https://poise.example"
