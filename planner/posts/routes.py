@@ -243,6 +243,7 @@ def _previews(member: Member, data: posts.PostInput, all_accounts: list[Account]
             continue
         warning = _cap_warning(session, member, account, data, post) if session else ""
         result.append({"account": account, "preview": shown, "cap_warning": warning,
+                       "placeholder": "/r/" + textrules.PLACEHOLDER_CODE,
                        "variant": bool((data.variants.get(account.id or 0) or "").strip())})
     return result
 

@@ -181,7 +181,7 @@ def test_past_time_refused_at_the_field_on_save_and_on_drag(browser, truth_serve
     assert page.input_value("textarea[name=text]") == "Too late for this one"
     assert page.input_value(f"textarea[name=variant_{ids['mastodon']}]") == \
         "My own Mastodon words"
-    assert "24-hour clock" in page.locator(".time-hint").first.inner_text()
+    assert "Local time in Europe/Warsaw" in page.locator(".time-hint").first.inner_text()
     _shot(page, "composer-past-time")
     # Saved for tomorrow instead, then dragged onto yesterday in the calendar.
     tomorrow = date.today() + timedelta(days=1)

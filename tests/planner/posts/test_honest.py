@@ -91,7 +91,7 @@ class TestPastTimes:
         assert r.status_code == 422
         field = r.text.split('name="scheduled_local"', 1)[1]
         assert PAST_WORDS in field.split("</fieldset>", 1)[0]
-        assert "24-hour clock" in r.text  # the one format hint
+        assert "Local time in Europe/Warsaw, the workspace" in r.text  # the one format hint
 
 
 class TestPublishNow:
