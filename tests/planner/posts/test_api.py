@@ -177,6 +177,18 @@ class TestPostLifecycle:
         r = api("POST", f"{base}/withdraw", json={"version": 3})
         assert r.status_code == 409 and "cannot be withdrawn" in r.json()["detail"]
 
+    def test_past_time_and_publish_now(self, api, world):
+        r = api("POST", f"/workspaces/{world.workspace_id}/posts",
+                json={"text": "Late", "account_ids": [world.account_id],
+                      "scheduled_local": "2020-01-01T09:00"})
+        assert r.status_code == 422
+        [error] = r.json()["errors"]
+        assert "That time has passed in" in error["msg"] and "Publish now" in error["msg"]
+        post = _post(api, world, tags=["learn"], publish_now=True)
+        base = f"/workspaces/{world.workspace_id}/posts/{post['id']}"
+        r = api("POST", f"{base}/publish-now", json={"version": 1})
+        assert r.status_code == 200 and r.json()["status"] == "in_review"
+
     def test_delete_a_draft_and_refuse_a_live_post(self, api, world):
         draft = _post(api, world)
         path = f"/workspaces/{world.workspace_id}/posts/{draft['id']}"
