@@ -203,3 +203,25 @@ class TestOutcome:
         assert outcome(P.published, P.failed) == "partly_published"
         assert outcome(P.failed) == "failed"
         assert outcome(P.published, P.needs_review) == "needs_person"
+
+
+def test_approve_is_disabled_while_a_target_is_over_its_limit(world, make_client, engine):
+    from planner import accounts
+
+    with session_scope(engine) as s:
+        bsky = accounts.create_account(session=s, workspace_id=world.workspace_id,
+                                       platform="bluesky", handle="acme.bsky.social").id
+        # 290 graphemes fit Bluesky's 300 as typed, but not with the link as it is sent.
+        post = make(s, world, when=local(timedelta(days=3)), link="https://shop.example/x")
+        posts.update_post(session=s, actor=actor(s, world, "manager@acme.test"),
+                          post_id=post.id, expected_version=1, now=datetime.now(UTC),
+                          data=posts.PostInput(text="a" * 290, account_ids=[bsky],
+                                               tags=["learn"], link="https://shop.example/x",
+                                               scheduled_local=local(timedelta(days=3))))
+        post.status = PostStatus.in_review  # as if Bluesky's rules changed after submit
+        post_id = post.id
+    page = make_client("lead@acme.test").get(f"/w/{world.slug}/posts/{post_id}")
+    assert "Too long for acme.bsky.social as it will be sent" in page.text
+    assert '<button type="button" class="primary" disabled aria-disabled="true">Approve' \
+        in page.text
+    assert f'action="/w/{world.slug}/posts/{post_id}/approve"' not in page.text
