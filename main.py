@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -98,6 +99,13 @@ def serve(
     from planner.web.app import create_app
 
     _setup_logging()
+    # The address given here is the one served: tracked links, feed and image URLs follow
+    # it unless POISE_PUBLIC_BASE_URL says otherwise (the worker in this process too).
+    if host:
+        os.environ["POISE_HOST"] = host
+    if port:
+        os.environ["POISE_PORT"] = str(port)
+    get_settings.cache_clear()
     settings = get_settings()
     _migrate_or_exit(settings.effective_database_url)
     fake = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, false
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
@@ -209,6 +209,8 @@ class Post(PostBase, table=True):
     scheduled_at: datetime | None = _ts()
     scheduled_local: str = Field(default="", max_length=19)  # "YYYY-MM-DDTHH:MM" as chosen
     scheduled_tz: str = Field(default="", max_length=64)
+    # issue 14: "Publish now": goes out as soon as it is approved, whatever time it shows.
+    publish_asap: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     version: int = 1
     created_at: datetime = _created()
     updated_at: datetime = _created()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from publishers import netguard
@@ -83,8 +84,8 @@ class Settings(BaseSettings):
                                                   "extra is installed, else the lexicon.")
     demo_platform_port: int = Field(8009, description="Loopback port of the fake social "
                                     "platforms that `serve --demo` starts for demo accounts.")
-    public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL used in "
-                                 "tracked links and feed URLs.")
+    public_base_url: str = Field("", description="Base URL used in tracked links, feed URLs "
+                                 "and image URLs; empty: the address `serve` listens on.")
     allowed_private_hosts: str = Field("", description="Comma-separated host names (or IPs) "
                                        "on private networks that accounts, webhooks and OAuth "
                                        "may reach, e.g. a company Mastodon; every other "
@@ -112,6 +113,19 @@ class Settings(BaseSettings):
             raise ValueError(f"POISE_LINKEDIN_VERSION must be YYYYMM (e.g. {LINKEDIN_DEFAULT}),"
                              f" not {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _served_address(self) -> Settings:
+        """Without an explicit public address, links point where Poise is served, so a post
+        never carries a link to a port nobody listens on."""
+        if not self.public_base_url.strip():
+            host = self.host
+            if host in ("0.0.0.0", "::", ""):  # noqa: S104 - every interface: name the machine
+                host = socket.gethostname()
+            elif ":" in host:  # an IPv6 literal
+                host = f"[{host}]"
+            self.public_base_url = f"http://{host}:{self.port}"
+        return self
 
     @field_validator("default_timezone")
     @classmethod

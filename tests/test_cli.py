@@ -48,9 +48,9 @@ class TestImport:
     def test_imports_with_progress_and_a_summary(self, brand, engine, tmp_path):
         path = tmp_path / "cal.csv"
         path.write_text("local_time,accounts,text,submit\n"
-                        "2026-12-01 09:00,@acme@bikes.social;acme.bsky.social,First,\n"
-                        "2026-12-02 09:00,acme.bsky.social,Second,\n"
-                        "2026-12-03 09:00,@acme@bikes.social,Third,\n")
+                        "2027-12-01 09:00,@acme@bikes.social;acme.bsky.social,First,\n"
+                        "2027-12-02 09:00,acme.bsky.social,Second,\n"
+                        "2027-12-03 09:00,@acme@bikes.social,Third,\n")
         result = _import(path, brand)
         assert result.exit_code == 0, result.output
         assert "Checking and importing rows" in result.output
@@ -61,8 +61,8 @@ class TestImport:
     def test_lists_every_problem_and_imports_nothing(self, brand, engine, tmp_path):
         path = tmp_path / "bad.csv"
         path.write_text("local_time,accounts,text,tags\n"
-                        "2026-12-01 09:00,@acme@bikes.social,Fine,learn\n"
-                        "2026-12-02 09:00,@nobody,Who?,\n"
+                        "2027-12-01 09:00,@acme@bikes.social,Fine,learn\n"
+                        "2027-12-02 09:00,@nobody,Who?,\n"
                         "2027-03-28 02:30,@acme@bikes.social,In the gap,fun\n")
         result = _import(path, brand)
         assert result.exit_code == 1
@@ -75,7 +75,7 @@ class TestImport:
 
     def test_a_non_utf8_file_gets_one_clear_message(self, brand, engine, tmp_path):
         path = tmp_path / "excel.csv"
-        path.write_bytes("local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,"
+        path.write_bytes("local_time,accounts,text\n2027-12-01 09:00,@acme@bikes.social,"
                          "Zażółć\n".encode("cp1250"))
         result = _import(path, brand)
         assert result.exit_code == 1
@@ -95,17 +95,17 @@ class TestImport:
 def test_export_writes_the_import_format(brand, engine, tmp_path):
     source = tmp_path / "cal.csv"
     source.write_text("local_time,accounts,text,fold\n"
-                      "2026-12-01 09:00,@acme@bikes.social;acme.bsky.social,Both,\n")
+                      "2027-12-01 09:00,@acme@bikes.social;acme.bsky.social,Both,\n")
     assert _import(source, brand).exit_code == 0
     out = tmp_path / "out.csv"
-    result = runner.invoke(main.app, ["export", "--workspace", brand, "--start", "2026-12-01",
+    result = runner.invoke(main.app, ["export", "--workspace", brand, "--start", "2027-12-01",
                                       "--days", "31", "--output", str(out)], env=WIDE)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["local_time"], r["accounts"], r["text"]) for r in rows] == [
-        ("2026-12-01 09:00", "'@acme@bikes.social;acme.bsky.social", "Both")]  # no formula
+        ("2027-12-01 09:00", "'@acme@bikes.social;acme.bsky.social", "Both")]  # no formula
     stdout = runner.invoke(main.app, ["export", "--workspace", brand, "--start",
-                                      "2026-12-01"], env=WIDE)
+                                      "2027-12-01"], env=WIDE)
     assert stdout.exit_code == 0 and "Both" in stdout.output
     bad = runner.invoke(main.app, ["export", "--workspace", brand, "--start", "December"],
                         env=WIDE)

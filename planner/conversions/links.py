@@ -55,8 +55,11 @@ def is_bot(user_agent: str | None, method: str = "GET") -> bool:
     return bool(_BOT_RE.search(user_agent))
 
 
+CODE_LENGTH = 9  # the composer counts a same-length placeholder before the code exists
+
+
 def new_code() -> str:
-    return secrets.token_urlsafe(7)[:9]  # 9 URL-safe characters, 54 random bits
+    return secrets.token_urlsafe(7)[:CODE_LENGTH]  # 9 URL-safe characters, 54 random bits
 
 
 def new_visitor_id() -> str:

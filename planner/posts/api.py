@@ -40,6 +40,7 @@ class PostIn(BaseModel):
     fold: int | None = Field(None, description="0/1: which of a repeated wall time (DST)")
     add_to_queue: bool = Field(False, description="Take the next queue slot that every "
                                "target account has and that is free on all of them")
+    publish_now: bool = Field(False, description="Publish as soon as approved (no time)")
 
     def to_input(self) -> posts.PostInput:
         return posts.PostInput(**self.model_dump())
@@ -169,7 +170,7 @@ def update_post(post_id: int, body: PostUpdateIn, session: SessionDep,
 
 def _workflow(name: str, summary: str) -> None:
     service = {"submit": posts.submit_for_review, "withdraw": posts.back_to_draft,
-               "cancel": posts.cancel}[name]
+               "cancel": posts.cancel, "publish-now": posts.publish_now}[name]
 
     def endpoint(post_id: int, body: VersionIn, session: SessionDep,
                  member: Member = require_api(Role.manager)) -> PostOut:
@@ -198,6 +199,8 @@ def approve_post(post_id: int, body: ApproveIn, session: SessionDep,
 
 _workflow("withdraw", "Take a post back to draft")
 _workflow("cancel", "Cancel every unsent publication of a post")
+_workflow("publish-now", "Publish as soon as approved: an approved post is due now, a draft "
+          "goes to review")
 
 
 @router.post("/posts/{post_id}/request-changes", response_model=PostOut,

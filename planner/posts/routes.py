@@ -18,15 +18,13 @@ from planner import accounts, balance, posts
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Account, Post, PostStatus, Role, Workspace
-from planner.posts import calendar, media
+from planner.posts import calendar, media, textrules
 from planner.posts.schedule import AmbiguousLocalTime, parse_local
-from planner.posts.textrules import account_ref, content_for
 from planner.settings import get_settings
 from planner.team import workspaces
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import is_htmx, render
 from planner.web.security import csrf_protect
-from publishers.dm import Preview, preview
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -69,6 +67,7 @@ def form_to_input(form: FormData) -> posts.PostInput:
         dm_call_to_action=str(form.get("dm_call_to_action") or ""),
         scheduled_local=str(form.get("scheduled_local") or "") if when == "time" else "",
         fold=_int_or_none(form.get("fold")), add_to_queue=when == "queue",
+        publish_now=when == "now",
         remove_media=form.get("remove_media") == "1")
 
 
@@ -220,11 +219,6 @@ def _cap_warning(session: SessionDep, member: Member, account: Account, data: po
             f"is {cap}. Followers do not like being flooded.")
 
 
-def _preview(draft: Post, account: Account, text: str, utm_campaign: str) -> Preview:
-    content = content_for(draft, None, utm_campaign=utm_campaign, text=text)
-    return preview(content, account_ref(account))
-
-
 def _previews(member: Member, data: posts.PostInput, all_accounts: list[Account],
               post: Post | None, *, session: SessionDep | None = None
               ) -> list[dict[str, Any]]:
@@ -235,16 +229,21 @@ def _previews(member: Member, data: posts.PostInput, all_accounts: list[Account]
                  dm_product_url=data.dm_product_url.strip(), dm_prefill=data.dm_prefill.strip(),
                  dm_call_to_action=" ".join(data.dm_call_to_action.split()))
     chosen = [a for a in all_accounts if a.id in data.account_ids]
+    sent = {p.account_id: p for p in posts.publications_of(session=session, post_id=post.id)
+            } if post is not None and post.id and session is not None else {}
     result = []
     for account in chosen:
         text = data.variants.get(account.id or 0) or data.text
         try:
-            shown = _preview(draft, account, text, member.workspace.utm_campaign)
+            shown = textrules.as_sent(post=draft, publication=sent.get(account.id or 0),
+                                      account=account, text=text, session=session,
+                                      utm_campaign=member.workspace.utm_campaign)
         except Exception:  # a preview must never break the composer
             log.exception("preview failed for account %s", account.id)
             continue
         warning = _cap_warning(session, member, account, data, post) if session else ""
         result.append({"account": account, "preview": shown, "cap_warning": warning,
+                       "placeholder": "/r/" + textrules.PLACEHOLDER_CODE,
                        "variant": bool((data.variants.get(account.id or 0) or "").strip())})
     return result
 
@@ -292,11 +291,14 @@ def _after_save(request: Request, member: Member, post: Post) -> Response:
 
 @router.get("/w/{slug}/posts/{post_id}")
 def edit_post(request: Request, post_id: int, session: SessionDep, saved: int = 0,
-              member: Member = require(Role.viewer)) -> Response:
+              duplicated: int = 0, member: Member = require(Role.viewer)) -> Response:
     post = posts.get_post(session=session, workspace_id=member.workspace_id, post_id=post_id)
     data = posts.input_from_post(session=session, post=post)
     context = composer_context(session, member, data, post=post)
     context.update(_post_extras(session, post, saved=bool(saved)))
+    context["duplicated"] = duplicated
+    context["over_limit"] = [item["account"].handle for item in context["previews"]
+                             if item["preview"].count.over]
     return render(request, "posts/compose.html", context)
 
 
@@ -315,7 +317,14 @@ def _post_extras(session: SessionDep, post: Post, *, saved: bool) -> dict[str, A
         publications=[p for p in publications if p.status not in posts.SETTLED]
     ) if post.status == PostStatus.in_review else []
     zone = session.get(Workspace, post.workspace_id)
+    names = {a.id: a for a in accounts.list_accounts(session=session,
+                                                     workspace_id=post.workspace_id)}
+    shown = [{"publication": p, "account": names.get(p.account_id)} for p in publications
+             if p.status != "cancelled"]
     return {"reviews": reviews, "saved": saved, "publications": publications,
+            "per_account": shown, "outcome": posts.publication_outcome(publications),
+            "locked": any(p.status not in posts.UNSENT and p.status != "cancelled"
+                          for p in publications),
             "impacts": impacts, "deletable": post.status in posts.DELETABLE,
             "local_when": posts.local_time_of(post, zone.timezone if zone else
                                               post.scheduled_tz)}
@@ -367,7 +376,7 @@ async def compose_preview(request: Request, session: SessionDep,
     pending = str(form.get("pending_media") or "")
     return render(request, "posts/_previews.html", {
         "previews": _previews(member, data, all_accounts, post, session=session),
-        "platform_names": accounts.PLATFORMS,
+        "platform_names": accounts.PLATFORMS, "oob": True,
         "image_url": image_url(member, data, post, pending if MEDIA_NAME.match(pending) else "")})
 
 

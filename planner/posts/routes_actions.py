@@ -27,6 +27,7 @@ ACTIONS = {
     "approve": (Role.brand_lead, posts.approve),
     "withdraw": (Role.manager, posts.back_to_draft),
     "cancel": (Role.manager, posts.cancel),
+    "publish-now": (Role.manager, posts.publish_now),
 }
 
 
@@ -68,6 +69,12 @@ async def post_action(request: Request, post_id: int, action: str, session: Sess
                                     fold=_int_or_none(form.get("fold")), now=now)
         except Invalid as exc:  # a time that does not exist, or happens twice: ask again
             return _ask_again(request, session, member, post_id, target, back, exc)
+    elif action == "duplicate":
+        copy = posts.duplicate(session=session, actor=actor, post_id=post_id, now=now)
+        target_url = f"/w/{member.workspace.slug}/posts/{copy.id}?duplicated={post_id}"
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target_url})
+        return RedirectResponse(target_url, status_code=303)
     elif action == "delete":
         posts.delete_post(session=session, actor=actor, post_id=post_id)
         target_url = f"/w/{member.workspace.slug}/calendar"

@@ -60,6 +60,7 @@ class PostInput:
     scheduled_local: str = ""  # "YYYY-MM-DDTHH:MM" in the workspace's zone; empty = unscheduled
     fold: int | None = None  # for a wall time that happens twice: 0 first, 1 second
     add_to_queue: bool = False
+    publish_now: bool = False  # "as soon as approved": the time is the moment of approval
     media_path: str = ""  # a newly stored image; empty keeps the post's current one
     media_mime: str = ""
     remove_media: bool = False
@@ -100,6 +101,35 @@ def get_post(*, session: Session, workspace_id: int, post_id: int) -> Post:
 def publications_of(*, session: Session, post_id: int) -> list[Publication]:
     return list(session.exec(select(Publication).where(Publication.post_id == post_id)
                              .order_by(col(Publication.account_id))).all())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str  # published | partly_published | failed | needs_person | sending | "" (not yet)
+    label: str
+
+
+def publication_outcome(publications: Sequence[Publication]) -> Outcome:
+    """What happened to a post, in words, from its publications (cancelled ones left out)."""
+    live = [p for p in publications if p.status != PublicationStatus.cancelled]
+    done = [p for p in live if p.status == PublicationStatus.published]
+    person = [p for p in live if p.status in (PublicationStatus.needs_review,
+                                             PublicationStatus.unknown)]
+    failed = [p for p in live if p.status in (PublicationStatus.failed,
+                                             PublicationStatus.missed)]
+    moving = [p for p in live if p.status in (PublicationStatus.sending,
+                                             PublicationStatus.retry_wait)]
+    if not live or not (done or person or failed or moving):
+        return Outcome("", "")
+    if person:
+        return Outcome("needs_person", "Needs a person: check whether it went out")
+    if done and len(done) == len(live):
+        return Outcome("published", "Published")
+    if done:
+        return Outcome("partly_published", f"Partly published ({len(done)} of {len(live)})")
+    if failed and not moving:
+        return Outcome("failed", "Failed")
+    return Outcome("sending", "Being published")
 
 
 def review_queue(*, session: Session, workspace_id: int) -> list[Post]:
@@ -153,6 +183,8 @@ def _check_url(value: str, field_name: str) -> str:
 def _resolve_time(session: Session, actor: Actor, data: PostInput, accounts: list[Account],
                   now: datetime, post_id: int | None = None) -> tuple[datetime | None, str]:
     zone = actor.workspace.timezone
+    if data.publish_now:
+        return now, schedule.to_local(now, zone).strftime(schedule.LOCAL_FORMAT)
     if data.add_to_queue:
         instant = schedule.next_common_free_slot(session=session, accounts=accounts,
                                                  zone_name=zone, after=now,
@@ -162,7 +194,19 @@ def _resolve_time(session: Session, actor: Actor, data: PostInput, accounts: lis
         return None, ""
     local = schedule.parse_local(data.scheduled_local)
     instant = schedule.to_utc(local, zone, fold=data.fold)
+    refuse_past(instant, zone=zone, now=now)
     return instant, local.strftime(schedule.LOCAL_FORMAT)
+
+
+def refuse_past(instant: datetime, *, zone: str, now: datetime,
+                field_name: str = "scheduled_local") -> None:
+    """A time before the current minute cannot be kept: say so at the time field."""
+    if instant < now.replace(second=0, microsecond=0):
+        raise Invalid.at(field_name, past_time_message(zone))
+
+
+def past_time_message(zone: str) -> str:
+    return f"That time has passed in {zone}; pick a later one or Publish now."
 
 
 def content_problems(*, post: Post, publications: Sequence[Publication],
@@ -199,6 +243,14 @@ def _bump_version(session: Session, post: Post, expected: int) -> None:
 
 def _locked_publications(publications: Sequence[Publication]) -> list[Publication]:
     return [p for p in publications if p.status in IN_FLIGHT]
+
+
+def refuse_if_sent(publications: Sequence[Publication], what: str) -> None:
+    """Once anything went out (or may have), the post is a record: refuse to change it."""
+    if any(p.status not in UNSENT and p.status != PublicationStatus.cancelled
+           for p in publications):
+        raise Conflict(f"This post has already gone out (or been tried) on some account, so it "
+                       f"cannot be {what}. Duplicate it to post something similar.")
 
 
 def _refuse_if_sending(publications: Sequence[Publication], what: str) -> None:
@@ -286,6 +338,7 @@ def _apply(post: Post, data: PostInput, scheduled_at: datetime | None, scheduled
     post.scheduled_at = scheduled_at
     post.scheduled_local = scheduled_local
     post.scheduled_tz = actor.workspace.timezone if scheduled_at else ""
+    post.publish_asap = data.publish_now
 
 
 def _sync_publications(session: Session, post: Post, accounts: list[Account],
@@ -338,6 +391,7 @@ def update_post(*, session: Session, actor: Actor, post_id: int, expected_versio
         raise Conflict(f"A {post.status.replace('_', ' ')} post cannot be edited.")
     publications = publications_of(session=session, post_id=post.id or 0)
     _refuse_if_sending(publications, "edited")
+    refuse_if_sent(publications, "edited")
     before = snapshot(post, publications)
     accounts = _accounts_for(session, actor.workspace_id, data.account_ids)
     scheduled_at, scheduled_local = _resolve_time(session, actor, data, accounts, now,
@@ -378,7 +432,7 @@ def input_from_post(*, session: Session, post: Post) -> PostInput:
         link=post.link, tags=[t for t in post.tags.split(",") if t], tag_source=post.tag_source,
         dm_keyword=post.dm_keyword, dm_product_url=post.dm_product_url,
         dm_prefill=post.dm_prefill, dm_call_to_action=post.dm_call_to_action,
-        scheduled_local=local_time_of(post, zone),
+        scheduled_local=local_time_of(post, zone), publish_now=post.publish_asap,
         fold=schedule.fold_of(post.scheduled_at, zone) if post.scheduled_at else None)
 
 

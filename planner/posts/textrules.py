@@ -1,20 +1,33 @@
-"""The bridge from planner rows to the publishers' text rules and previews.
+"""One rendering of a post as it will be sent to each account.
 
-The composer's live counters, the Review page previews and the checks before submit and
-approval all call these, so what a person sees counted is what is validated and sent.
+``as_sent`` is the single answer to "what does this account receive?": the per-account text
+variant, the tracked short link ``/r/<code>`` in place of each product link (or, before the
+code exists, a placeholder of exactly the same length, so the count does not move when the
+code is made), and the DM call to action. The composer's live counters, the post page and
+Review previews, the checks at save, submit, approve, move, CSV import and the API, and the
+dispatcher (``content_for`` with the real codes, planner.publishing.outgoing) all use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlmodel import Session, col, select
+
 from planner.accounts import account_ref
+from planner.conversions import links
 from planner.models import Account, Post, Publication
+from planner.models_conversions import TrackedLink
 from planner.settings import get_settings
 from publishers import Content, DmPrompt, MediaFile
 from publishers.dm import Preview, preview, text_problems
 from publishers.validation import upload_problems
+
+# A tracked link's code before the claim creates it: as long as every real code, and made of
+# the same kind of characters, so every platform's counting rule weighs it the same.
+PLACEHOLDER_CODE = "x" * links.CODE_LENGTH
 
 
 def content_for(post: Post, publication: Publication | None = None, *,
@@ -47,14 +60,55 @@ def content_for(post: Post, publication: Publication | None = None, *,
                    tracked_links=tracked_links)
 
 
+def trackable_urls(post: Post) -> list[str]:
+    """The URLs that go out as tracked short links (the same rule as the dispatcher's)."""
+    urls = [url.strip() for url in (post.link, post.dm_product_url)
+            if url and url.strip().lower().startswith(("http://", "https://"))]
+    return list(dict.fromkeys(urls))
+
+
+def planned_links(post: Post, existing: Iterable[tuple[str, str]] = ()
+                  ) -> tuple[tuple[str, str], ...]:
+    """(URL, short link) for each trackable URL: the real code where one exists, else the
+    placeholder of the same length."""
+    known = dict(existing)
+    return tuple((url, known.get(url) or links.short_url(PLACEHOLDER_CODE))
+                 for url in trackable_urls(post))
+
+
+def existing_links(session: Session | None, publication: Publication | None
+                   ) -> list[tuple[str, str]]:
+    """The short links already made for a publication (after its first claim)."""
+    if session is None or publication is None or publication.id is None:
+        return []
+    rows = session.exec(select(TrackedLink.url, TrackedLink.code).where(
+        col(TrackedLink.publication_id) == publication.id)).all()
+    return [(url, links.short_url(code)) for url, code in rows]
+
+
+def as_sent(*, post: Post, publication: Publication | None, account: Account,
+            utm_campaign: str = "", text: str | None = None,
+            session: Session | None = None) -> Preview:
+    """The post as ``account`` will receive it: final text, its count, its problems.
+
+    ``text`` overrides the stored text (the composer's unsaved main text or variant).
+    """
+    tracked = planned_links(post, existing_links(session, publication))
+    content = content_for(post, publication, utm_campaign=utm_campaign, text=text,
+                          tracked_links=tracked)
+    return preview(content, account_ref(account))
+
+
 def preview_for(*, post: Post, publication: Publication | None, account: Account,
-                utm_campaign: str = "", text: str | None = None) -> Preview:
-    return preview(content_for(post, publication, utm_campaign=utm_campaign, text=text),
-                   account_ref(account))
+                utm_campaign: str = "", text: str | None = None,
+                session: Session | None = None) -> Preview:
+    return as_sent(post=post, publication=publication, account=account,
+                   utm_campaign=utm_campaign, text=text, session=session)
 
 
 def problems_for(*, post: Post, publication: Publication, account: Account) -> list[str]:
     """Text and media problems for one account, before approval (no network)."""
-    content = content_for(post, publication, media_dir=get_settings().media_dir)
+    content = content_for(post, publication, media_dir=get_settings().media_dir,
+                          tracked_links=planned_links(post))
     ref = account_ref(account)
     return [p.message for p in (*text_problems(content, ref), *upload_problems(content, ref))]

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from planner import balance
 from planner.errors import Conflict, Invalid
 from planner.models import Account, Post, PostStatus, Publication, PublicationStatus, Review, Role
+from planner.posts import schedule
 from planner.posts.service import (
     EDITABLE,
     SETTLED,
@@ -26,8 +27,12 @@ from planner.posts.service import (
     _require,
     _update_unsent,
     content_problems,
+    create_post,
     get_post,
+    input_from_post,
+    past_time_message,
     publications_of,
+    refuse_if_sent,
     snapshot,
 )
 from planner.team import audit
@@ -52,6 +57,7 @@ def submit_for_review(*, session: Session, actor: Actor, post_id: int, expected_
     _require(actor, Role.manager)
     post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
     _check_content(session, post)
+    _refuse_past(post, now)
     post, publications, before = _transition(
         session=session, actor=actor, post_id=post_id, expected_version=expected_version,
         allowed_from={PostStatus.draft, PostStatus.changes_requested}, to=PostStatus.in_review,
@@ -95,17 +101,17 @@ def approve(*, session: Session, actor: Actor, post_id: int, expected_version: i
                                              post=post, publications=live)
         if warnings:
             raise BalanceConfirmationNeeded(warnings)
-    if post.scheduled_at is not None and post.scheduled_at < now:
-        raise Invalid.at("scheduled_local", "The scheduled time has passed; move the post to "
-                         "a future time before approving it.")
+    _refuse_past(post, now)
     post, publications, before = _transition(
         session=session, actor=actor, post_id=post_id, expected_version=expected_version,
         allowed_from={PostStatus.in_review}, to=PostStatus.approved, action="post.approved",
         now=now, verb="approved")
+    if post.publish_asap:  # "Publish now": the approval is the moment it goes
+        _schedule_now(session, post, now)
     for publication in publications:
         if publication.status not in SETTLED:
             _update_unsent(session, publication, status=PublicationStatus.pending,
-                           due_at=post.scheduled_at)
+                           scheduled_at=post.scheduled_at, due_at=post.scheduled_at)
     if post.tag_source == "suggested":
         post.tag_source = "confirmed"  # a reviewer accepted the suggested tags
     session.add(Review(post_id=post.id or 0, reviewer_id=actor.user_id, decision="approved",
@@ -142,6 +148,7 @@ def back_to_draft(*, session: Session, actor: Actor, post_id: int, expected_vers
         allowed_from={PostStatus.in_review, PostStatus.changes_requested, PostStatus.approved},
         to=PostStatus.draft, action="post.withdrawn", now=now, verb="withdrawn")
     _refuse_if_sending(publications, "withdrawn")
+    refuse_if_sent(publications, "taken back to draft")
     for publication in publications:
         if publication.status not in SETTLED:
             _update_unsent(session, publication, status=PublicationStatus.pending, due_at=None)
@@ -206,3 +213,64 @@ def delete_post(*, session: Session, actor: Actor, post_id: int) -> None:
                        "post, so it cannot be deleted; cancel it instead.") from None
     audit.record(session=session, action="post.deleted", entity="post", entity_id=post_id,
                  actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before)
+
+
+def _refuse_past(post: Post, now: datetime) -> None:
+    """A fixed time that has passed stops submit and approval; "Publish now" has none."""
+    if post.publish_asap or post.scheduled_at is None:
+        return
+    if post.scheduled_at < now.replace(second=0, microsecond=0):
+        raise Invalid.at("scheduled_local", past_time_message(post.scheduled_tz or "UTC"))
+
+
+def _schedule_now(session: Session, post: Post, now: datetime) -> None:
+    zone = post.scheduled_tz or "UTC"
+    post.scheduled_at = now
+    post.scheduled_local = schedule.to_local(now, zone).strftime(schedule.LOCAL_FORMAT)
+    post.scheduled_tz = zone
+
+
+def publish_now(*, session: Session, actor: Actor, post_id: int, expected_version: int,
+                now: datetime) -> Post:
+    """Send as soon as approved: an approved post becomes due now; a draft goes to review
+    marked "publish now"; one in review goes out the moment it is approved."""
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    if post.status not in EDITABLE:
+        raise Conflict(f"This post is {post.status.replace('_', ' ')}, so it cannot be "
+                       "published now.")
+    publications = publications_of(session=session, post_id=post_id)
+    _refuse_if_sending(publications, "changed")
+    refuse_if_sent(publications, "published again")
+    before = snapshot(post, publications)
+    if post.status in (PostStatus.draft, PostStatus.changes_requested):
+        _check_content(session, post)
+    _bump_version(session, post, expected_version)
+    post.publish_asap = True
+    post.scheduled_tz = actor.workspace.timezone
+    _schedule_now(session, post, now)
+    if post.status in (PostStatus.draft, PostStatus.changes_requested):
+        post.status = PostStatus.in_review
+        post.submitted_at = now
+    due = now if post.status == PostStatus.approved else None
+    for publication in publications:
+        if publication.status not in SETTLED:
+            _update_unsent(session, publication, status=PublicationStatus.pending,
+                           scheduled_at=now, due_at=due)
+    post.updated_at = now
+    audit.record(session=session, action="post.publish_now", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
+                 after=snapshot(post, publications))
+    return post
+
+
+def duplicate(*, session: Session, actor: Actor, post_id: int, now: datetime) -> Post:
+    """A copy as a new draft: same text, variants, link, image, tags, DM prompt and accounts;
+    the time is kept only when it is still ahead."""
+    original = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    data = input_from_post(session=session, post=original)
+    data.publish_now = False
+    data.media_path, data.media_mime = original.media_path, original.media_mime
+    if original.scheduled_at is None or original.scheduled_at < now or original.publish_asap:
+        data.scheduled_local, data.fold = "", None
+    return create_post(session=session, actor=actor, data=data, now=now)

@@ -64,3 +64,14 @@ def test_secure_cookies_follow_an_https_public_url(monkeypatch):
     monkeypatch.delenv("POISE_SECURE_COOKIES")
     monkeypatch.setenv("POISE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     assert Settings().cookies_secure is False
+
+
+def test_public_base_url_follows_the_served_address(monkeypatch):
+    """Issue 14: links in published posts must reach the port Poise really listens on."""
+    monkeypatch.delenv("POISE_PUBLIC_BASE_URL", raising=False)
+    assert Settings(_env_file=None, port=8100).public_base_url == "http://127.0.0.1:8100"
+    assert Settings(_env_file=None, host="::1", port=8100).public_base_url == \
+        "http://[::1]:8100"
+    assert Settings(_env_file=None, port=8100,
+                    public_base_url="https://poise.example").public_base_url == \
+        "https://poise.example"

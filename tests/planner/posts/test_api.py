@@ -158,12 +158,12 @@ class TestCalendarSlotsImport:
         assert r.status_code == 422
 
     def test_import_all_or_nothing(self, api, world):
-        good = ("local_time,accounts,text,tags\n2026-12-01 09:00,@acme@bikes.social,One,learn\n"
-                "2026-12-02 09:00,@acme@bikes.social,Two,try;share\n")
+        good = ("local_time,accounts,text,tags\n2027-12-01 09:00,@acme@bikes.social,One,learn\n"
+                "2027-12-02 09:00,@acme@bikes.social,Two,try;share\n")
         r = api("POST", f"/workspaces/{world.workspace_id}/import", content=good.encode(),
                 headers={"content-type": "text/csv"})
         assert r.json() == {"created": 2, "submitted": 0}
-        bad = good + "2026-12-03 09:00,@nobody,Three,fun\n"
+        bad = good + "2027-12-03 09:00,@nobody,Three,fun\n"
         r = api("POST", f"/workspaces/{world.workspace_id}/import", content=bad.encode(),
                 headers={"content-type": "text/csv"})
         assert r.status_code == 422
@@ -195,6 +195,18 @@ class TestPostLifecycle:
         assert r.status_code == 200 and r.json()["status"] == "draft"
         r = api("POST", f"{base}/withdraw", json={"version": 3})
         assert r.status_code == 409 and "cannot be withdrawn" in r.json()["detail"]
+
+    def test_past_time_and_publish_now(self, api, world):
+        r = api("POST", f"/workspaces/{world.workspace_id}/posts",
+                json={"text": "Late", "account_ids": [world.account_id],
+                      "scheduled_local": "2020-01-01T09:00"})
+        assert r.status_code == 422
+        [error] = r.json()["errors"]
+        assert "That time has passed in" in error["msg"] and "Publish now" in error["msg"]
+        post = _post(api, world, tags=["learn"], publish_now=True)
+        base = f"/workspaces/{world.workspace_id}/posts/{post['id']}"
+        r = api("POST", f"{base}/publish-now", json={"version": 1})
+        assert r.status_code == 200 and r.json()["status"] == "in_review"
 
     def test_delete_a_draft_and_refuse_a_live_post(self, api, world):
         draft = _post(api, world)

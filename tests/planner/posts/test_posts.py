@@ -87,13 +87,13 @@ class TestCreate:
 
     def test_ambiguous_local_time_asks_then_accepts_choice(self, world, engine):
         with session_scope(engine) as s, pytest.raises(schedule.AmbiguousLocalTime):
-            make(s, world, when="2026-10-25T02:30")
+            make(s, world, when="2027-10-31T02:30")
         with session_scope(engine) as s:
             post = posts.create_post(
                 session=s, actor=actor(s, world, "manager@acme.test"), now=NOW,
                 data=posts.PostInput(text="x", account_ids=[world.account_id],
-                                     scheduled_local="2026-10-25T02:30", fold=1))
-            assert post.scheduled_at == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+                                     scheduled_local="2027-10-31T02:30", fold=1))
+            assert post.scheduled_at == datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
 
     def test_add_to_queue_takes_next_free_slot(self, world, engine):
         from planner.models import Account
