@@ -160,7 +160,10 @@ class TestActions:
         assert (r.json()["delivery"], r.json()["remote_id"]) == ("sent", "mid.1")
         assert seen == [("pending", "Hej!")]
         path, body = fake.sent[0]
-        assert "/17841400000/messages" in path and body["recipient"] == {"id": "IG-1"}
+        # Sent by the Page (its id kept at sign-in, else the page token's ``me``), never
+        # by the Instagram account's own id (issue 11, Instagram Messaging send API).
+        assert path.split("?")[0].endswith("/me/messages") and "17841400000" not in path
+        assert body["recipient"] == {"id": "IG-1"}
         with session_scope(engine) as s:
             assert s.get(Contact, people["ig"]).status == "talking"
 
