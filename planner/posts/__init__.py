@@ -8,6 +8,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 from __future__ import annotations
 
 from planner.posts import calendar, csvio, media, schedule, textrules
+from planner.posts.notify import count_in_review
 from planner.posts.schedule import parse_local, to_utc
 from planner.posts.service import (
     EDITABLE,
@@ -57,6 +58,7 @@ __all__ = [
     "cancel",
     "content_for",
     "content_problems",
+    "count_in_review",
     "create_post",
     "csvio",
     "delete_post",

@@ -7,13 +7,14 @@ Other areas use what this module exports; the inner modules are this area's own.
 
 from __future__ import annotations
 
-from planner.team import audit, notifications, users, workspaces
+from planner.team import audit, mail, notifications, users, workspaces
 from planner.team.notifications import unread_count
 from planner.team.users import has_role
 
 __all__ = [
     "audit",
     "has_role",
+    "mail",
     "notifications",
     "unread_count",
     "users",

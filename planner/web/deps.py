@@ -119,12 +119,15 @@ def require(minimum: Role) -> Any:
         member = _check(Member(user=user, workspace=workspace, role=role), minimum)
         if request.method == "GET":
             from planner.conversions.inbox import count_new
+            from planner.posts import count_in_review
             from planner.publishing import count_needing_attention
             from planner.team import unread_count
 
             request.state.nav_badges = {
                 "publishing": count_needing_attention(session, workspace.id or 0),
                 "inbox": count_new(session, workspace.id or 0),
+                "review": (count_in_review(session, workspace.id or 0)
+                           if users.has_role(role, Role.brand_lead) else 0),
                 "notifications": unread_count(session=session, workspace_id=workspace.id or 0,
                                               user_id=user.id or 0)}
         return member
