@@ -101,7 +101,8 @@ def test_notifications_badges_and_email_across_two_people(browser, mail_server):
     assert [m["To"] for m in mine] == ["lead@poise.local"]
     assert f"/w/{WS}/review" in mine[0].get_payload(decode=True).decode()
     lead.reload()
-    assert "e-mail sent" in lead.locator("li.notification", has_text="E2E team day").first.inner_text()
+    sent_note = lead.locator("li.notification", has_text="E2E team day").first
+    assert "e-mail sent" in sent_note.inner_text()
 
     # the lead reads it: their badge drops, nobody else's read state changes
     item = lead.locator("li.notification.unread", has_text="E2E team day").first
