@@ -8,7 +8,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 from __future__ import annotations
 
 from planner.posts import calendar, csvio, media, schedule, textrules
-from planner.posts.notify import count_in_review
+from planner.posts.notify import count_in_review, in_review_query
 from planner.posts.schedule import parse_local, to_utc
 from planner.posts.service import (
     EDITABLE,
@@ -63,6 +63,7 @@ __all__ = [
     "csvio",
     "delete_post",
     "get_post",
+    "in_review_query",
     "input_from_post",
     "local_time_of",
     "media",

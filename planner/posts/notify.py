@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -79,8 +80,11 @@ def after_decision(*, session: Session, actor: Actor, post: Post, decision: str,
                              link=_link(actor, post), now=now)
 
 
+def in_review_query(workspace_id: int) -> Any:
+    """The Review badge's count (posts waiting for a decision), for the navigation to combine."""
+    return select(func.count()).select_from(Post).where(
+        col(Post.workspace_id) == workspace_id, col(Post.status) == PostStatus.in_review)
+
+
 def count_in_review(session: Session, workspace_id: int) -> int:
-    """The Review badge: posts waiting for a decision."""
-    return int(session.exec(select(func.count()).select_from(Post).where(
-        col(Post.workspace_id) == workspace_id,
-        col(Post.status) == PostStatus.in_review)).one())
+    return int(session.exec(in_review_query(workspace_id)).one())

@@ -8,7 +8,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 from __future__ import annotations
 
 from planner.team import audit, mail, notifications, users, workspaces
-from planner.team.notifications import unread_count
+from planner.team.notifications import unread_count, unread_query
 from planner.team.users import has_role
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "mail",
     "notifications",
     "unread_count",
+    "unread_query",
     "users",
     "workspaces",
 ]

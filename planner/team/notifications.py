@@ -47,9 +47,14 @@ def notifications_for(*, session: Session, workspace_id: int, user_id: int,
                                             col(Notification.id).desc()).limit(limit)))
 
 
+def unread_query(workspace_id: int, user_id: int) -> Any:
+    """The Notifications badge's count, as a statement the navigation can combine."""
+    return select(func.count()).select_from(Notification).where(
+        _visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))
+
+
 def unread_count(*, session: Session, workspace_id: int, user_id: int) -> int:
-    return int(session.exec(select(func.count()).select_from(Notification).where(
-        _visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))).one())
+    return int(session.exec(unread_query(workspace_id, user_id)).one())
 
 
 def mark_read(*, session: Session, workspace_id: int, user_id: int, notification_id: int,
