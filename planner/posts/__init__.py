@@ -8,7 +8,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 from __future__ import annotations
 
 from planner.posts import calendar, csvio, media, schedule, textrules
-from planner.posts.notify import count_in_review, in_review_query
+from planner.posts.notify import count_in_review, in_review_query, review_thread
 from planner.posts.schedule import parse_local, to_utc
 from planner.posts.service import (
     EDITABLE,
@@ -72,6 +72,7 @@ __all__ = [
     "publications_of",
     "request_changes",
     "reschedule",
+    "review_thread",
     "review_queue",
     "schedule",
     "snapshot",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from planner.models import Membership, Post, PostStatus, Role, User
+from planner.models import Membership, Post, PostStatus, Review, Role, User
 from planner.posts.service import Actor
 from planner.team import notifications
 
@@ -88,3 +88,12 @@ def in_review_query(workspace_id: int) -> Any:
 
 def count_in_review(session: Session, workspace_id: int) -> int:
     return int(session.exec(in_review_query(workspace_id)).one())
+
+
+def review_thread(*, session: Session, post_id: int) -> list[tuple[Review, str]]:
+    """The post's review decisions and comments, oldest first, with each reviewer's name: the
+    conversation between the author and the reviewers."""
+    rows = session.exec(select(Review, User).join(User, col(User.id) == col(Review.reviewer_id))
+                        .where(col(Review.post_id) == post_id)
+                        .order_by(col(Review.created_at), col(Review.id))).all()
+    return [(review, user.name or user.email) for review, user in rows]
