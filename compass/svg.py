@@ -18,8 +18,9 @@ __all__ = ["render_compass_svg", "render_trend_svg"]
 
 # The compass is drawn in a fixed coordinate system and scaled by width/height, so labels
 # (the longest is "Share with others") always fit.
-_VIEW_W, _VIEW_H = 480, 320
-_CX, _CY, _RADIUS = 240.0, 160.0, 95.0
+_VIEW_W, _VIEW_H = 600, 360
+_CX, _CY, _RADIUS = 300.0, 180.0, 100.0
+_LABEL_SIZE = 19  # drawn at 480-600 px wide, labels read at 15-19 px
 _MAX_TREND_WEEKS = 12
 
 
@@ -110,11 +111,15 @@ def render_compass_svg(
         weight = "bold" if value.need else "normal"
         colour = value.quadrant.colour if value.quadrant else "#222"
         share = shares[value.quadrant] if value.quadrant else None
-        label = value.label + (f" {share:.0%}" if share is not None and report.n else "")
+        # The share goes on a line of its own, so the longest line stays a value's name.
+        below = f"{share:.0%}" if share is not None and report.n else ""
+        first_y = y + 6 - (_LABEL_SIZE / 2 if below and y < _CY + 1 else 0)
+        second = (f'<tspan x="{x:.1f}" dy="{_LABEL_SIZE}">{_text(below)}</tspan>'
+                  if below else "")
         parts.append(
-            f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="{_anchor(x)}" font-size="15" '
-            f'font-family="sans-serif" font-weight="{weight}" fill="{colour}">'
-            f"{_text(label)}</text>"
+            f'<text x="{x:.1f}" y="{first_y:.1f}" text-anchor="{_anchor(x)}" '
+            f'font-size="{_LABEL_SIZE}" font-family="sans-serif" font-weight="{weight}" '
+            f'fill="{colour}">{_text(value.label)}{second}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -29,7 +29,14 @@ class TestCompassSvg:
         texts = " | ".join(_texts(root))
         for value in VALUES:
             assert value.label in texts
-        assert "Try new things 30%" in texts
+        assert "Try new things30%" in texts  # the share on a second line (tspan)
+
+    def test_labels_are_drawn_large(self, items_from_counts) -> None:
+        root = ET.fromstring(render_compass_svg(check_balance(items_from_counts([6, 5, 5, 4]))))
+        width = float(root.get("viewBox").split()[2])
+        sizes = {float(t.get("font-size")) for t in root.iter(f"{NS}text")}
+        # at the page's 480 px or more, every label reads at 15 px or more
+        assert min(sizes) * 480 / width >= 15
 
     def test_shares_and_target_shapes(self, items_from_counts) -> None:
         root = ET.fromstring(render_compass_svg(check_balance(items_from_counts([5, 5, 5, 5]))))
