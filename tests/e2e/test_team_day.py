@@ -154,10 +154,13 @@ def test_calendar_is_an_agenda_on_a_phone(browser, server):
     page = browser.new_context(**PHONE).new_page()
     log_in(page, server, "lead@poise.local")
     page.goto(f"{server}/w/{WS}/calendar")
-    agenda = page.locator(".agenda")
-    assert agenda.is_visible()
-    assert agenda.locator(".agenda-day").count() >= 1
-    assert not page.locator(".month-grid").is_visible()
+    assert not page.locator(".cal-grid .dow").first.is_visible()  # no weekday columns
+    days = page.locator(".cal-grid .day:not(.empty):not(.other)")
+    assert days.count() >= 1 and days.first.locator(".agenda-label").is_visible()
+    assert page.locator(".cal-grid .day.empty").count() > 0
+    assert not page.locator(".cal-grid .day.empty").first.is_visible()
+    box = days.first.bounding_box()
+    assert box["width"] > 300  # a day is a full-width box, not a seventh of the screen
 
 
 def test_api_docs_render_with_the_network_off(browser, server):

@@ -38,5 +38,5 @@ def test_one_card_per_post_and_more_counts_posts(world, engine, make_client):
     cell = page.text.split('data-date="2026-12-09"', 1)[1].split('role="gridcell"', 1)[0]
     assert cell.count('class="card-pub') == 4 and "+2 more" in cell
     assert cell.count("pf-icon pf-bluesky") == 4 and cell.count("pf-icon pf-mastodon") == 4
-    # the phone agenda lists the same day, without a second copy of the grid's ids
-    assert 'class="agenda-day' in page.text and page.text.count('id="pub-') == 4
+    # the phone agenda is the same markup restyled: each day carries its agenda heading
+    assert "Wed 09 Dec" in cell and page.text.count('id="pub-') == 4
