@@ -13,7 +13,7 @@ import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from bench.common import fresh_database, print_table, summary
 from planner import settings as settings_module
@@ -38,8 +38,11 @@ def seed(url: str, n: int) -> str:
     rng = random.Random(1)
     start = datetime(2026, 12, 1, tzinfo=UTC)
     statuses = [PostStatus.approved, PostStatus.draft, PostStatus.in_review]
-    post_rows, pub_rows = [], []
-    for i in range(1, n + 1):
+    post_rows: list[dict[str, object]] = []
+    pub_rows: list[dict[str, object]] = []
+    i = 0
+    while len(pub_rows) < n:  # posts on one, two or three accounts: n publications in all
+        i += 1
         at = start + timedelta(minutes=rng.randrange(31 * 24 * 60))
         post_rows.append({"id": i, "workspace_id": ws_id, "author_id": author,
                           "text": f"Benchmark post {i}: how to brew better coffee at home",
@@ -47,18 +50,21 @@ def seed(url: str, n: int) -> str:
                           "status": rng.choice(statuses), "scheduled_at": at,
                           "scheduled_local": "", "scheduled_tz": "Europe/Warsaw",
                           "created_at": start, "updated_at": start, "version": 1,
-                          "link": "", "dm_keyword": "", "dm_product_url": "",
-                          "dm_prefill": "", "tag_source": "manual", "media_path": "",
-                          "media_mime": ""})
-        pub_rows.append({"post_id": i, "account_id": acct_ids[i % len(acct_ids)],
-                         "workspace_id": ws_id, "scheduled_at": at, "due_at": at,
-                         "status": PublicationStatus.pending, "remote_state": "{}",
-                         "updated_at": start, "attempts": 0, "attempt_id": "",
-                         "idempotency_key": f"k{i}", "fingerprint": "", "remote_id": "",
-                         "remote_url": "", "last_error": ""})
+                          "link": "", "dm_keyword": "", "dm_prefill": "", "dm_product_url": "",
+                          "tag_source": "manual",
+                          "media_path": f"1/bench-{i}.jpg" if i % 4 == 0 else "",
+                          "media_mime": "image/jpeg" if i % 4 == 0 else ""})
+        for k in range(min(1 + i % 3, n - len(pub_rows))):
+            pub_rows.append({"post_id": i, "account_id": acct_ids[(i + k) % len(acct_ids)],
+                             "workspace_id": ws_id, "scheduled_at": at, "due_at": at,
+                             "status": PublicationStatus.pending, "remote_state": "{}",
+                             "updated_at": start, "attempts": 0, "attempt_id": "",
+                             "idempotency_key": f"k{i}-{k}", "fingerprint": "",
+                             "remote_id": "", "remote_url": "", "last_error": ""})
     with engine.begin() as conn:
-        for chunk in range(0, n, 5000):
+        for chunk in range(0, len(post_rows), 5000):
             conn.execute(insert(Post), post_rows[chunk:chunk + 5000])
+        for chunk in range(0, n, 5000):
             conn.execute(insert(Publication), pub_rows[chunk:chunk + 5000])
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT setval('post_id_seq', (SELECT max(id) FROM post))")
@@ -87,8 +93,19 @@ def measure(url: str, slug: str, requests: int) -> dict[str, float]:
             assert r.status_code == 200, r.text[:500]
             if i >= 3:  # warm-up: template compilation, connection pool
                 timings.append(float(r.headers["Server-Timing"].split("dur=")[1]))
+        statements: list[str] = []
+        engine = db_module.get_engine()
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        client.get(f"/w/{slug}/calendar?date=2026-12-15")
+        event.remove(engine, "before_cursor_execute", count)
     db_module.dispose_engines()
-    return summary(timings)
+    # SQLite's BEGIN is a statement of its own, not a query.
+    return {**summary(timings),
+            "queries": float(sum(1 for q in statements if q.strip().upper() != "BEGIN"))}
 
 
 def main() -> None:
@@ -106,11 +123,12 @@ def main() -> None:
                 slug = seed(url, n)
                 stats = measure(url, slug, args.requests)
             rows.append([kind, f"{n:,}", f"{stats['p50']:.1f}", f"{stats['p95']:.1f}",
-                         stats["n"]])
-            print(f"{kind} {n}: p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms",
-                  flush=True)
+                         stats["n"], int(stats["queries"])])
+            print(f"{kind} {n}: p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms, "
+                  f"{int(stats['queries'])} queries", flush=True)
     print_table("Calendar month view, server time (ms)",
-                ["database", "publications in month", "p50 ms", "p95 ms", "requests"], rows)
+                ["database", "publications in month", "p50 ms", "p95 ms", "requests",
+                 "queries"], rows)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,18 @@ def need_headline(x: NeedBalance, n: int) -> str | None:
     return None
 
 
+def spread_in_words(effective_quadrants: float) -> str:
+    """How evenly posts spread over the four values, in words a manager uses (the effective
+    number of quadrants, 1 to 4, is the figure behind it)."""
+    if effective_quadrants >= 3.5:
+        return "posts spread evenly over all four values"
+    if effective_quadrants >= 2.5:
+        return "posts spread over three of the four values; one gets little"
+    if effective_quadrants >= 1.5:
+        return "posts lean on two of the four values"
+    return "posts stay almost all on one value"
+
+
 def build_headlines(report: BalanceReport) -> tuple[str, ...]:
     """Headlines, most important first: sample size, overweight, missing, trending, needs,
     then the effective number of quadrants in use."""
@@ -64,7 +76,7 @@ def build_headlines(report: BalanceReport) -> tuple[str, ...]:
         line = need_headline(x, report.n)
         if line:
             lines.append(line)
-    in_use = f"{report.effective_quadrants:.1f} of 4 quadrants in use"
+    in_use = spread_in_words(report.effective_quadrants)
     # "Well rounded" would contradict a quadrant trending toward overweight.
     if report.status == "balanced" and not any(q.trending for q in report.quadrants):
         lines.insert(0, f"Well rounded: {in_use}")

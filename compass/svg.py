@@ -18,8 +18,9 @@ __all__ = ["render_compass_svg", "render_trend_svg"]
 
 # The compass is drawn in a fixed coordinate system and scaled by width/height, so labels
 # (the longest is "Share with others") always fit.
-_VIEW_W, _VIEW_H = 480, 320
-_CX, _CY, _RADIUS = 240.0, 160.0, 95.0
+_VIEW_W, _VIEW_H = 600, 360
+_CX, _CY, _RADIUS = 300.0, 180.0, 100.0
+_LABEL_SIZE = 19  # drawn at 480-600 px wide, labels read at 15-19 px
 _MAX_TREND_WEEKS = 12
 
 
@@ -110,11 +111,15 @@ def render_compass_svg(
         weight = "bold" if value.need else "normal"
         colour = value.quadrant.colour if value.quadrant else "#222"
         share = shares[value.quadrant] if value.quadrant else None
-        label = value.label + (f" {share:.0%}" if share is not None and report.n else "")
+        # The share goes on a line of its own, so the longest line stays a value's name.
+        below = f"{share:.0%}" if share is not None and report.n else ""
+        first_y = y + 6 - (_LABEL_SIZE / 2 if below and y < _CY + 1 else 0)
+        second = (f'<tspan x="{x:.1f}" dy="{_LABEL_SIZE}">{_text(below)}</tspan>'
+                  if below else "")
         parts.append(
-            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="{_anchor(x)}" font-size="12" '
-            f'font-family="sans-serif" font-weight="{weight}" fill="{colour}">'
-            f"{_text(label)}</text>"
+            f'<text x="{x:.1f}" y="{first_y:.1f}" text-anchor="{_anchor(x)}" '
+            f'font-size="{_LABEL_SIZE}" font-family="sans-serif" font-weight="{weight}" '
+            f'fill="{colour}">{_text(value.label)}{second}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -131,7 +136,7 @@ def render_trend_svg(
     weeks: Sequence[tuple[str, Mapping[Quadrant | str, float]]],
     *,
     width: int = 420,
-    height: int = 160,
+    height: int = 190,
     title: str = "Compass balance by week",
 ) -> str:
     """A stacked bar per week (the last 12 given), each bar split by quadrant share.
@@ -143,7 +148,11 @@ def render_trend_svg(
         title: accessible title (escaped).
     """
     weeks = list(weeks)[-_MAX_TREND_WEEKS:]
-    legend_h, label_h, top = 18, 16, 6
+    # Weeks without posts get no bar (an empty slot reads as "zero of everything"); the
+    # description says how many were left out.
+    empty = [label for label, raw in weeks if not _normalise(raw)]
+    weeks = [(label, raw) for label, raw in weeks if _normalise(raw)]
+    legend_h, label_h, top = 36, 18, 6
     chart_h = max(10, height - legend_h - label_h - top)
     slot = width / max(1, len(weeks))
     bar_w = max(2.0, slot * 0.7)
@@ -175,18 +184,20 @@ def render_trend_svg(
                 f'fill="{quadrant.colour}"><title>{_text(tip)}</title></rect>'
             )
         bars.append(
-            f'<text x="{x + bar_w / 2:.1f}" y="{top + chart_h + 12}" text-anchor="middle" '
-            f'font-size="9" font-family="sans-serif">{_text(label)}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + chart_h + 14}" text-anchor="middle" '
+            f'font-size="12" font-family="sans-serif">{_text(label)}</text>'
         )
     legend = []
     for i, quadrant in enumerate(QUADRANTS_ORDER):
-        lx = i * width / 4
-        ly = height - legend_h + 4
+        lx = (i % 2) * width / 2  # two by two: the labels stay 12 px and fit
+        ly = height - legend_h + 2 + (i // 2) * 17
         legend.append(
-            f'<rect x="{lx:.1f}" y="{ly}" width="9" height="9" fill="{quadrant.colour}"/>'
-            f'<text x="{lx + 12:.1f}" y="{ly + 8}" font-size="9" font-family="sans-serif">'
+            f'<rect x="{lx:.1f}" y="{ly}" width="11" height="11" fill="{quadrant.colour}"/>'
+            f'<text x="{lx + 15:.1f}" y="{ly + 10}" font-size="12" font-family="sans-serif">'
             f"{_text(quadrant.label)}</text>"
         )
+    if empty:
+        descriptions.append(f"{len(empty)} week(s) without posts not drawn")
     summary = "; ".join(descriptions) if descriptions else "No weeks to show"
     return "".join(
         [

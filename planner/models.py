@@ -110,6 +110,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     is_active: bool = True
     created_at: datetime = _created()
+    # Issue 14: the person asked for their notifications by e-mail too (off until they opt in).
+    email_notifications: bool = False
 
 
 class Membership(SQLModel, table=True):
@@ -292,6 +294,14 @@ class Notification(SQLModel, table=True):
     text: str = Field(max_length=1000)
     created_at: datetime = _created()
     read_at: datetime | None = _ts()
+    # Issue 14: what happened (post.submitted, publication.failed, ...), where to look, and a
+    # key that makes a notification written by a periodic scan once per person ("" = none).
+    kind: str = Field(default="notice", max_length=40)
+    link: str = Field(default="", max_length=500)
+    ref: str = Field(default="", max_length=80, index=True)
+    # E-mail copy: "" (not wanted), pending, sending, sent, failed; attempts are bounded.
+    email_status: str = Field(default="", max_length=10)
+    email_attempts: int = 0
 
 
 class PromptTemplate(SQLModel, table=True):

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
                                        "`serve --demo` adds 127.0.0.1 for its sandbox.")
     metrics_token: str = Field("", description="Bearer token a Prometheus scraper sends to "
                                "/metrics; empty turns /metrics off.")
+    smtp_url: str = Field("", description="SMTP server for notification e-mails, e.g. "
+                          "smtp://user:pass@mail.example.com:587 (STARTTLS) or smtps://... "
+                          "(TLS); empty turns e-mail off.")
+    smtp_from: str = Field("poise@localhost", description="Sender address of notification "
+                           "e-mails.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
 

@@ -66,7 +66,7 @@ def test_worked_examples(sqlite_engine) -> None:
         in heavy
     assert "Try new things │ 10 │ 50% │ 2.0 │ overweight" in heavy
     rounded = section(output, "@well.rounded")
-    assert "Well rounded: 3.9 of 4 quadrants in use" in rounded
+    assert "Well rounded: posts spread evenly over all four values" in rounded
     assert "overweight" not in rounded and "missing" not in rounded
     missing = section(output, "@no.learning")
     assert "Learn new things is missing from the last 20 posts" in missing
@@ -79,7 +79,7 @@ def test_published_only_and_window(sqlite_engine) -> None:
     _, output = run(slug)
     assert "Try new things is overweight" in section(output, "@well.rounded")
     _, output = run(slug, "--published-only")
-    assert "Well rounded: 3.9 of 4" in section(output, "@well.rounded")
+    assert "Well rounded: posts spread evenly" in section(output, "@well.rounded")
     _, output = run(slug, "--window", "5", "--published-only")
     assert "Not enough posts yet (5 of 8 needed)" in section(output, "@try.heavy")
 

@@ -8,6 +8,7 @@ Other areas use what this module exports; the inner modules are this area's own.
 from __future__ import annotations
 
 from planner.posts import calendar, csvio, media, schedule, textrules
+from planner.posts.notify import count_in_review, in_review_query, review_thread
 from planner.posts.schedule import parse_local, to_utc
 from planner.posts.service import (
     EDITABLE,
@@ -60,11 +61,13 @@ __all__ = [
     "cancel",
     "content_for",
     "content_problems",
+    "count_in_review",
     "create_post",
     "csvio",
     "delete_post",
     "duplicate",
     "get_post",
+    "in_review_query",
     "input_from_post",
     "local_time_of",
     "media",
@@ -75,6 +78,7 @@ __all__ = [
     "publish_now",
     "request_changes",
     "reschedule",
+    "review_thread",
     "review_queue",
     "schedule",
     "snapshot",

@@ -59,6 +59,7 @@ class Card:
     handle: str
     first_line: str
     tags: tuple[str, ...]
+    media_path: str = ""
 
     @property
     def colour(self) -> str:
@@ -74,17 +75,61 @@ class Card:
         return self.status
 
 
+@dataclass(frozen=True)
+class PostCard:
+    """One post on one day of the month or week grid: its accounts shown as network icons."""
+
+    first: Card
+    publications: tuple[Card, ...]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.first, name)  # post_id, post_version, at, local, tags, ...
+
+    @property
+    def platforms(self) -> list[str]:
+        """Each network once, in the order its first account appears."""
+        return list(dict.fromkeys(card.platform for card in self.publications))
+
+    @property
+    def handles(self) -> str:
+        return ", ".join(card.handle for card in self.publications)
+
+    @property
+    def display_status(self) -> str:
+        """The shared state, or the furthest one a person should see (failed before sent)."""
+        states = [card.display_status for card in self.publications]
+        if len(set(states)) == 1:
+            return states[0]
+        for worst in ("needs_review", "failed", "missed", "unknown", "sending", "published"):
+            if worst in states:
+                return "partly_published" if worst == "published" else worst
+        return states[0]
+
+    @property
+    def text(self) -> str:
+        return self.first.first_line
+
+
 @dataclass
 class Day:
     date: date
     cards: list[Card] = field(default_factory=list)
-    total: int = 0
+    total: int = 0  # posts the filters select on this day (for "+N more")
     in_month: bool = True
     per_account: dict[int, int] = field(default_factory=dict)
 
     @property
+    def posts(self) -> list[PostCard]:
+        """The day's cards grouped into one per post and time, in time order."""
+        grouped: dict[tuple[int, datetime], list[Card]] = {}
+        for card in self.cards:
+            grouped.setdefault((card.post_id, card.at), []).append(card)
+        return [PostCard(first=cards[0], publications=tuple(cards))
+                for cards in grouped.values()]
+
+    @property
     def more(self) -> int:
-        return self.total - len(self.cards)
+        return max(0, self.total - len({card.post_id for card in self.cards}))
 
 
 @dataclass
@@ -110,10 +155,6 @@ def _live() -> ColumnElement[bool]:
     """Publications that still count: everything but cancelled ones (the daily cap, the
     composer's warning and the calendar's counts share this one rule)."""
     return col(Publication.status) != PublicationStatus.cancelled
-
-
-def _needs_post(filters: Filters) -> bool:
-    return bool(filters.status or filters.author_id or filters.quadrant)
 
 
 def _filter_clauses(workspace_id: int, filters: Filters) -> list[ColumnElement[bool]]:
@@ -151,8 +192,9 @@ def _day_index(bounds: list[datetime]) -> ColumnElement[int]:
 
 def load_days(*, session: Session, workspace_id: int, zone: str, start: date, days: int,
               filters: Filters = Filters(), per_day: int = 4) -> list[Day]:
-    """Each local day's first ``per_day`` cards, how many the filters select ("+N more"),
-    and every account's live count for the daily cap, which no filter changes."""
+    """Each local day's first ``per_day`` posts (all their publications' cards), how many
+    posts the filters select ("+N more"), and every account's live count for the daily cap,
+    which no filter changes."""
     bounds = day_bounds(start, days, zone)
     in_window = [col(Publication.workspace_id) == workspace_id,
                  col(Publication.scheduled_at) >= bounds[0],
@@ -160,29 +202,30 @@ def load_days(*, session: Session, workspace_id: int, zone: str, start: date, da
     in_range = [*in_window, *_shown_clauses(filters)]
     day_idx = _day_index(bounds).label("day_idx")
 
-    # One grouped pass over the window serves both counts: the cap ignores the filters.
-    counts_q = select(day_idx, col(Publication.account_id),
-                      func.sum(case((_live(), 1), else_=0)),
-                      func.sum(case((and_(*_shown_clauses(filters)), 1), else_=0))
-                      ).select_from(Publication)
-    if _needs_post(filters):
-        counts_q = counts_q.join(Post, col(Post.id) == col(Publication.post_id))
-    counts_q = counts_q.where(and_(*in_window)).group_by(day_idx, col(Publication.account_id))
+    # The daily cap counts every live publication of an account; no filter changes it.
+    counts_q = (select(day_idx, col(Publication.account_id), func.count())
+                .select_from(Publication).where(and_(*in_window), _live())
+                .group_by(day_idx, col(Publication.account_id)))
 
-    ranked = (
+    # Posts, not publications, are ranked: a post on three accounts is one card, and a day
+    # shows its first ``per_day`` posts with all their accounts. The highest rank of a day is
+    # how many posts it has, which the "+N more" link needs.
+    ranking = (
         select(col(Publication.id).label("pid"), day_idx,
-               func.row_number().over(partition_by=day_idx,
+               func.dense_rank().over(partition_by=day_idx,
                                       order_by=(col(Publication.scheduled_at),
-                                                col(Publication.id))).label("rn"))
+                                                col(Publication.post_id))).label("rn"))
         .select_from(Publication).join(Post, col(Post.id) == col(Publication.post_id))
         .where(and_(*in_range))
     ).subquery()
+    ranked = select(ranking, func.max(ranking.c.rn).over(
+        partition_by=ranking.c.day_idx).label("posts")).subquery()
     cards_q = (
         select(col(Publication.id), col(Publication.post_id), col(Post.version),
                col(Publication.scheduled_at), col(Publication.status), col(Post.status),
                col(Account.platform), col(Account.handle),
-               func.substr(func.coalesce(col(Publication.text_variant), col(Post.text)), 1, 90),
-               col(Post.tags), ranked.c.day_idx)
+               func.substr(func.coalesce(col(Publication.text_variant), col(Post.text)), 1, 140),
+               col(Post.tags), ranked.c.day_idx, ranked.c.posts, col(Post.media_path))
         .select_from(ranked)
         .join(Publication, col(Publication.id) == ranked.c.pid)
         .join(Post, col(Post.id) == col(Publication.post_id))
@@ -191,17 +234,16 @@ def load_days(*, session: Session, workspace_id: int, zone: str, start: date, da
         .order_by(ranked.c.day_idx, col(Publication.scheduled_at), col(Publication.id))
     )
     result = [Day(date=start + timedelta(days=i)) for i in range(days)]
-    for idx, account_id, live, shown in session.execute(counts_q):
-        if 0 <= idx < days:
-            result[idx].total += int(shown or 0)
-            if live:
-                result[idx].per_account[account_id] = int(live)
+    for idx, account_id, live in session.execute(counts_q):
+        if 0 <= idx < days and live:
+            result[idx].per_account[account_id] = int(live)
     tz = ZoneInfo(zone)
     for row in session.execute(cards_q):
         (pid, post_id, version, at, status, post_status, platform, handle, text, tags,
-         idx) = row
+         idx, day_posts, media_path) = row
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        result[idx].cards.append(Card(
+        result[idx].total = int(day_posts)
+        result[idx].cards.append(Card(media_path=media_path or "",
             publication_id=pid, post_id=post_id, post_version=version, at=at,
             local=at.astimezone(tz), status=str(status), post_status=str(post_status),
             platform=platform, handle=handle, first_line=(text or "").split("\n", 1)[0],

@@ -35,7 +35,8 @@ def review_item(session: SessionDep, member: Member, post: Post) -> dict[str, An
     impacts = balance.post_impacts(session=session, workspace=member.workspace, post=post,
                                    publications=publications)
     return {"post": post, "author": author, "previews": previews, "impacts": impacts,
-            "warnings": [f"{i.account.handle}: {i.warning}" for i in impacts if i.warning]}
+            "warnings": [f"{i.account.handle}: {i.warning}" for i in impacts if i.warning],
+            "thread": posts.review_thread(session=session, post_id=post.id or 0)}
 
 
 @router.get("/w/{slug}/review")

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from planner import balance
 from planner.errors import Conflict, Invalid
 from planner.models import Account, Post, PostStatus, Publication, PublicationStatus, Review, Role
-from planner.posts import schedule
+from planner.posts import notify, schedule
 from planner.posts.service import (
     EDITABLE,
     SETTLED,
@@ -66,6 +66,7 @@ def submit_for_review(*, session: Session, actor: Actor, post_id: int, expected_
     audit.record(session=session, action="post.submitted", entity="post", entity_id=post.id,
                  actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
                  after=snapshot(post, publications))
+    notify.after_submit(session=session, actor=actor, post=post, now=now)
     return post
 
 
@@ -119,6 +120,8 @@ def approve(*, session: Session, actor: Actor, post_id: int, expected_version: i
     audit.record(session=session, action="post.approved", entity="post", entity_id=post.id,
                  actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
                  after=snapshot(post, publications))
+    notify.after_decision(session=session, actor=actor, post=post, decision="approved",
+                          comment=comment, now=now)
     return post
 
 
@@ -136,6 +139,8 @@ def request_changes(*, session: Session, actor: Actor, post_id: int, expected_ve
     audit.record(session=session, action="post.changes_requested", entity="post",
                  entity_id=post.id, actor_id=actor.user_id, workspace_id=actor.workspace_id,
                  before=before, after={**snapshot(post, publications), "comment": comment})
+    notify.after_decision(session=session, actor=actor, post=post,
+                          decision="changes_requested", comment=comment, now=now)
     return post
 
 

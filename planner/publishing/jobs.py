@@ -26,14 +26,17 @@ from sqlalchemy.engine import Engine
 from planner.accounts import notify_sunsets, refresh_expiring
 from planner.conversions import dm_poll
 from planner.db import get_engine, make_engine, session_scope
+from planner.publishing.alerts import notify_problems_job
 from planner.publishing.claiming import ensure_statistics
 from planner.publishing.dispatch import DispatchConfig, Dispatcher
 from planner.publishing.reaper import outstanding, reap_expired_leases, sweep_missed
 from planner.settings import Settings, get_settings
+from planner.team import mail
 
 log = logging.getLogger(__name__)
 
 LATENESS_SWEEP_SECONDS = 30.0
+ALERT_SECONDS = 3.0  # how soon a failed publication or a notification e-mail goes out
 
 
 @dataclass
@@ -111,6 +114,15 @@ def _poll_dms(engine: Engine, interval_seconds: float) -> None:
         log.info("fetched %d new direct message(s) into the Inbox", fetched)
 
 
+def _alert_and_mail(engine: Engine, settings: Settings) -> None:
+    try:
+        notify_problems_job(engine)
+        mail.send_pending(engine=engine, smtp_url=settings.smtp_url, sender=settings.smtp_from,
+                          base_url=settings.public_base_url)
+    except Exception:  # retried next round; it must not stop the worker
+        log.exception("notification round failed")
+
+
 def _tick(dispatcher: Dispatcher, budget_seconds: float) -> None:
     dispatcher.tick(budget_seconds=budget_seconds)
 
@@ -158,6 +170,8 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
                       args=[engine], id="token-refresh", next_run_time=now)
     scheduler.add_job(_notify_sunsets, "interval", seconds=SUNSET_CHECK_SECONDS,
                       args=[engine], id="api-version-sunsets", next_run_time=now)
+    scheduler.add_job(_alert_and_mail, "interval", seconds=ALERT_SECONDS,
+                      args=[engine, settings], id="notifications", next_run_time=now)
     if settings.dm_poll_seconds > 0:
         scheduler.add_job(_poll_dms, "interval", seconds=settings.dm_poll_seconds,
                           args=[engine, settings.dm_poll_seconds], id="dm-poll",

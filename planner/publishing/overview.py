@@ -92,11 +92,16 @@ def publishing_overview(*, session: Session, workspace_id: int,
                                        section=section, limit=limit) for section in SECTIONS}
 
 
+def needing_attention_query(workspace_id: int) -> Any:
+    """The count behind the nav badge, as a statement the navigation can combine."""
+    return select(func.count()).select_from(Publication).where(
+        Publication.workspace_id == workspace_id,
+        col(Publication.status).in_(NEEDS_ATTENTION))
+
+
 def count_needing_attention(session: Session, workspace_id: int) -> int:
     """For the nav badge: publications a person must look at (needs review, failed, missed)."""
-    return int(session.exec(select(func.count()).select_from(Publication).where(
-        Publication.workspace_id == workspace_id,
-        col(Publication.status).in_(NEEDS_ATTENTION))).one())
+    return int(session.exec(needing_attention_query(workspace_id)).one())
 
 
 def get_publication(*, session: Session, workspace_id: int, publication_id: int) -> Publication:

@@ -7,16 +7,18 @@ Other areas use what this module exports; the inner modules are this area's own.
 
 from __future__ import annotations
 
-from planner.team import audit, notifications, sessions, users, workspaces
-from planner.team.notifications import unread_count
+from planner.team import audit, mail, notifications, sessions, users, workspaces
+from planner.team.notifications import unread_count, unread_query
 from planner.team.users import has_role
 
 __all__ = [
     "audit",
     "has_role",
+    "mail",
     "notifications",
     "sessions",
     "unread_count",
+    "unread_query",
     "users",
     "workspaces",
 ]

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from planner.errors import NotFound
-from planner.models import Notification
+from planner.errors import Invalid, NotFound
+from planner.models import ROLE_RANK, Membership, Notification, Role, User
 
 PANEL_LIMIT = 20
 
@@ -47,9 +47,14 @@ def notifications_for(*, session: Session, workspace_id: int, user_id: int,
                                             col(Notification.id).desc()).limit(limit)))
 
 
+def unread_query(workspace_id: int, user_id: int) -> Any:
+    """The Notifications badge's count, as a statement the navigation can combine."""
+    return select(func.count()).select_from(Notification).where(
+        _visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))
+
+
 def unread_count(*, session: Session, workspace_id: int, user_id: int) -> int:
-    return int(session.exec(select(func.count()).select_from(Notification).where(
-        _visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))).one())
+    return int(session.exec(unread_query(workspace_id, user_id)).one())
 
 
 def mark_read(*, session: Session, workspace_id: int, user_id: int, notification_id: int,
@@ -75,3 +80,54 @@ def mark_all_read(*, session: Session, workspace_id: int, user_id: int, now: dat
         .execution_options(synchronize_session=False))
     session.expire_all()
     return int(getattr(result, "rowcount", 0))
+
+
+def members_with_role(*, session: Session, workspace_id: int, minimum: Role) -> list[int]:
+    """Ids of the workspace's active members whose role is at least ``minimum``."""
+    rows = session.exec(select(Membership.user_id, Membership.role).join(
+        User, col(User.id) == col(Membership.user_id)).where(
+        col(Membership.workspace_id) == workspace_id, col(User.is_active).is_(True)))
+    return sorted({user_id for user_id, role in rows
+                   if ROLE_RANK[Role(role)] >= ROLE_RANK[minimum]})
+
+
+def notify(*, session: Session, workspace_id: int, user_ids: list[int] | set[int], kind: str,
+           text: str, link: str, now: datetime, ref: str = "",
+           email_enabled: bool | None = None) -> list[Notification]:
+    """One notification per person (each has their own read state); with ``ref``, a person
+    who already has a notification with that ref gets no second one. A person who opted in
+    to e-mail gets the notification's e-mail queued (sent by the worker, outside any
+    transaction) when an SMTP server is configured."""
+    if email_enabled is None:
+        from planner.settings import get_settings
+        email_enabled = bool(get_settings().smtp_url)
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return []
+    if ref:
+        already = set(session.exec(select(Notification.user_id).where(
+            col(Notification.workspace_id) == workspace_id, col(Notification.ref) == ref,
+            col(Notification.user_id).in_(wanted))))
+        wanted = [user_id for user_id in wanted if user_id not in already]
+    opted_in = set(session.exec(select(User.id).where(
+        col(User.id).in_(wanted), col(User.email_notifications).is_(True)))) if wanted else set()
+    written = []
+    for user_id in wanted:
+        notification = Notification(
+            workspace_id=workspace_id, user_id=user_id, kind=kind, text=text[:1000],
+            link=link[:500], ref=ref[:80], created_at=now,
+            email_status="pending" if email_enabled and user_id in opted_in else "")
+        session.add(notification)
+        written.append(notification)
+    session.flush()
+    return written
+
+
+def set_email_preference(*, session: Session, user_id: int, enabled: bool) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise Invalid.at("email_notifications", "No such person.")
+    user.email_notifications = enabled
+    session.add(user)
+    session.flush()
+    return user

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from planner.db import utcnow
 from planner.models import Role
+from planner.settings import get_settings
 from planner.team import notifications
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import is_htmx, render
@@ -22,9 +23,21 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 @router.get("/w/{slug}/notifications")
 def notifications_page(request: Request, session: SessionDep,
                        member: Member = require(Role.viewer)) -> Response:
-    return render(request, "notifications/index.html", notifications.panel_context(
+    context = notifications.panel_context(
         session=session, workspace_id=member.workspace_id, user_id=member.user_id,
-        next_path=request.url.path, unread_only=False, limit=200))
+        next_path=request.url.path, unread_only=False, limit=200)
+    return render(request, "notifications/index.html",
+                  {**context, "email_configured": bool(get_settings().smtp_url)})
+
+
+@router.post("/w/{slug}/notifications/email")
+async def set_email_preference(request: Request, session: SessionDep,
+                               member: Member = require(Role.viewer)) -> Response:
+    form = await request.form()
+    notifications.set_email_preference(session=session, user_id=member.user_id,
+                                       enabled=form.get("email_notifications") == "1")
+    return RedirectResponse(f"/w/{member.workspace.slug}/notifications?saved=1",
+                            status_code=303)
 
 
 @router.post("/w/{slug}/notifications/{notification_id}/read")

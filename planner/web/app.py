@@ -57,7 +57,7 @@ class ServerTiming:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = PoiseApp(title="Poise", version="0.1.0", description=API_DESCRIPTION,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.add_middleware(
         SessionMiddleware, secret_key=settings.effective_secret_key(),
         session_cookie="poise_session", same_site="lax", https_only=settings.cookies_secure,

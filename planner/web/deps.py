@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from planner.db import get_engine, session_scope
-from planner.errors import Forbidden, NotAuthenticated, Unavailable
+from planner.errors import Forbidden, NotAuthenticated, NotFound, Unavailable
 from planner.models import ROLE_RANK, Role, User, Workspace
 from planner.team import users, workspaces
 from planner.web.security import SAFE_METHODS, session_user
@@ -104,6 +104,38 @@ def _check(member: Member, minimum: Role) -> Member:
     return member
 
 
+def _membership(request: Request, session: Session, slug: str,
+                user_id: int) -> tuple[Workspace, Role]:
+    """The workspace and role from the memberships the login already loaded (one query
+    fewer per page); the database when they were not loaded."""
+    loaded = getattr(request.state, "memberships", None)
+    if loaded is None:
+        return workspaces.workspace_for_member(session=session, slug=slug, user_id=user_id)
+    for workspace, role in loaded:
+        if workspace.slug == slug:
+            return workspace, role
+    raise NotFound("No such workspace.")
+
+
+def _nav_badges(session: Session, workspace_id: int, user_id: int,
+                reviews: bool) -> dict[str, int]:
+    """The navigation's counts: one statement for publishing, review and notifications (each
+    area owns its count's query), the Inbox's own."""
+    from sqlalchemy import literal, select
+
+    from planner.conversions.inbox import count_new
+    from planner.posts import in_review_query
+    from planner.publishing import needing_attention_query
+    from planner.team import unread_query
+
+    publishing, review, unread = session.execute(select(
+        needing_attention_query(workspace_id).scalar_subquery(),
+        in_review_query(workspace_id).scalar_subquery() if reviews else literal(0),
+        unread_query(workspace_id, user_id).scalar_subquery())).one()
+    return {"publishing": int(publishing), "review": int(review),
+            "notifications": int(unread), "inbox": count_new(session, workspace_id)}
+
+
 def require(minimum: Role) -> Any:
     """Browser routes under /w/{slug}: the member, if their role is at least ``minimum``.
 
@@ -111,21 +143,13 @@ def require(minimum: Role) -> Any:
     """
 
     def dependency(request: Request, slug: str, session: SessionDep, user: UserDep) -> Member:
-        workspace, role = workspaces.workspace_for_member(session=session, slug=slug,
-                                                          user_id=user.id or 0)
+        workspace, role = _membership(request, session, slug, user.id or 0)
         request.state.workspace = workspace
         request.state.role = role
         member = _check(Member(user=user, workspace=workspace, role=role), minimum)
         if request.method == "GET":
-            from planner.conversions.inbox import count_new
-            from planner.publishing import count_needing_attention
-            from planner.team import unread_count
-
-            request.state.nav_badges = {
-                "publishing": count_needing_attention(session, workspace.id or 0),
-                "inbox": count_new(session, workspace.id or 0),
-                "notifications": unread_count(session=session, workspace_id=workspace.id or 0,
-                                              user_id=user.id or 0)}
+            request.state.nav_badges = _nav_badges(session, workspace.id or 0, user.id or 0,
+                                                   users.has_role(role, Role.brand_lead))
         return member
 
     return Depends(dependency)

@@ -31,7 +31,7 @@ class TestWorkedExamples:
         report = check_balance(items_from_counts([6, 5, 5, 4]))
         assert report.status is Status.BALANCED
         assert report.effective_quadrants == pytest.approx(1 / 0.255)
-        assert report.headlines == ("Well rounded: 3.9 of 4 quadrants in use",)
+        assert report.headlines == ("Well rounded: posts spread evenly over all four values",)
         assert all(q.verdict is Verdict.OK for q in report.quadrants)
 
     def test_8_6_6_0_learn_missing(self, items_from_counts) -> None:

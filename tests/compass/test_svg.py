@@ -29,7 +29,14 @@ class TestCompassSvg:
         texts = " | ".join(_texts(root))
         for value in VALUES:
             assert value.label in texts
-        assert "Try new things 30%" in texts
+        assert "Try new things30%" in texts  # the share on a second line (tspan)
+
+    def test_labels_are_drawn_large(self, items_from_counts) -> None:
+        root = ET.fromstring(render_compass_svg(check_balance(items_from_counts([6, 5, 5, 4]))))
+        width = float(root.get("viewBox").split()[2])
+        sizes = {float(t.get("font-size")) for t in root.iter(f"{NS}text")}
+        # at the page's 480 px or more, every label reads at 15 px or more
+        assert min(sizes) * 480 / width >= 15
 
     def test_shares_and_target_shapes(self, items_from_counts) -> None:
         root = ET.fromstring(render_compass_svg(check_balance(items_from_counts([5, 5, 5, 5]))))
@@ -55,11 +62,17 @@ class TestTrendSvg:
         assert "W13: Try new things 50%" in tips
         assert "Learn new things" in texts  # legend
 
-    def test_empty_week_and_escaping(self) -> None:
-        root = ET.fromstring(render_trend_svg([("<wk & 1>", {})], title="A & B"))
-        assert "<wk & 1>" in _texts(root)
-        assert "<wk & 1>: no posts" in root.find(f"{NS}desc").text
+    def test_empty_weeks_are_skipped_and_text_escaped(self) -> None:
+        root = ET.fromstring(render_trend_svg([("<wk & 1>", {}), ("<wk & 2>", {"try": 2})],
+                                              title="A & B"))
+        assert "<wk & 1>" not in _texts(root) and "<wk & 2>" in _texts(root)
+        assert "1 week(s) without posts not drawn" in root.find(f"{NS}desc").text
         assert root.find(f"{NS}title").text == "A & B"
+
+    def test_labels_are_readable(self) -> None:
+        root = ET.fromstring(render_trend_svg([("W1", {"try": 1, "care": 1})]))
+        sizes = {float(t.get("font-size")) for t in root.iter(f"{NS}text")}
+        assert min(sizes) >= 12
 
     def test_no_weeks(self) -> None:
         root = ET.fromstring(render_trend_svg([]))

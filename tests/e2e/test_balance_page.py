@@ -49,7 +49,7 @@ def test_worked_examples_on_the_balance_page(browser, balance_server, tmp_path):
     log_in(page, balance_server, "lead@poise.local")
     page.goto(f"{balance_server}/w/juniper-coffee-roasters/balance")
     expectations = {"@juniper@coffee.social": ("overweight", "Try new things is overweight"),
-                    "juniper.bsky.social": ("balanced", "3.9 of 4"),
+                    "juniper.bsky.social": ("balanced", "spread evenly over all four values"),
                     "@junipercoffee": ("missing", "Learn new things is missing")}
     for handle, (status, words) in expectations.items():
         card = page.locator("article.balance-card", has_text=handle)
