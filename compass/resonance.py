@@ -1,0 +1,285 @@
+"""What resonates: engagement by compass quadrant relative to an account's own baseline.
+
+Pure statistics (standard library only); the planner feeds it one number per published post.
+The model, stated once (docs/insight.md says the same in words):
+
+* Each post has an engagement **score** ``log((engagements + 0.5) / denominator)``; the
+  denominator is the platform's impressions/views where given, else followers at publish
+  time (see docs/insight.md), else 1. Logs, because engagement is multiplicative and skewed;
+  the 0.5 keeps a post with no engagement finite.
+* A quadrant's **lift** is ``exp(mean score of its posts - mean score of all the account's
+  posts)``: "2.1x your typical engagement" (a geometric-mean ratio).
+* Its **interval** comes from a normal model of the scores with flat (Jeffreys) priors per
+  group. The posterior of the difference of two group means is then the Behrens-Fisher
+  distribution, which we approximate by Welch's t with Welch-Satterthwaite degrees of
+  freedom: numerically the same interval a frequentist Welch test gives, so "the interval
+  excludes 1x" happens for about ``alpha`` of quadrants when nothing resonates (the tests
+  check that over many seeds). Since the baseline contains the quadrant's own posts, the
+  lift over the baseline is ``(n_other / n) * (mean_q - mean_other)`` and so is its interval.
+* Below ``min_posts`` posts in the quadrant (or in the rest) it says "not enough posts yet".
+* A post tagged with two quadrants counts fully in each.
+
+Best times shrink each weekday x time-block cell toward a prior (the account's own pattern)
+with a normal-normal empirical-Bayes model; channel health turns an engagement trend and
+sales into one verdict in words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist, fmean
+
+from compass.model import QUADRANTS_ORDER, Quadrant
+
+__all__ = [
+    "BLOCKS",
+    "ChannelVerdict",
+    "Lift",
+    "PostScore",
+    "ResonanceConfig",
+    "TimeCell",
+    "best_times",
+    "channel_verdict",
+    "engagement_score",
+    "lift",
+    "quadrant_lifts",
+    "t_quantile",
+]
+
+# Four blocks of the local day: what a brand lead plans in, and few enough cells to fill.
+BLOCKS = ((0, "night 0-6"), (6, "morning 6-12"), (12, "afternoon 12-18"), (18, "evening 18-24"))
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class ResonanceConfig:
+    alpha: float = 0.10  # two-sided: a 90% interval
+    min_posts: int = 8  # per quadrant and in the rest of the account
+
+
+@dataclass(frozen=True)
+class PostScore:
+    """One published post on one account: its quadrants, score and local posting time."""
+
+    quadrants: tuple[Quadrant, ...]
+    score: float
+    weekday: int = 0  # Monday = 0, in the workspace's time zone
+    hour: int = 12
+
+
+@dataclass(frozen=True)
+class Lift:
+    """A group's engagement relative to the baseline: ``ratio`` x, with its interval."""
+
+    n: int
+    ratio: float | None  # None: not enough posts yet
+    low: float | None
+    high: float | None
+    status: str  # "higher", "lower", "no_clear_difference", "not_enough_posts"
+    needed: int = 0
+
+    @property
+    def enough(self) -> bool:
+        return self.ratio is not None
+
+    def describe(self, subject: str) -> str:
+        if self.ratio is None:
+            return f"{subject}: not enough posts yet ({self.n} of {self.needed} needed)"
+        words = {"higher": "more than your typical engagement",
+                 "lower": "less than your typical engagement",
+                 "no_clear_difference": "no clear difference from your typical engagement"}
+        return (f"{subject}: {self.ratio:.1f}x your typical engagement, {self.n} posts "
+                f"({words[self.status]}; likely {self.low:.1f}x to {self.high:.1f}x)")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"n": self.n, "ratio": _round(self.ratio), "low": _round(self.low),
+                "high": _round(self.high), "status": self.status}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def engagement_score(engagements: float, denominator: float | None) -> float:
+    """The per-post score: log of the engagement rate (see the module docstring)."""
+    base = denominator if denominator and denominator > 0 else 1.0
+    return math.log((max(engagements, 0.0) + 0.5) / base)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile (Hill's 1970 expansion around the normal; good for df >= 3)."""
+    z = NormalDist().inv_cdf(p)
+    if df > 1e6:
+        return z
+    v = df
+    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3)
+            + (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z)
+            / (92160 * v ** 4))
+
+
+def _mean_var(values: Sequence[float]) -> tuple[float, float]:
+    mean = fmean(values)
+    var = sum((x - mean) ** 2 for x in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, var
+
+
+def lift(group: Sequence[float], rest: Sequence[float],
+         config: ResonanceConfig = ResonanceConfig()) -> Lift:
+    """The group's geometric-mean engagement over the whole set's (group + rest)."""
+    n_g, n_r = len(group), len(rest)
+    if n_g < config.min_posts or n_r < config.min_posts:
+        return Lift(n=n_g, ratio=None, low=None, high=None, status="not_enough_posts",
+                    needed=config.min_posts)
+    mean_g, var_g = _mean_var(group)
+    mean_r, var_r = _mean_var(rest)
+    share = n_r / (n_g + n_r)
+    diff = mean_g - mean_r
+    se2 = var_g / n_g + var_r / n_r
+    if se2 <= 0:
+        half = 0.0
+    else:
+        df = se2 ** 2 / ((var_g / n_g) ** 2 / (n_g - 1) + (var_r / n_r) ** 2 / (n_r - 1)
+                         ) if var_g + var_r > 0 else n_g + n_r - 2
+        half = t_quantile(1 - config.alpha / 2, max(df, 1.0)) * math.sqrt(se2)
+    low, high = share * (diff - half), share * (diff + half)
+    status = ("higher" if low > 0 else "lower" if high < 0 else "no_clear_difference")
+    return Lift(n=n_g, ratio=math.exp(share * diff), low=math.exp(low), high=math.exp(high),
+                status=status, needed=config.min_posts)
+
+
+def quadrant_lifts(posts: Sequence[PostScore], config: ResonanceConfig = ResonanceConfig()
+                   ) -> dict[Quadrant, Lift]:
+    """Each quadrant's lift over the account's (or channel's) baseline."""
+    out = {}
+    for quadrant in QUADRANTS_ORDER:
+        group = [p.score for p in posts if quadrant in p.quadrants]
+        rest = [p.score for p in posts if quadrant not in p.quadrants]
+        out[quadrant] = lift(group, rest, config)
+    return out
+
+
+# --- best times -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimeCell:
+    weekday: int
+    block: int  # index into BLOCKS
+    n: int
+    ratio: float  # shrunk lift over the baseline
+    low: float
+    high: float
+
+    @property
+    def label(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {BLOCKS[self.block][1]}"
+
+    @property
+    def clear(self) -> bool:
+        """The interval excludes "no effect" (1x)."""
+        return self.low > 1 or self.high < 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {"weekday": WEEKDAYS[self.weekday], "block": BLOCKS[self.block][1],
+                "n": self.n, "ratio": round(self.ratio, 3), "low": round(self.low, 3),
+                "high": round(self.high, 3), "clear": self.clear}
+
+
+def block_of(hour: int) -> int:
+    return min(hour // 6, 3)
+
+
+def _cells(posts: Iterable[PostScore], baseline: float) -> dict[tuple[int, int], list[float]]:
+    cells: dict[tuple[int, int], list[float]] = {}
+    for post in posts:
+        cells.setdefault((post.weekday, block_of(post.hour)), []).append(post.score - baseline)
+    return cells
+
+
+def best_times(posts: Sequence[PostScore], *, quadrant: Quadrant | None = None,
+               config: ResonanceConfig = ResonanceConfig(), min_cell: int = 3
+               ) -> list[TimeCell]:
+    """Weekday x block lifts over the account's baseline, shrunk toward a prior.
+
+    For the whole account the prior is "no lift"; for one quadrant it is the account's own
+    cell lift (its overall pattern). The amount of shrinkage is the normal-normal empirical
+    Bayes one: the spread of true cell effects ``tau2`` is estimated by the method of
+    moments (observed spread minus sampling noise, at least 0), and a cell with standard error
+    ``se`` keeps the share ``tau2 / (tau2 + se2)`` of its own deviation. Cells with fewer than
+    ``min_cell`` posts are left out. The result is sorted best first.
+    """
+    if len(posts) < 2 * config.min_posts:
+        return []
+    baseline = fmean(p.score for p in posts)
+    pooled_var = _mean_var([p.score for p in posts])[1]
+    prior = {key: fmean(v) for key, v in _cells(posts, baseline).items()} if quadrant else {}
+    chosen = [p for p in posts if quadrant is None or quadrant in p.quadrants]
+    raw = {key: v for key, v in _cells(chosen, baseline).items() if len(v) >= min_cell}
+    if not raw:
+        return []
+    stats = {key: (fmean(v), pooled_var / len(v)) for key, v in raw.items()}
+    deviations = [(m - prior.get(key, 0.0)) for key, (m, _) in stats.items()]
+    spread = fmean(d * d for d in deviations)
+    tau2 = max(0.0, spread - fmean(se2 for _, se2 in stats.values()))
+    z = NormalDist().inv_cdf(1 - config.alpha / 2)
+    out = []
+    for (weekday, block), (mean, se2) in stats.items():
+        centre = prior.get((weekday, block), 0.0)
+        keep = tau2 / (tau2 + se2) if tau2 + se2 > 0 else 0.0
+        post_mean = centre + keep * (mean - centre)
+        # Posterior sd of the cell under the same model (prior uncertainty of the account
+        # pattern ignored: it is estimated from many more posts than one cell).
+        post_sd = math.sqrt(keep * se2) if keep > 0 else 0.0
+        out.append(TimeCell(weekday=weekday, block=block, n=len(raw[(weekday, block)]),
+                            ratio=math.exp(post_mean), low=math.exp(post_mean - z * post_sd),
+                            high=math.exp(post_mean + z * post_sd)))
+    return sorted(out, key=lambda c: -c.ratio)
+
+
+# --- channel health ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChannelVerdict:
+    verdict: str  # "growing", "steady", "watch", "dud", "not_enough_posts"
+    reason: str
+    change: float | None = None  # engagement change, recent half vs earlier half (fraction)
+    sales: float = 0.0
+    details: dict[str, float] = field(default_factory=dict)
+
+
+def channel_verdict(label: str, weekly_scores: Sequence[Sequence[float]], *,
+                    sales_recent: float, sales_weeks: int, min_posts: int = 8,
+                    drop: float = 0.3) -> ChannelVerdict:
+    """One verdict per channel from weekly post scores (oldest first) and recent sales.
+
+    The trend compares the geometric-mean engagement of the later half of the weeks with the
+    earlier half. A drop of ``drop`` (30%) or more with no sales in ``sales_weeks`` weeks is
+    a dud candidate; a drop with sales is one to watch; a rise of as much is growing.
+    """
+    weeks = len(weekly_scores)
+    half = weeks // 2
+    early = [s for week in weekly_scores[:half] for s in week]
+    late = [s for week in weekly_scores[half:] for s in week]
+    if len(early) + len(late) < min_posts or not early or not late:
+        return ChannelVerdict("not_enough_posts", f"{label}: not enough posts yet "
+                              f"({len(early) + len(late)} of {min_posts} needed)",
+                              sales=sales_recent)
+    change = math.exp(fmean(late) - fmean(early)) - 1
+    trend = (f"engagement {'down' if change < 0 else 'up'} {abs(change):.0%} over "
+             f"{weeks} weeks")
+    sales = (f"no sales in {sales_weeks} weeks" if sales_recent <= 0 else
+             f"{sales_recent:g} sale{'s' if sales_recent != 1 else ''} in {sales_weeks} weeks")
+    if change <= -drop and sales_recent <= 0:
+        return ChannelVerdict("dud", f"{label}: {trend}, {sales}: a dud?", change, sales_recent)
+    if change <= -drop:
+        return ChannelVerdict("watch", f"{label}: {trend}, but {sales}: watch it", change,
+                              sales_recent)
+    if change >= drop:
+        return ChannelVerdict("growing", f"{label}: {trend}, {sales}", change, sales_recent)
+    return ChannelVerdict("steady", f"{label}: {trend} (steady), {sales}", change, sales_recent)
+
+
+def lifts_to_dict(lifts: Mapping[Quadrant, Lift]) -> dict[str, dict[str, object]]:
+    return {q.value: lift_.to_dict() for q, lift_ in lifts.items()}
