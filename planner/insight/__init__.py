@@ -9,8 +9,8 @@ Other areas use what this module exports; the inner modules are this area's own.
 
 from __future__ import annotations
 
-from planner.insight import collect, service
+from planner.insight import collect, history, service
 from planner.insight.collect import collect_due
 from planner.insight.service import hints, report
 
-__all__ = ["collect", "collect_due", "hints", "report", "service"]
+__all__ = ["collect", "collect_due", "hints", "history", "report", "service"]
