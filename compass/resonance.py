@@ -31,7 +31,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist, fmean
 
+from compass.advice import what_next
 from compass.model import QUADRANTS_ORDER, Quadrant
+from compass.report import BalanceReport, Status
 
 __all__ = [
     "BLOCKS",
@@ -40,12 +42,14 @@ __all__ = [
     "PostScore",
     "ResonanceConfig",
     "TimeCell",
+    "WeighedNext",
     "best_times",
     "channel_verdict",
     "engagement_score",
     "lift",
     "quadrant_lifts",
     "t_quantile",
+    "what_next_weighed",
 ]
 
 # Four blocks of the local day: what a brand lead plans in, and few enough cells to fill.
@@ -279,6 +283,45 @@ def channel_verdict(label: str, weekly_scores: Sequence[Sequence[float]], *,
     if change >= drop:
         return ChannelVerdict("growing", f"{label}: {trend}, {sales}", change, sales_recent)
     return ChannelVerdict("steady", f"{label}: {trend} (steady), {sales}", change, sales_recent)
+
+
+@dataclass(frozen=True)
+class WeighedNext:
+    """What to post next when balance and resonance both have a say, and which one decided."""
+
+    quadrant: Quadrant
+    follows: str  # "balance" or "resonance"
+    reason: str
+
+
+def what_next_weighed(report: BalanceReport, lifts: Mapping[Quadrant, Lift],
+                      *, channel: str = "here") -> WeighedNext | None:
+    """Balance first when it has a problem (a missing or overweight value); when the account
+    is balanced, the value that clearly resonates most among those not above their fair
+    share; else the balance suggestion. The reason says which one it followed."""
+    advice = what_next(report) if report.n else None
+    if advice is None:
+        return None
+    if report.status != Status.BALANCED:
+        extra = ""
+        lift_ = lifts.get(advice.quadrant)
+        if lift_ is not None and lift_.ratio is not None and lift_.status == "lower":
+            extra = (f" (it gets {lift_.ratio:.1f}x your typical engagement {channel}: "
+                     f"balance comes first while a value is {report.status.value})")
+        return WeighedNext(advice.quadrant, "balance", f"Following balance: {advice.reason}"
+                           f"{extra}.")
+    room = {q.quadrant for q in report.quadrants if q.share <= q.target + 0.05}
+    clear = sorted(((lift_.ratio or 0.0, q) for q, lift_ in lifts.items()
+                    if lift_.status == "higher" and q in room), key=lambda t: -t[0])
+    if clear:
+        ratio, quadrant = clear[0]
+        n = lifts[quadrant].n
+        return WeighedNext(quadrant, "resonance",
+                           f"Following resonance: the balance is fine, and {quadrant.label} "
+                           f"posts get {ratio:.1f}x your typical engagement {channel} "
+                           f"({n} posts).")
+    return WeighedNext(advice.quadrant, "balance", f"Following balance: {advice.reason} "
+                       f"(no value clearly resonates {channel} yet).")
 
 
 def lifts_to_dict(lifts: Mapping[Quadrant, Lift]) -> dict[str, dict[str, object]]:

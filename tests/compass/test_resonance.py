@@ -7,6 +7,7 @@ import random
 
 from compass.model import Quadrant
 from compass.resonance import (
+    Lift,
     PostScore,
     ResonanceConfig,
     best_times,
@@ -109,3 +110,45 @@ def test_channel_verdicts_in_words() -> None:
                            ).verdict == "steady"
     assert channel_verdict("X", [[0.0]] * 2, sales_recent=0, sales_weeks=8
                            ).verdict == "not_enough_posts"
+
+
+def _report(counts: dict[str, int]):
+    from datetime import UTC, datetime, timedelta
+
+    from compass import BalanceConfig, TaggedItem, check_balance
+
+    items, start = [], datetime(2026, 1, 1, tzinfo=UTC)
+    left = dict(counts)
+    order: list[str] = []
+    while any(left.values()):  # interleaved, so nothing looks missing by accident
+        for q in list(left):
+            if left[q]:
+                order.append(q)
+                left[q] -= 1
+    for i, q in enumerate(order):
+        items.append(TaggedItem(key=str(i), tags=(Quadrant(q),), when=start + timedelta(hours=i)))
+    return check_balance(items, BalanceConfig())
+
+
+def _lift(status: str, ratio: float) -> Lift:
+    return Lift(n=20, ratio=ratio, low=ratio * 0.8, high=ratio * 1.2, status=status)
+
+
+def test_what_next_follows_resonance_only_when_balanced() -> None:
+    from compass.resonance import what_next_weighed
+
+    lifts = {q: _lift("no_clear_difference", 1.0) for q in Quadrant}
+    lifts[Quadrant.CARE] = _lift("higher", 2.1)
+    balanced = what_next_weighed(_report({"try": 5, "share": 5, "care": 5, "learn": 5}), lifts,
+                                 channel="on Instagram")
+    assert balanced is not None and balanced.follows == "resonance"
+    assert balanced.quadrant == Quadrant.CARE
+    assert balanced.reason.startswith("Following resonance: the balance is fine, and Care "
+                                      "for others posts get 2.1x")
+    skewed = what_next_weighed(_report({"try": 10, "share": 4, "care": 6, "learn": 0}), lifts)
+    assert skewed is not None and skewed.follows == "balance"
+    assert skewed.quadrant == Quadrant.LEARN and skewed.reason.startswith("Following balance")
+    quiet = {q: _lift("no_clear_difference", 1.0) for q in Quadrant}
+    plain = what_next_weighed(_report({"try": 5, "share": 5, "care": 5, "learn": 5}), quiet)
+    assert plain is not None and plain.follows == "balance"
+    assert "no value clearly resonates" in plain.reason

@@ -120,3 +120,11 @@ def test_switching_x_metrics_on_is_for_brand_leads(seeded, make_client, engine):
                           data={"csrf_token": page_csrf(viewer, f"/w/{seeded.slug}/insight"),
                                 "enabled": "0"})
     assert refused.status_code in (403, 404)
+
+
+def test_balance_page_what_next_says_what_it_follows(seeded, make_client):
+    lead = make_client("admin@glow.test")
+    page = lead.get(f"/w/{seeded.slug}/balance?window=20")
+    assert page.status_code == 200
+    assert 'data-follows="' in page.text
+    assert "Following balance" in page.text or "Following resonance" in page.text
