@@ -37,6 +37,8 @@ from compass.report import BalanceReport, Status
 
 __all__ = [
     "BLOCKS",
+    "Cell",
+    "Moments",
     "ChannelVerdict",
     "Lift",
     "PostScore",
@@ -44,6 +46,8 @@ __all__ = [
     "TimeCell",
     "WeighedNext",
     "best_times",
+    "block_of",
+    "cells_from_posts",
     "channel_verdict",
     "engagement_score",
     "lift",
@@ -71,6 +75,66 @@ class PostScore:
     score: float
     weekday: int = 0  # Monday = 0, in the workspace's time zone
     hour: int = 12
+
+
+@dataclass
+class Moments:
+    """Count, sum and sum of squares of scores: what the statistics need, and what a
+    database can add up (``GROUP BY``) so 100,000 posts need not leave it one by one."""
+
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Moments:
+        out = cls()
+        for value in values:
+            out.add(value)
+        return out
+
+    def add(self, value: float) -> None:
+        self.n += 1
+        self.total += value
+        self.squares += value * value
+
+    def merge(self, other: Moments) -> None:
+        self.n += other.n
+        self.total += other.total
+        self.squares += other.squares
+
+    def shifted(self, by: float) -> Moments:
+        """The moments of every value minus ``by``."""
+        return Moments(self.n, self.total - by * self.n,
+                       self.squares - 2 * by * self.total + by * by * self.n)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+    @property
+    def variance(self) -> float:
+        if self.n < 2:
+            return 0.0
+        return max(0.0, (self.squares - self.total * self.total / self.n) / (self.n - 1))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Posts of one channel sharing quadrant tags, local weekday and time block."""
+
+    quadrants: tuple[Quadrant, ...]
+    weekday: int
+    block: int
+    moments: Moments
+
+
+def cells_from_posts(posts: Iterable[PostScore]) -> list[Cell]:
+    cells: dict[tuple[tuple[Quadrant, ...], int, int], Moments] = {}
+    for post in posts:
+        key = (post.quadrants, post.weekday, block_of(post.hour))
+        cells.setdefault(key, Moments()).add(post.score)
+    return [Cell(q, w, b, m) for (q, w, b), m in cells.items()]
 
 
 @dataclass(frozen=True)
@@ -124,29 +188,23 @@ def t_quantile(p: float, df: float) -> float:
             / (92160 * v ** 4))
 
 
-def _mean_var(values: Sequence[float]) -> tuple[float, float]:
-    mean = fmean(values)
-    var = sum((x - mean) ** 2 for x in values) / (len(values) - 1) if len(values) > 1 else 0.0
-    return mean, var
-
-
-def lift(group: Sequence[float], rest: Sequence[float],
+def lift(group: Sequence[float] | Moments, rest: Sequence[float] | Moments,
          config: ResonanceConfig = ResonanceConfig()) -> Lift:
     """The group's geometric-mean engagement over the whole set's (group + rest)."""
-    n_g, n_r = len(group), len(rest)
+    g = group if isinstance(group, Moments) else Moments.of(group)
+    r = rest if isinstance(rest, Moments) else Moments.of(rest)
+    n_g, n_r = g.n, r.n
     if n_g < config.min_posts or n_r < config.min_posts:
         return Lift(n=n_g, ratio=None, low=None, high=None, status="not_enough_posts",
                     needed=config.min_posts)
-    mean_g, var_g = _mean_var(group)
-    mean_r, var_r = _mean_var(rest)
+    var_g, var_r = g.variance, r.variance
     share = n_r / (n_g + n_r)
-    diff = mean_g - mean_r
+    diff = g.mean - r.mean
     se2 = var_g / n_g + var_r / n_r
     if se2 <= 0:
         half = 0.0
     else:
-        df = se2 ** 2 / ((var_g / n_g) ** 2 / (n_g - 1) + (var_r / n_r) ** 2 / (n_r - 1)
-                         ) if var_g + var_r > 0 else n_g + n_r - 2
+        df = se2 ** 2 / ((var_g / n_g) ** 2 / (n_g - 1) + (var_r / n_r) ** 2 / (n_r - 1))
         half = t_quantile(1 - config.alpha / 2, max(df, 1.0)) * math.sqrt(se2)
     low, high = share * (diff - half), share * (diff + half)
     status = ("higher" if low > 0 else "lower" if high < 0 else "no_clear_difference")
@@ -154,15 +212,23 @@ def lift(group: Sequence[float], rest: Sequence[float],
                 status=status, needed=config.min_posts)
 
 
-def quadrant_lifts(posts: Sequence[PostScore], config: ResonanceConfig = ResonanceConfig()
-                   ) -> dict[Quadrant, Lift]:
+def quadrant_lifts(posts: Sequence[PostScore] | Sequence[Cell],
+                   config: ResonanceConfig = ResonanceConfig()) -> dict[Quadrant, Lift]:
     """Each quadrant's lift over the account's (or channel's) baseline."""
+    cells = _as_cells(posts)
     out = {}
     for quadrant in QUADRANTS_ORDER:
-        group = [p.score for p in posts if quadrant in p.quadrants]
-        rest = [p.score for p in posts if quadrant not in p.quadrants]
+        group, rest = Moments(), Moments()
+        for cell in cells:
+            (group if quadrant in cell.quadrants else rest).merge(cell.moments)
         out[quadrant] = lift(group, rest, config)
     return out
+
+
+def _as_cells(items: Sequence[PostScore] | Sequence[Cell]) -> list[Cell]:
+    if items and isinstance(items[0], PostScore):
+        return cells_from_posts(items)  # type: ignore[arg-type]
+    return list(items)  # type: ignore[arg-type]
 
 
 # --- best times -------------------------------------------------------------------------------
@@ -195,14 +261,7 @@ def block_of(hour: int) -> int:
     return min(hour // 6, 3)
 
 
-def _cells(posts: Iterable[PostScore], baseline: float) -> dict[tuple[int, int], list[float]]:
-    cells: dict[tuple[int, int], list[float]] = {}
-    for post in posts:
-        cells.setdefault((post.weekday, block_of(post.hour)), []).append(post.score - baseline)
-    return cells
-
-
-def best_times(posts: Sequence[PostScore], *, quadrant: Quadrant | None = None,
+def best_times(posts: Sequence[PostScore] | Sequence[Cell], *, quadrant: Quadrant | None = None,
                config: ResonanceConfig = ResonanceConfig(), min_cell: int = 3
                ) -> list[TimeCell]:
     """Weekday x block lifts over the account's baseline, shrunk toward a prior.
@@ -214,30 +273,39 @@ def best_times(posts: Sequence[PostScore], *, quadrant: Quadrant | None = None,
     ``se`` keeps the share ``tau2 / (tau2 + se2)`` of its own deviation. Cells with fewer than
     ``min_cell`` posts are left out. The result is sorted best first.
     """
-    if len(posts) < 2 * config.min_posts:
+    cells = _as_cells(posts)
+    everything = Moments()
+    for cell in cells:
+        everything.merge(cell.moments)
+    if everything.n < 2 * config.min_posts:
         return []
-    baseline = fmean(p.score for p in posts)
-    pooled_var = _mean_var([p.score for p in posts])[1]
-    prior = {key: fmean(v) for key, v in _cells(posts, baseline).items()} if quadrant else {}
-    chosen = [p for p in posts if quadrant is None or quadrant in p.quadrants]
-    raw = {key: v for key, v in _cells(chosen, baseline).items() if len(v) >= min_cell}
-    if not raw:
+    baseline, pooled_var = everything.mean, everything.variance
+    by_slot: dict[tuple[int, int], Moments] = {}
+    chosen: dict[tuple[int, int], Moments] = {}
+    for cell in cells:
+        key = (cell.weekday, cell.block)
+        by_slot.setdefault(key, Moments()).merge(cell.moments)
+        if quadrant is None or quadrant in cell.quadrants:
+            chosen.setdefault(key, Moments()).merge(cell.moments)
+    prior = {key: m.mean - baseline for key, m in by_slot.items()} if quadrant else {}
+    stats = {key: (m.mean - baseline, pooled_var / m.n, m.n) for key, m in chosen.items()
+             if m.n >= min_cell}
+    if not stats:
         return []
-    stats = {key: (fmean(v), pooled_var / len(v)) for key, v in raw.items()}
-    deviations = [(m - prior.get(key, 0.0)) for key, (m, _) in stats.items()]
+    deviations = [mean - prior.get(key, 0.0) for key, (mean, _, _) in stats.items()]
     spread = fmean(d * d for d in deviations)
-    tau2 = max(0.0, spread - fmean(se2 for _, se2 in stats.values()))
+    tau2 = max(0.0, spread - fmean(se2 for _, se2, _ in stats.values()))
     z = NormalDist().inv_cdf(1 - config.alpha / 2)
     out = []
-    for (weekday, block), (mean, se2) in stats.items():
+    for (weekday, block), (mean, se2, n) in stats.items():
         centre = prior.get((weekday, block), 0.0)
         keep = tau2 / (tau2 + se2) if tau2 + se2 > 0 else 0.0
         post_mean = centre + keep * (mean - centre)
         # Posterior sd of the cell under the same model (prior uncertainty of the account
         # pattern ignored: it is estimated from many more posts than one cell).
         post_sd = math.sqrt(keep * se2) if keep > 0 else 0.0
-        out.append(TimeCell(weekday=weekday, block=block, n=len(raw[(weekday, block)]),
-                            ratio=math.exp(post_mean), low=math.exp(post_mean - z * post_sd),
+        out.append(TimeCell(weekday=weekday, block=block, n=n, ratio=math.exp(post_mean),
+                            low=math.exp(post_mean - z * post_sd),
                             high=math.exp(post_mean + z * post_sd)))
     return sorted(out, key=lambda c: -c.ratio)
 
@@ -253,7 +321,7 @@ class ChannelVerdict:
     details: dict[str, float] = field(default_factory=dict)
 
 
-def channel_verdict(label: str, weekly_scores: Sequence[Sequence[float]], *,
+def channel_verdict(label: str, weekly_scores: Sequence[Sequence[float] | Moments], *,
                     sales_recent: float, sales_weeks: int, min_posts: int = 8,
                     drop: float = 0.3) -> ChannelVerdict:
     """One verdict per channel from weekly post scores (oldest first) and recent sales.
@@ -264,13 +332,15 @@ def channel_verdict(label: str, weekly_scores: Sequence[Sequence[float]], *,
     """
     weeks = len(weekly_scores)
     half = weeks // 2
-    early = [s for week in weekly_scores[:half] for s in week]
-    late = [s for week in weekly_scores[half:] for s in week]
-    if len(early) + len(late) < min_posts or not early or not late:
+    early, late = Moments(), Moments()
+    for index, week in enumerate(weekly_scores):
+        (early if index < half else late).merge(
+            week if isinstance(week, Moments) else Moments.of(week))
+    if early.n + late.n < min_posts or not early.n or not late.n:
         return ChannelVerdict("not_enough_posts", f"{label}: not enough posts yet "
-                              f"({len(early) + len(late)} of {min_posts} needed)",
+                              f"({early.n + late.n} of {min_posts} needed)",
                               sales=sales_recent)
-    change = math.exp(fmean(late) - fmean(early)) - 1
+    change = math.exp(late.mean - early.mean) - 1
     trend = (f"engagement {'down' if change < 0 else 'up'} {abs(change):.0%} over "
              f"{weeks} weeks")
     sales = (f"no sales in {sales_weeks} weeks" if sales_recent <= 0 else

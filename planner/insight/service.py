@@ -11,17 +11,18 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import fmean
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select as sa_select
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from compass import QUADRANTS_ORDER, Quadrant, parse_tags
 from compass.resonance import (
+    Cell,
     ChannelVerdict,
     Lift,
-    PostScore,
+    Moments,
     ResonanceConfig,
     TimeCell,
     best_times,
@@ -30,9 +31,9 @@ from compass.resonance import (
 )
 from planner import conversions
 from planner.db import utcnow
+from planner.dbtypes import UTCDateTime
 from planner.errors import Invalid
-from planner.models import Account, Post, Workspace
-from planner.models_insight import MetricCollection
+from planner.models import Account, Workspace
 
 PLATFORM_LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky",
                    "linkedin": "LinkedIn", "facebook": "Facebook", "instagram": "Instagram",
@@ -97,40 +98,89 @@ class Report:
 
 @dataclass
 class _Fetched:
-    scores: dict[int, list[tuple[datetime, PostScore]]]
+    cells: dict[int, list[Cell]]
+    weekly: dict[int, list[Moments]]
     waiting: dict[int, int]
     unavailable: dict[int, int]
     reasons: dict[int, list[str]]
 
 
+def _dt(name: str) -> Any:
+    return bindparam(name, type_=UTCDateTime)
+
+
+def _local_parts(dialect: str, zone: str, at: datetime) -> tuple[str, str, dict[str, Any]]:
+    """SQL for the local weekday (Monday 0) and 6-hour block of ``published_at``.
+
+    PostgreSQL converts with the zone's rules. SQLite has no time zones: it uses the zone's
+    UTC offset at ``at`` (the end of the range), so across a DST change a post within an hour
+    of a block edge may land in the neighbouring block."""
+    if dialect == "postgresql":
+        local = "((mc.published_at AT TIME ZONE 'UTC') AT TIME ZONE :zone)"
+        return (f"CAST(EXTRACT(ISODOW FROM {local}) AS INTEGER) - 1",
+                f"CAST(FLOOR(EXTRACT(HOUR FROM {local}) / 6) AS INTEGER)", {"zone": zone})
+    offset = at.astimezone(ZoneInfo(zone)).utcoffset() or timedelta()
+    minutes = f"{int(offset.total_seconds() // 60):+d} minutes"
+    local = "datetime(mc.published_at, :offset)"
+    return (f"(CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7",
+            f"CAST(strftime('%H', {local}) AS INTEGER) / 6", {"offset": minutes})
+
+
+def _week_index(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "CAST(FLOOR(EXTRACT(EPOCH FROM (mc.published_at - :hstart)) / 604800) AS INTEGER)"
+    return "CAST((julianday(mc.published_at) - julianday(:hstart)) / 7 AS INTEGER)"
+
+
 def _fetch(session: Session, workspace: Workspace, start: datetime, end: datetime
            ) -> _Fetched:
-    zone = ZoneInfo(workspace.timezone)
-    out = _Fetched(defaultdict(list), defaultdict(int), defaultdict(int), defaultdict(list))
-    rows = session.execute(
-        sa_select(col(MetricCollection.account_id), col(MetricCollection.published_at),
-                  col(MetricCollection.score), col(MetricCollection.status),
-                  col(MetricCollection.reason), col(Post.tags))
-        .join(Post, col(Post.id) == col(MetricCollection.post_id))
-        .where(col(MetricCollection.workspace_id) == workspace.id,
-               col(MetricCollection.published_at) >= start,
-               col(MetricCollection.published_at) < end)).all()
-    for account_id, published, score, status, reason, tags in rows:
-        if score is None:
-            if status in ("not_available", "off"):
-                out.unavailable[account_id] += 1
-                if reason and reason not in out.reasons[account_id]:
-                    out.reasons[account_id].append(reason)
-            else:
-                out.waiting[account_id] += 1
-            continue
-        try:
-            quadrants = parse_tags(tags or "")
-        except ValueError:
-            quadrants = ()
-        local = published.astimezone(zone)
-        out.scores[account_id].append((published, PostScore(
-            quadrants=quadrants, score=score, weekday=local.weekday(), hour=local.hour)))
+    """Sums of scores per account, tags, local weekday and block (the database adds them
+    up, so a report over 100,000 posts moves about a thousand rows), weekly sums for the
+    health trend, and the posts without metrics with their reasons."""
+    out = _Fetched(defaultdict(list), {}, defaultdict(int), defaultdict(int),
+                   defaultdict(list))
+    conn = session.connection()
+    dialect = conn.dialect.name
+    weekday, block, params = _local_parts(dialect, workspace.timezone, end)
+    where = ("mc.workspace_id = :ws AND mc.published_at >= :start AND mc.published_at < :end")
+    rows = conn.execute(text(
+        f"SELECT mc.account_id, p.tags, {weekday} AS wd, {block} AS blk, COUNT(*), "
+        f"SUM(mc.score), SUM(mc.score * mc.score) FROM metriccollection mc "
+        f"JOIN post p ON p.id = mc.post_id WHERE {where} AND mc.score IS NOT NULL "
+        f"GROUP BY mc.account_id, p.tags, wd, blk").bindparams(_dt("start"), _dt("end")),
+        {"ws": workspace.id, "start": start, "end": end, **params}).all()
+    tags_cache: dict[str, tuple[Quadrant, ...]] = {}
+    for account_id, tags, wd, blk, n, total, squares in rows:
+        key = tags or ""
+        if key not in tags_cache:
+            try:
+                tags_cache[key] = parse_tags(key)
+            except ValueError:
+                tags_cache[key] = ()
+        out.cells[account_id].append(Cell(tags_cache[key], int(wd), min(int(blk), 3),
+                                          Moments(int(n), float(total), float(squares))))
+    hstart = end - timedelta(weeks=HEALTH_WEEKS)
+    for account_id, week, n, total, squares in conn.execute(text(
+            f"SELECT mc.account_id, {_week_index(dialect)} AS wk, COUNT(*), SUM(mc.score), "
+            f"SUM(mc.score * mc.score) FROM metriccollection mc WHERE mc.workspace_id = :ws "
+            f"AND mc.published_at >= :hstart AND mc.published_at < :end "
+            f"AND mc.score IS NOT NULL GROUP BY mc.account_id, wk")
+            .bindparams(_dt("hstart"), _dt("end")),
+            {"ws": workspace.id, "hstart": hstart, "end": end}).all():
+        weeks = out.weekly.setdefault(account_id, [Moments() for _ in range(HEALTH_WEEKS)])
+        weeks[min(max(int(week), 0), HEALTH_WEEKS - 1)].merge(
+            Moments(int(n), float(total), float(squares)))
+    for account_id, status, reason, n in conn.execute(text(
+            f"SELECT mc.account_id, mc.status, mc.reason, COUNT(*) FROM metriccollection mc "
+            f"WHERE {where} AND mc.score IS NULL GROUP BY mc.account_id, mc.status, mc.reason")
+            .bindparams(_dt("start"), _dt("end")),
+            {"ws": workspace.id, "start": start, "end": end}).all():
+        if status in ("not_available", "off"):
+            out.unavailable[account_id] += int(n)
+            if reason and reason not in out.reasons[account_id]:
+                out.reasons[account_id].append(reason)
+        else:
+            out.waiting[account_id] += int(n)
     return out
 
 
@@ -167,43 +217,36 @@ def report(*, session: Session, workspace: Workspace, start: datetime | None = N
         Account.workspace_id == workspace.id).order_by(col(Account.platform),
                                                         col(Account.handle))).all()
     rows: list[Row] = []
-    by_platform: dict[str, list[PostScore]] = defaultdict(list)
+    by_platform: dict[str, list[Cell]] = defaultdict(list)
     best: dict[str, list[TimeCell]] = {}
     best_q: dict[str, dict[str, list[TimeCell]]] = {}
     health: dict[str, ChannelVerdict] = {}
     for account in accounts_:
         aid = account.id or 0
-        dated = fetched.scores.get(aid, [])
-        posts = [p for _, p in dated]
+        cells = fetched.cells.get(aid, [])
+        posts = sum(c.moments.n for c in cells)
         label = f"{PLATFORM_LABELS.get(account.platform, account.platform)} {account.handle}"
-        rows.append(Row(key=str(aid), label=label, platform=account.platform, posts=len(posts),
-                        lifts=quadrant_lifts(posts, config), waiting=fetched.waiting[aid],
+        rows.append(Row(key=str(aid), label=label, platform=account.platform, posts=posts,
+                        lifts=quadrant_lifts(cells, config), waiting=fetched.waiting[aid],
                         unavailable=fetched.unavailable[aid], reasons=fetched.reasons[aid]))
         if posts:
-            mean = fmean(p.score for p in posts)
-            by_platform[account.platform] += [PostScore(p.quadrants, p.score - mean, p.weekday,
-                                                        p.hour) for p in posts]
-        best[str(aid)] = [c for c in best_times(posts, config=config) if c.clear]
-        best_q[str(aid)] = {q.value: [c for c in best_times(posts, quadrant=q, config=config)
+            # Pooled per platform relative to each account's own mean.
+            mean = sum(c.moments.total for c in cells) / posts
+            by_platform[account.platform] += [
+                Cell(c.quadrants, c.weekday, c.block, c.moments.shifted(mean)) for c in cells]
+        best[str(aid)] = [c for c in best_times(cells, config=config) if c.clear]
+        best_q[str(aid)] = {q.value: [c for c in best_times(cells, quadrant=q, config=config)
                                       if c.clear] for q in QUADRANTS_ORDER}
-        health[str(aid)] = _health(label, dated, end, sales.get(str(aid), 0.0), config)
+        health[str(aid)] = channel_verdict(
+            label, fetched.weekly.get(aid, [Moments() for _ in range(HEALTH_WEEKS)]),
+            sales_recent=sales.get(str(aid), 0.0), sales_weeks=SALES_WEEKS,
+            min_posts=config.min_posts)
     platform_rows = [Row(key=f"platform:{name}", label=PLATFORM_LABELS.get(name, name),
-                         platform=name, posts=len(posts), lifts=quadrant_lifts(posts, config))
-                     for name, posts in sorted(by_platform.items())]
+                         platform=name, posts=sum(c.moments.n for c in cells),
+                         lifts=quadrant_lifts(cells, config))
+                     for name, cells in sorted(by_platform.items())]
     return Report(start=start, end=end, config=config, accounts=rows, platforms=platform_rows,
                   best=best, best_by_quadrant=best_q, health=health)
-
-
-def _health(label: str, dated: list[tuple[datetime, PostScore]], end: datetime,
-            sales: float, config: ResonanceConfig) -> ChannelVerdict:
-    weeks: list[list[float]] = [[] for _ in range(HEALTH_WEEKS)]
-    start = end - timedelta(weeks=HEALTH_WEEKS)
-    for published, post in dated:
-        if published >= start:
-            index = min(int((published - start) / timedelta(weeks=1)), HEALTH_WEEKS - 1)
-            weeks[index].append(post.score)
-    return channel_verdict(label, weeks, sales_recent=sales, sales_weeks=SALES_WEEKS,
-                           min_posts=config.min_posts)
 
 
 def grid_rows(report_: Report) -> list[Row]:
