@@ -203,7 +203,8 @@ def main() -> None:
             if args.collect:
                 result = collection(url, args.collect)
                 print(f"{kind}: collection {result}")
-    print_table("Insight report, one workspace", ["database", "posts", "readings", "report p50 ms", "report p95 ms"], rows)
+    print_table("Insight report, one workspace",
+                ["database", "posts", "readings", "report p50 ms", "report p95 ms"], rows)
 
 
 if __name__ == "__main__":
