@@ -30,6 +30,7 @@ def seed(url: str, posts: int, per_post: int) -> int:
     from compass.resonance import engagement_score
     from planner import accounts
     from planner.db import make_engine, session_scope
+    from planner.insight.collect import local_slot
     from planner.models import Post, PostStatus, Publication, PublicationStatus
     from planner.models_insight import MetricCollection, MetricReading
     from planner.team import workspaces
@@ -51,7 +52,7 @@ def seed(url: str, posts: int, per_post: int) -> int:
             when = [end - timedelta(seconds=rng.uniform(0, 90 * 86400)) for _ in range(size)]
             conn.execute(insert(Post), [
                 {"id": base + i, "workspace_id": ws_id, "text": f"post {base + i}",
-                 "tags": rng.choice(tags), "status": PostStatus.approved, "scheduled_at": w,
+                 "tags": "", "status": PostStatus.approved, "scheduled_at": w,
                  "created_at": w, "updated_at": w, "tag_source": "manual", "version": 1,
                  "link": "", "dm_keyword": "", "dm_product_url": "", "dm_prefill": "",
                  "dm_call_to_action": "", "media_path": "", "media_mime": "",
@@ -64,6 +65,7 @@ def seed(url: str, posts: int, per_post: int) -> int:
                  "idempotency_key": "", "fingerprint": "", "remote_url": "", "last_error": "",
                  "updated_at": w} for i, w in enumerate(when)])
             summaries, readings = [], []
+            post_tags = [rng.choice(tags) for _ in when]
             for i, w in enumerate(when):
                 engagements = rng.lognormvariate(3, 0.7)
                 impressions = rng.lognormvariate(7, 0.3)
@@ -71,6 +73,7 @@ def seed(url: str, posts: int, per_post: int) -> int:
                     "publication_id": base + i, "account_id": ids[(base + i) % 10],
                     "workspace_id": ws_id, "post_id": base + i, "published_at": w,
                     "status": "done", "reason": "", "stage": 6, "latest": "{}",
+                    "tags": post_tags[i], "slot": local_slot(w, "Europe/Warsaw"),
                     "impressions": impressions, "engagements": engagements,
                     "denominator": impressions,
                     "score": engagement_score(engagements, impressions)})
@@ -81,7 +84,8 @@ def seed(url: str, posts: int, per_post: int) -> int:
                                                 "link_clicks")[k % 5],
                                      "value": float(k), "read_at": w + timedelta(hours=k)})
             conn.execute(insert(MetricCollection), summaries)
-            conn.execute(insert(MetricReading), readings)
+            if readings:
+                conn.execute(insert(MetricReading), readings)
         if engine.dialect.name == "postgresql":  # explicit ids: move the sequences past them
             for table in ("post", "publication"):
                 conn.execute(text(f"SELECT setval('{table}_id_seq', "

@@ -37,6 +37,11 @@ class MetricCollection(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id")
     post_id: int = Field(foreign_key="post.id")
     published_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Copied when the row is made, so the report groups one table (no join, no time zone
+    # arithmetic over 100,000 rows): the post's tags, and its local weekday * 4 + 6-hour
+    # block in the workspace's zone then.
+    tags: str = Field(default="", max_length=40)
+    slot: int = 0
     # collecting (readings to come), done (the schedule ran out), not_available (the platform
     # or the account's permissions give no metrics: shown as such, never as zero), off (X
     # collection not switched on for the account: it is billed per read).

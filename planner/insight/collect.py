@@ -25,16 +25,24 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from compass.resonance import engagement_score
+from compass.resonance import block_of, engagement_score
 from planner import accounts
 from planner.db import session_scope, utcnow
 from planner.errors import Invalid
-from planner.models import Account, AccountStatus, Publication, PublicationStatus
+from planner.models import (
+    Account,
+    AccountStatus,
+    Post,
+    Publication,
+    PublicationStatus,
+    Workspace,
+)
 from planner.models_conversions import Touchpoint
 from planner.models_insight import MetricCollection, MetricReading, MetricsOptIn
 from publishers import get_publisher
@@ -99,11 +107,19 @@ def set_billed_metrics(*, session: Session, account: Account, enabled: bool, by:
 
 # --- 1. enrol ---------------------------------------------------------------------------------
 
+def local_slot(published: datetime, zone: str) -> int:
+    """Local weekday (Monday 0) * 4 + 6-hour block, in ``zone``."""
+    local = published.astimezone(ZoneInfo(zone))
+    return local.weekday() * 4 + block_of(local.hour)
+
+
 def enrol(session: Session, *, steps: list[timedelta], batch: int) -> int:
     """Give published publications a collection row; how many were added."""
     rows = session.exec(
-        select(Publication, Account.platform)
+        select(Publication, Account.platform, Post.tags, Workspace.timezone)
         .join(Account, col(Account.id) == col(Publication.account_id))
+        .join(Post, col(Post.id) == col(Publication.post_id))
+        .join(Workspace, col(Workspace.id) == col(Publication.workspace_id))
         .outerjoin(MetricCollection,
                    col(MetricCollection.publication_id) == col(Publication.id))
         .where(Publication.status == PublicationStatus.published,
@@ -112,7 +128,7 @@ def enrol(session: Session, *, steps: list[timedelta], batch: int) -> int:
         .order_by(col(Publication.published_at).desc()).limit(batch)).all()
     opted = {a for a in session.exec(select(MetricsOptIn.account_id).where(
         MetricsOptIn.enabled == True)).all()}  # noqa: E712 (SQL boolean)
-    for publication, platform in rows:
+    for publication, platform, tags, zone in rows:
         published = publication.published_at or utcnow()
         status, reason = "collecting", ""
         if platform in NO_METRICS:
@@ -122,8 +138,8 @@ def enrol(session: Session, *, steps: list[timedelta], batch: int) -> int:
         session.add(MetricCollection(
             publication_id=publication.id or 0, account_id=publication.account_id,
             workspace_id=publication.workspace_id, post_id=publication.post_id,
-            published_at=published, status=status, reason=reason,
-            next_due_at=published + steps[0]))
+            published_at=published, tags=tags, slot=local_slot(published, zone),
+            status=status, reason=reason, next_due_at=published + steps[0]))
     session.flush()
     return len(rows)
 

@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from compass.resonance import engagement_score
-from planner.models import Account, Post, PostStatus, Publication, PublicationStatus
+from planner.insight.collect import local_slot
+from planner.models import (
+    Account,
+    Post,
+    PostStatus,
+    Publication,
+    PublicationStatus,
+    Workspace,
+)
 from planner.models_insight import MetricCollection, MetricReading
 
 QUADRANTS = ("try", "share", "care", "learn")
@@ -79,7 +87,7 @@ def seed_history(*, session: Session, workspace_id: int, accounts: Sequence[Acco
                               remote_id=f"demo-{post.id}-{account.id}")
             session.add(pub)
             session.flush()
-            _metrics(session, pub, account, engagement, end, rng, readings)
+            _metrics(session, pub, account, engagement, end, rng, readings, tag)
             made += 1
         session.flush()
     return made
@@ -94,14 +102,17 @@ def cover_existing(*, session: Session, publications: Sequence[tuple[Publication
     for pub, account, tag in publications:
         engagement = 30 * math.exp(rng.gauss(0, 0.6)) * (effects or {}).get(
             (account.platform, tag), 1.0)
-        _metrics(session, pub, account, engagement, end, rng, True)
+        _metrics(session, pub, account, engagement, end, rng, True, tag)
     session.flush()
 
 
 def _metrics(session: Session, pub: Publication, account: Account, engagement: float,
-             end: datetime, rng: random.Random, readings: bool) -> None:
+             end: datetime, rng: random.Random, readings: bool, tags: str) -> None:
+
     published = pub.published_at or end
     workspace_id = pub.workspace_id
+    workspace = session.get(Workspace, workspace_id)
+    zone = workspace.timezone if workspace else "UTC"
     steps = STEPS
     values = _values(account.platform, engagement, rng)
     values["link_clicks"] = float(rng.randrange(0, 3))
@@ -121,6 +132,7 @@ def _metrics(session: Session, pub: Publication, account: Account, engagement: f
     session.add(MetricCollection(
         publication_id=pub.id or 0, account_id=account.id or 0,
         workspace_id=workspace_id, post_id=pub.post_id, published_at=published,
+        tags=tags, slot=local_slot(published, zone),
         status="collecting" if next_due else "done", stage=stage,
         next_due_at=next_due, read_at=published + timedelta(hours=steps[stage - 1])
         if stage else None,

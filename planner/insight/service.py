@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
@@ -109,48 +108,24 @@ def _dt(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime)
 
 
-def _local_parts(dialect: str, zone: str, at: datetime) -> tuple[str, str, dict[str, Any]]:
-    """SQL for the local weekday (Monday 0) and 6-hour block of ``published_at``.
-
-    PostgreSQL converts with the zone's rules. SQLite has no time zones: it uses the zone's
-    UTC offset at ``at`` (the end of the range), so across a DST change a post within an hour
-    of a block edge may land in the neighbouring block."""
-    if dialect == "postgresql":
-        local = "((mc.published_at AT TIME ZONE 'UTC') AT TIME ZONE :zone)"
-        return (f"CAST(EXTRACT(ISODOW FROM {local}) AS INTEGER) - 1",
-                f"CAST(FLOOR(EXTRACT(HOUR FROM {local}) / 6) AS INTEGER)", {"zone": zone})
-    offset = at.astimezone(ZoneInfo(zone)).utcoffset() or timedelta()
-    minutes = f"{int(offset.total_seconds() // 60):+d} minutes"
-    local = "datetime(mc.published_at, :offset)"
-    return (f"(CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7",
-            f"CAST(strftime('%H', {local}) AS INTEGER) / 6", {"offset": minutes})
-
-
-def _week_index(dialect: str) -> str:
-    if dialect == "postgresql":
-        return "CAST(FLOOR(EXTRACT(EPOCH FROM (mc.published_at - :hstart)) / 604800) AS INTEGER)"
-    return "CAST((julianday(mc.published_at) - julianday(:hstart)) / 7 AS INTEGER)"
-
-
 def _fetch(session: Session, workspace: Workspace, start: datetime, end: datetime
            ) -> _Fetched:
-    """Sums of scores per account, tags, local weekday and block (the database adds them
-    up, so a report over 100,000 posts moves about a thousand rows), weekly sums for the
-    health trend, and the posts without metrics with their reasons."""
+    """Sums of scores per account, tags and local weekday x block (``slot``, stored when the
+    row was made), added up by the database so a report over 100,000 posts moves about a
+    thousand rows; weekly sums for the health trend; posts without metrics and why."""
     out = _Fetched(defaultdict(list), {}, defaultdict(int), defaultdict(int),
                    defaultdict(list))
     conn = session.connection()
-    dialect = conn.dialect.name
-    weekday, block, params = _local_parts(dialect, workspace.timezone, end)
     where = ("mc.workspace_id = :ws AND mc.published_at >= :start AND mc.published_at < :end")
     rows = conn.execute(text(
-        f"SELECT mc.account_id, p.tags, {weekday} AS wd, {block} AS blk, COUNT(*), "
-        f"SUM(mc.score), SUM(mc.score * mc.score) FROM metriccollection mc "
-        f"JOIN post p ON p.id = mc.post_id WHERE {where} AND mc.score IS NOT NULL "
-        f"GROUP BY mc.account_id, p.tags, wd, blk").bindparams(_dt("start"), _dt("end")),
-        {"ws": workspace.id, "start": start, "end": end, **params}).all()
+        f"SELECT mc.account_id, mc.tags, mc.slot, COUNT(*), SUM(mc.score), "
+        f"SUM(mc.score * mc.score) FROM metriccollection mc WHERE {where} "
+        f"AND mc.score IS NOT NULL GROUP BY mc.account_id, mc.tags, mc.slot")
+        .bindparams(_dt("start"), _dt("end")),
+        {"ws": workspace.id, "start": start, "end": end}).all()
     tags_cache: dict[str, tuple[Quadrant, ...]] = {}
-    for account_id, tags, wd, blk, n, total, squares in rows:
+    for account_id, tags, slot, n, total, squares in rows:
+        wd, blk = divmod(int(slot), 4)
         key = tags or ""
         if key not in tags_cache:
             try:
@@ -160,13 +135,17 @@ def _fetch(session: Session, workspace: Workspace, start: datetime, end: datetim
         out.cells[account_id].append(Cell(tags_cache[key], int(wd), min(int(blk), 3),
                                           Moments(int(n), float(total), float(squares))))
     hstart = end - timedelta(weeks=HEALTH_WEEKS)
+    # Week buckets by plain timestamp comparisons: cheaper than date arithmetic per row.
+    bounds = {f"b{i}": hstart + timedelta(weeks=i) for i in range(1, HEALTH_WEEKS)}
+    bucket = "CASE " + " ".join(f"WHEN mc.published_at < :b{i} THEN {i - 1}"
+                                for i in range(1, HEALTH_WEEKS)) + f" ELSE {HEALTH_WEEKS - 1} END"
     for account_id, week, n, total, squares in conn.execute(text(
-            f"SELECT mc.account_id, {_week_index(dialect)} AS wk, COUNT(*), SUM(mc.score), "
+            f"SELECT mc.account_id, {bucket} AS wk, COUNT(*), SUM(mc.score), "
             f"SUM(mc.score * mc.score) FROM metriccollection mc WHERE mc.workspace_id = :ws "
             f"AND mc.published_at >= :hstart AND mc.published_at < :end "
             f"AND mc.score IS NOT NULL GROUP BY mc.account_id, wk")
-            .bindparams(_dt("hstart"), _dt("end")),
-            {"ws": workspace.id, "hstart": hstart, "end": end}).all():
+            .bindparams(_dt("hstart"), _dt("end"), *(_dt(name) for name in bounds)),
+            {"ws": workspace.id, "hstart": hstart, "end": end, **bounds}).all():
         weeks = out.weekly.setdefault(account_id, [Moments() for _ in range(HEALTH_WEEKS)])
         weeks[min(max(int(week), 0), HEALTH_WEEKS - 1)].merge(
             Moments(int(n), float(total), float(squares)))

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.Integer(), sa.ForeignKey("workspace.id"), nullable=False),
         sa.Column("post_id", sa.Integer(), sa.ForeignKey("post.id"), nullable=False),
         sa.Column("published_at", planner.dbtypes.UTCDateTime(), nullable=False),
+        sa.Column("tags", sa.String(length=40), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=False),
         sa.Column("stage", sa.Integer(), nullable=False),
