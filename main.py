@@ -116,6 +116,11 @@ def serve(
         netguard.allow("127.0.0.1")
         _seed_and_print()
         fake = _start_demo_platforms(settings.demo_platform_port)
+    # The embedding model (ml extra) takes ~17 s to load: start now, in the background, so
+    # the first composer suggestion does not wait for it (issue 15).
+    from planner.balance import warm_up
+
+    warm_up()
     run_worker = settings.worker_enabled if worker is None else worker
     handle = None
     if run_worker:

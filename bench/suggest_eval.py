@@ -22,9 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from compass.model import QUADRANTS_ORDER  # noqa: E402
 from compass.suggest import (  # noqa: E402
     CombinedSuggester,
     EmbeddingSuggester,
+    LexiconBayesSuggester,
     LexiconSuggester,
     Suggester,
     available,
@@ -39,6 +41,23 @@ from compass.suggest.evaluate import (  # noqa: E402
 )
 
 EVAL = ROOT / "tests" / "data" / "compass_eval.csv"
+# 120 posts written on 2026-12-04 by someone who never saw the suggesters, before the
+# lexicon+bayes default was built; never used for tuning (issue 15).
+FRESH2 = ROOT / "tests" / "data" / "compass_fresh2.csv"
+
+
+def confusion(name: str, suggester: Suggester, posts: Sequence[LabelledPost]) -> None:
+    """Rows: the label; columns: the first suggested tag ("none" = no suggestion)."""
+    columns = [*(q.value for q in QUADRANTS_ORDER), "none"]
+    table = {q.value: dict.fromkeys(columns, 0) for q in QUADRANTS_ORDER}
+    for post in posts:
+        tags = suggester.suggest(post.text).tags
+        table[post.quadrant.value][tags[0].value if tags else "none"] += 1
+    print(f"\nconfusion, {name} on fresh2 (rows: label, columns: first suggested tag)")
+    print("| label | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for label, counts in table.items():
+        print(f"| {label} | " + " | ".join(str(counts[c]) for c in columns) + " |")
 
 
 def _line(name: str, half: str, result: EvalResult) -> str:
@@ -65,7 +84,8 @@ def main() -> None:
     )
     print(f"{'suggester':<22} {'half':<10} {'n':>4} {'top-1':>7} {'coverage':>9} {'acc|sugg':>10}")
 
-    plain: dict[str, Callable[[], Suggester]] = {"lexicon": LexiconSuggester}
+    plain: dict[str, Callable[[], Suggester]] = {"lexicon": LexiconSuggester,
+                                                 "lexicon+bayes": LexiconBayesSuggester}
     status = available()
     if status:
         plain["embedding"] = EmbeddingSuggester
@@ -81,6 +101,7 @@ def main() -> None:
         results["all"] = _sum(results["tune"], results["held-out"])
         results["fresh"] = evaluate(suggester, fresh_rows(posts))
         results["fresh odd"] = evaluate(suggester, [p for p in fresh_rows(posts) if p.row % 2])
+        results["fresh2"] = evaluate(suggester, load_labelled(FRESH2))
         for half, result in results.items():
             print(_line(name, half, result))
         print(f"{'':<22} ({elapsed / len(posts) * 1000:.1f} ms per post incl. first model load)")
@@ -100,6 +121,8 @@ def main() -> None:
             results["all"] = _sum(results["tune"], results["held-out"])
             for half, result in results.items():
                 print(_line(name, half, result))
+    for name, make in plain.items():
+        confusion(name, make(), load_labelled(FRESH2))
     print(
         "top-1 = correct first tag over all posts (no suggestion counts as wrong); "
         "acc|sugg = accuracy when a suggestion is given"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from planner import accounts
 from planner.db import utcnow
@@ -109,6 +109,7 @@ def seed_demo(*, session: Session, now: datetime | None = None,
         session.add(QueueSlot(account_id=account.id or 0, weekday=5, local_time="11:30"))
     _seed_posts(session, workspace, people, demo_accounts, now)
     session.flush()
+    seed_metric_history(session, workspace, demo_accounts, now)
     return DemoSummary(workspace, True, logins)
 
 
@@ -154,3 +155,41 @@ def _seed_posts(session: Session, workspace: Workspace, people: list, accounts_:
                     publication.published_at = when + timedelta(seconds=2)
                     publication.remote_id = f"demo-{post.id}-{account.id}"
                 session.add(publication)
+
+
+# --- insight (issue 15) ---------------------------------------------------------------------------
+
+# What the demo's made-up audience responds to: a brand lead should see Care resonate on
+# Mastodon and Learn on LinkedIn, Try fall flat on X, and nothing stand out on Bluesky.
+DEMO_EFFECTS = {("mastodon", "care"): 2.3, ("linkedin", "learn"): 2.0, ("x", "try"): 0.5,
+                ("x", "share"): 1.6}
+
+
+def seed_metric_history(session: Session, workspace: Workspace, accounts_: list,
+                        now: datetime) -> None:
+    """A quarter of metric history: older published posts with readings, and readings for
+    the month's published posts (their remote ids are made up, so the worker must not try to
+    read them from the sandbox)."""
+    from planner.insight import history
+    from planner.models_insight import MetricCollection, MetricsOptIn
+
+    texts: dict[str, list[str]] = {}
+    for quadrant, text in SAMPLE_POSTS:
+        texts.setdefault(quadrant, []).append(text)
+    history.seed_history(session=session, workspace_id=workspace.id or 0, accounts=accounts_,
+                         end=now - timedelta(days=15), days=76, posts_per_day=0.7,
+                         effects=DEMO_EFFECTS, weekday_effects={("mastodon", 5): 1.8},
+                         readings=True, texts=texts)
+    existing = session.exec(select(Publication, Post.tags).join(
+        Post, col(Post.id) == col(Publication.post_id)).where(
+        Publication.workspace_id == workspace.id,
+        Publication.status == PublicationStatus.published)).all()
+    by_id = {a.id: a for a in accounts_}
+    history.cover_existing(session=session, end=now, effects=DEMO_EFFECTS, publications=[
+        (pub, by_id[pub.account_id], tags) for pub, tags in existing
+        if pub.account_id in by_id and not session.get(
+            MetricCollection, pub.id)])
+    for account in accounts_:
+        if account.platform == "x":  # the demo's X reads are free: it is the sandbox
+            session.add(MetricsOptIn(account_id=account.id, enabled=True))
+    session.flush()

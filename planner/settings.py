@@ -100,6 +100,13 @@ class Settings(BaseSettings):
                            "e-mails.")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
+    # Insight (issue 15).
+    metrics_schedule: str = Field("1h,6h,24h,3d,7d,28d", description="When the worker reads "
+                                  "a published post's metrics, after publishing (h = hours, "
+                                  "d = days).")
+    metrics_poll_seconds: float = Field(300.0, description="How often the worker looks for "
+                                        "metric readings that are due (0 turns it off).")
+    metrics_batch: int = Field(200, description="Most metric readings one worker round takes.")
 
     @field_validator("meta_graph_version")
     @classmethod

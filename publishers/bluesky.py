@@ -388,6 +388,28 @@ class BlueskyPublisher:
                 resolved[handle] = str(did)
         return resolved
 
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """The post view's counts: GET app.bsky.feed.getPosts?uris=<at-uri>
+        (https://docs.bsky.app/docs/api/app-bsky-feed-get-posts; postView likeCount,
+        repostCount, replyCount, quoteCount, bookmarkCount in lexicons/app/bsky/feed/defs.json).
+        Bluesky has no impressions. Read through the account's PDS, which proxies the AppView."""
+        from publishers.metrics import LIKES, QUOTES, REPLIES, REPOSTS, SAVES, pick, read_refused
+
+        resp = self._xrpc("GET", "app.bsky.feed.getPosts", account, timeout=timeout,
+                          params={"uris": content_ref})
+        http.classify(resp, platform="Bluesky", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        posts = http.json_or_empty(resp).get("posts") or []
+        found = [p for p in posts if isinstance(p, dict) and p.get("uri") == content_ref]
+        if not found:
+            raise read_refused("Bluesky", 404, "")
+        return pick(found[0], {"likeCount": LIKES, "repostCount": REPOSTS,
+                               "replyCount": REPLIES, "quoteCount": QUOTES,
+                               "bookmarkCount": SAVES})
+
 
 def _session_from(body: dict[str, Any], pds: str) -> _Session:
     return _Session(did=str(body.get("did", "")), handle=str(body.get("handle", "")),

@@ -145,3 +145,31 @@ class FacebookPublisher:
                 return PublishResult(remote_id=post_id, url=str(
                     post.get("permalink_url") or f"https://www.facebook.com/{post_id}"))
         return None
+
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """Reactions, comments and shares of a Page post:
+        GET /{post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares
+        (https://developers.facebook.com/docs/graph-api/reference/post/; needs
+        pages_read_engagement). Impressions need read_insights and Meta retired several
+        post_impressions* metrics in 2025, so they are not read here."""
+        from publishers.base import AuthExpired
+        from publishers.metrics import LIKES, REPLIES, REPOSTS, MetricsNotAvailable, pick
+
+        fields = "reactions.summary(total_count),comments.summary(total_count),shares"
+        try:
+            body = self._call("GET", content_ref, account, timeout=timeout,
+                              params={"fields": fields})
+        except AuthExpired as exc:
+            raise MetricsNotAvailable(f"Facebook does not give this app the post's metrics: "
+                                      f"{exc.reason}", status=exc.status) from exc
+        out = {**pick((body.get("reactions") or {}).get("summary") or {},
+                      {"total_count": LIKES}),
+               **pick((body.get("comments") or {}).get("summary") or {},
+                      {"total_count": REPLIES}),
+               **pick(body.get("shares") or {}, {"count": REPOSTS})}
+        if "shares" not in body and out:
+            out[REPOSTS] = 0.0  # Graph leaves "shares" out of a post nobody shared
+        return out

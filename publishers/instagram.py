@@ -178,3 +178,34 @@ class InstagramPublisher(ContainerPublisher):
         if str(body.get("expires_in", "")).isdigit():
             result["expires_at"] = str(int(time.time()) + int(body["expires_in"]))
         return result
+
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """The media's insights: GET /{media-id}/insights?metric=views,likes,...
+        (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/
+        insights; needs instagram_business_manage_insights, or instagram_manage_insights with
+        Facebook Login). Without the permission Graph answers a permission error and the
+        metrics are "not available"; a metric Meta leaves out stays absent."""
+        from publishers.base import AuthExpired
+        from publishers.metrics import (
+            IMPRESSIONS,
+            LIKES,
+            REPLIES,
+            REPOSTS,
+            SAVES,
+            MetricsNotAvailable,
+            graph_insights,
+            pick,
+        )
+
+        try:
+            body = self._call("GET", f"{content_ref}/insights", account, timeout=timeout,
+                              params={"metric": "views,likes,comments,shares,saved"})
+        except AuthExpired as exc:
+            raise MetricsNotAvailable(f"Instagram does not give this app the post's "
+                                      f"insights: {exc.reason}", status=exc.status) from exc
+        return pick(graph_insights(body), {"views": IMPRESSIONS, "likes": LIKES,
+                                             "comments": REPLIES, "shares": REPOSTS,
+                                             "saved": SAVES})

@@ -320,6 +320,31 @@ class LinkedInPublisher:
                 return PublishResult(remote_id=urn, url=_post_url(urn))
         return None
 
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """Likes and comments: GET /rest/socialActions/{post urn}
+        (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/
+        network-update-social-actions; likesSummary.totalLikes,
+        commentsSummary.aggregatedTotalComments). It needs r_member_social (restricted) or
+        r_organization_social; without it LinkedIn answers 403 and the post's metrics are
+        "not available". Impressions need the separate post-analytics products: not read."""
+        from publishers.metrics import LIKES, REPLIES, pick, read_refused
+
+        base = http.base_url(account.api_base, PUBLIC_API)
+        resp = http.request("GET", f"{base}/rest/socialActions/{quote(content_ref, safe='')}",
+                            timeout=timeout, idempotent=True, headers=self._headers(account))
+        if resp.status_code in (403, 404):
+            raise read_refused("LinkedIn", resp.status_code, _reason(resp))
+        http.classify(resp, platform="LinkedIn", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        body = http.json_or_empty(resp)
+        likes = body.get("likesSummary") or {}
+        comments = body.get("commentsSummary") or {}
+        return {**pick(likes, {"totalLikes": LIKES}),
+                **pick(comments, {"aggregatedTotalComments": REPLIES})}
+
 
 def _post_url(urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{urn}/"

@@ -266,6 +266,28 @@ class MastodonPublisher:
                 return _result(status)
         return None
 
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """The status's public counts: GET /api/v1/statuses/:id
+        (https://docs.joinmastodon.org/methods/statuses/#get; fields replies_count,
+        reblogs_count, favourites_count, quotes_count from 4.5, in
+        https://docs.joinmastodon.org/entities/Status/). Mastodon has no impressions."""
+        from publishers.metrics import LIKES, QUOTES, REPLIES, REPOSTS, pick, read_refused
+
+        url = f"{self._base(account)}/api/v1/statuses/{content_ref}"
+        resp = http.request("GET", url, timeout=timeout, idempotent=True,
+                            headers=self._headers(account))
+        if resp.status_code in (403, 404):
+            raise read_refused("Mastodon", resp.status_code, _reason(resp))
+        http.classify(resp, platform="Mastodon", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        return pick(http.json_or_empty(resp), {"favourites_count": LIKES,
+                                               "reblogs_count": REPOSTS,
+                                               "replies_count": REPLIES,
+                                               "quotes_count": QUOTES})
+
 
 def _first_sent(ctx: PublishContext) -> int:
     raw = ctx.state.get("first_sent_at", "")

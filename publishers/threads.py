@@ -68,3 +68,34 @@ class ThreadsPublisher(ContainerPublisher):
         if str(body.get("expires_in", "")).isdigit():
             fresh["expires_at"] = str(int(time.time()) + int(body["expires_in"]))
         return fresh
+
+
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """The media's insights: GET /{media-id}/insights?metric=views,likes,...
+        (https://developers.facebook.com/docs/threads/insights; needs threads_manage_insights).
+        Without the permission Graph answers a permission error and the metrics are "not
+        available"; a metric Meta leaves out stays absent."""
+        from publishers.base import AuthExpired
+        from publishers.metrics import (
+            IMPRESSIONS,
+            LIKES,
+            QUOTES,
+            REPLIES,
+            REPOSTS,
+            MetricsNotAvailable,
+            graph_insights,
+            pick,
+        )
+
+        try:
+            body = self._call("GET", f"{content_ref}/insights", account, timeout=timeout,
+                              params={"metric": "views,likes,replies,reposts,quotes,shares"})
+        except AuthExpired as exc:
+            raise MetricsNotAvailable(f"Threads does not give this app the post's "
+                                      f"insights: {exc.reason}", status=exc.status) from exc
+        return pick(graph_insights(body), {"views": IMPRESSIONS, "likes": LIKES,
+                                             "replies": REPLIES, "reposts": REPOSTS,
+                                             "quotes": QUOTES, "shares": REPOSTS})

@@ -410,6 +410,44 @@ class XPublisher:
             raise Transient("X did not return an id for the uploaded image.")
         return media_id
 
+    # --- metrics (issue 15) -------------------------------------------------------------------
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """The post's public_metrics: GET /2/tweets?ids=<id>&tweet.fields=public_metrics
+        (https://docs.x.com/x-api/posts/lookup/introduction; fields retweet_count, reply_count,
+        like_count, quote_count, bookmark_count, impression_count). Billed: each post returned
+        is a "Posts: Read" at $0.005 under pay-per-use, once per post per UTC day
+        (https://docs.x.com/x-api/getting-started/pricing,
+        https://docs.x.com/x-api/fundamentals/post-cap), so the planner only calls this for
+        accounts where someone switched X metrics on."""
+        from publishers.metrics import (
+            IMPRESSIONS,
+            LIKES,
+            QUOTES,
+            REPLIES,
+            REPOSTS,
+            SAVES,
+            pick,
+            read_refused,
+        )
+
+        base = http.base_url(account.api_base, PUBLIC_API)
+        resp = http.request("GET", f"{base}/2/tweets", timeout=timeout, idempotent=True,
+                            params={"ids": content_ref, "tweet.fields": "public_metrics"},
+                            auth=self._auth(account), headers=self._headers(account))
+        if resp.status_code == 403:
+            raise read_refused("X", 403, _reason(resp))
+        http.classify(resp, platform="X", creates=False, idempotent=True, reason=_reason,
+                      reset=_reset)
+        data = http.json_or_empty(resp).get("data") or []
+        found = [t for t in data if isinstance(t, dict) and str(t.get("id")) == content_ref]
+        if not found:  # X lists a deleted or protected post under "errors", not "data"
+            raise read_refused("X", 404, "")
+        return pick(found[0].get("public_metrics") or {}, {
+            "impression_count": IMPRESSIONS, "like_count": LIKES, "retweet_count": REPOSTS,
+            "reply_count": REPLIES, "quote_count": QUOTES, "bookmark_count": SAVES})
+
 
 def _tweet_url(account: AccountRef, tweet_id: str) -> str:
     return f"https://x.com/{account.handle.lstrip('@') or 'i'}/status/{tweet_id}"

@@ -13,12 +13,14 @@ import calendar
 import hashlib
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Callable
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
@@ -127,6 +129,14 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("PUT", re.compile(r"^/li-upload/\d+$"), "linkedin", "upload", self._l_put_image),
             ("POST", re.compile(r"^/webhook(/.*)?$"), "webhook", "create", self._w_receive),
             *self.oauth_routes(),
+            # Metrics reads (issue 15).
+            ("GET", re.compile(r"^/api/v1/statuses/\d+$"), "mastodon", "read",
+             self._m_status),
+            ("GET", re.compile(r"^/xrpc/app\.bsky\.feed\.getPosts$"), "bluesky", "read",
+             self._b_get_posts),
+            ("GET", re.compile(r"^/2/tweets$"), "x", "read", self._x_lookup),
+            ("GET", re.compile(r"^/rest/socialActions/[^/]+$"), "linkedin", "read",
+             self._l_social_actions),
         ]
         self.reset()
 
@@ -179,6 +189,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
                 tweet["at"] -= seconds
             for post in self._l_posts:
                 post["createdAt"] -= int(seconds * 1000)
+            for record in self._b_records.values():
+                record["indexedAt"] = _iso(_from_iso(record["indexedAt"]) - seconds)
             for item in self._g_objects.values():
                 for name in ("created_time", "timestamp"):
                     if isinstance(item.get(name), float | int):
@@ -1102,6 +1114,74 @@ class FakePlatform(OAuthRoutes, FakeCore):
         return FakeResponse(200, {"id": receipt})
 
 
+    def _m_status(self, req: FakeRequest) -> FakeResponse:
+        # https://docs.joinmastodon.org/methods/statuses/#get: 404 for an unknown status.
+        status_id = req.path.rsplit("/", 1)[-1]
+        with self.lock:
+            found = next((s for s in self._m_statuses if s["id"] == status_id), None)
+        if found is None:
+            return FakeResponse(404, {"error": "Record not found"})
+        counts = fake_counts(status_id, time.time() - _from_iso(found["created_at"]))
+        return FakeResponse(200, {**found, "favourites_count": counts["likes"],
+                                  "reblogs_count": counts["reposts"],
+                                  "replies_count": counts["replies"]})
+
+    def _b_get_posts(self, req: FakeRequest) -> FakeResponse:
+        # https://docs.bsky.app/docs/api/app-bsky-feed-get-posts: unknown URIs are left
+        # out of "posts", not an error.
+        self._b_did(req)
+        uris = req.query.get("uris", "")
+        views = []
+        with self.lock:
+            for record in self._b_records.values():
+                if record["uri"] == uris:
+                    counts = fake_counts(uris, time.time() - _from_iso(record["indexedAt"]))
+                    views.append({"uri": record["uri"], "cid": record["cid"],
+                                  "record": record["value"], "indexedAt": record["indexedAt"],
+                                  "likeCount": counts["likes"], "repostCount": counts["reposts"],
+                                  "replyCount": counts["replies"], "quoteCount": 0,
+                                  "bookmarkCount": counts["saves"]})
+        return FakeResponse(200, {"posts": views})
+
+    def _x_lookup(self, req: FakeRequest) -> FakeResponse:
+        # https://docs.x.com/x-api/posts/lookup/introduction: found posts under "data",
+        # missing ones under "errors".
+        self._x_auth(req)
+        wanted = [i for i in req.query.get("ids", "").split(",") if i]
+        with self.lock:
+            tweets = {t["id"]: t for t in self._x_tweets}
+        data, errors = [], []
+        for tweet_id in wanted:
+            tweet = tweets.get(tweet_id)
+            if tweet is None:
+                errors.append({"value": tweet_id, "title": "Not Found Error"})
+                continue
+            counts = fake_counts(tweet_id, time.time() - tweet["at"])
+            data.append({"id": tweet_id, "text": _as_x_echoes(tweet["text"]),
+                         "public_metrics": {
+                             "retweet_count": counts["reposts"], "reply_count": counts["replies"],
+                             "like_count": counts["likes"], "quote_count": 0,
+                             "bookmark_count": counts["saves"],
+                             "impression_count": counts["impressions"]}})
+        body: dict[str, Any] = {"data": data} if data else {}
+        if errors:
+            body["errors"] = errors
+        return FakeResponse(200, body)
+
+    def _l_social_actions(self, req: FakeRequest) -> FakeResponse:
+        # socialActions summary (learn.microsoft.com .../network-update-social-actions).
+        self._l_headers(req)
+        urn = unquote(req.path.rsplit("/", 1)[-1])
+        with self.lock:
+            found = next((p for p in self._l_posts if p.get("id") == urn), None)
+        if found is None:
+            return FakeResponse(404, {"message": "Not Found", "status": 404})
+        counts = fake_counts(urn, time.time() - found["createdAt"] / 1000)
+        return FakeResponse(200, {"likesSummary": {"totalLikes": counts["likes"]},
+                                  "commentsSummary": {"aggregatedTotalComments":
+                                                      counts["replies"]}})
+
+
 _M_ENTITY = re.compile(r"(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'}])"
                        r"|(?<![\w/])#(?P<tag>\w+)"
                        r"|(?<![\w/@])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?")
@@ -1185,6 +1265,19 @@ def _b_post_problem(record: dict[str, Any]) -> str:
         if not all(isinstance(external.get(k), str) for k in ("uri", "title", "description")):
             return "Record/embed/external must have the properties uri, title and description"
     return ""
+    # --- metrics (issue 15) ---------------------------------------------------------------
+
+
+def fake_counts(key: str, age_seconds: float) -> dict[str, int]:
+    """Plausible, stable counts for a post: a per-post size (from its id) that grows with
+    age and levels off after a day or two."""
+    digest = hashlib.sha256(key.encode()).digest()
+    size = 20 + digest[0] * 2 + digest[1] % 50
+    grown = 1 - math.exp(-max(age_seconds, 0.0) / 21600)
+    likes = int(size * grown)
+    return {"likes": likes, "reposts": likes // 5 + digest[2] % 3 * int(grown),
+            "replies": likes // 8, "saves": likes // 10,
+            "impressions": int(likes * (30 + digest[3] % 20))}
 
 
 def _as_x_echoes(text: str) -> str:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from compass.model import Quadrant
 from compass.suggest.base import Suggester, Suggestion, ranked
+from compass.suggest.bayes import BayesSuggester, LexiconBayesSuggester
 from compass.suggest.combined import CombinedSuggester
 from compass.suggest.embedding import Availability, EmbeddingSuggester, available
 from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester
@@ -27,6 +28,8 @@ __all__ = [
     "Availability",
     "CombinedSuggester",
     "EmbeddingSuggester",
+    "BayesSuggester",
+    "LexiconBayesSuggester",
     "LexiconSuggester",
     "Suggester",
     "Suggestion",
@@ -44,11 +47,12 @@ def default_suggester(
     """The best suggester this installation can run.
 
     With the ``ml`` extra: the combined (embedding + lexicon) suggester, learning from the
-    workspace's confirmed ``examples`` if given. Without it: the lexicon suggester (which
-    ignores examples). The embedding model loads lazily on the first suggestion, once per
-    process; cheap to call per request without examples. With examples, keep the returned
-    suggester per workspace (the examples are encoded on its first use); when they change,
-    pass the old one as ``reuse`` so that only the new examples are encoded.
+    workspace's confirmed ``examples`` if given. Without it: the lexicon, with naive Bayes
+    for the posts the lexicon is unsure about (it ignores examples). The embedding model
+    loads lazily on the first suggestion, once per process; cheap to call per request
+    without examples. With examples, keep the returned suggester per workspace (the
+    examples are encoded on its first use); when they change, pass the old one as
+    ``reuse`` so that only the new examples are encoded.
     """
     if available():
         embedding = _shared_embedding()
@@ -56,7 +60,12 @@ def default_suggester(
             previous = reuse.embedding if isinstance(reuse, CombinedSuggester) else None
             embedding = embedding.with_examples(examples, reuse=previous)
         return CombinedSuggester(embedding=embedding)
-    return LexiconSuggester()
+    return _shared_lexicon_bayes()
+
+
+@lru_cache(maxsize=1)
+def _shared_lexicon_bayes() -> LexiconBayesSuggester:
+    return LexiconBayesSuggester()
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from planner import accounts, balance
+from compass.resonance import what_next_weighed
+from planner import accounts, balance, insight
 from planner.errors import FieldProblem, Invalid
 from planner.models import Role
 from planner.web.deps import Member, SessionDep, require
@@ -87,9 +88,21 @@ def _context(session: SessionDep, member: Member, filters: Filters, **extra: Any
         "errors": {}, "saved": False, "form_values": None,
         "account_errors": {}, "account_saved": None, "account_form": {},
         "account_values": {c.account.id: balance.setting_values(c.overrides) for c in cards},
+        "weighed": _weighed(session, member, cards),
     }
     context.update(extra)
     return context
+
+
+def _weighed(session: SessionDep, member: Member, cards: list[Any]) -> dict[int, Any]:
+    """What next, weighing balance and what resonates (issue 15), per account."""
+    if not cards:
+        return {}
+    result = insight.report(session=session, workspace=member.workspace, with_sales=False)
+    labels = {r.key: r.label for r in result.accounts}
+    return {c.account.id: what_next_weighed(
+        c.report, insight.service.resonance_by_quadrant(result, c.account.id or 0),
+        channel=f"on {labels.get(str(c.account.id), c.account.handle)}") for c in cards}
 
 
 @router.get("/w/{slug}/balance")

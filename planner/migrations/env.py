@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import planner.models  # noqa: F401 - registers the tables on SQLModel.metadata
 import planner.models_conversions  # noqa: F401 - conversions tables (issue 7)
+import planner.models_insight  # noqa: F401 - insight tables (issue 15)
 from planner.db import make_engine
 from planner.settings import get_settings
 

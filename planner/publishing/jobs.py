@@ -123,6 +123,15 @@ def _alert_and_mail(engine: Engine, settings: Settings) -> None:
         log.exception("notification round failed")
 
 
+def _collect_metrics(engine: Engine, schedule: str, batch: int) -> None:
+    from planner import insight
+
+    try:
+        insight.collect_due(engine, schedule=schedule, batch=batch)
+    except Exception:  # a failed round is retried next interval; it must not stop the worker
+        log.exception("metrics round failed")
+
+
 def _tick(dispatcher: Dispatcher, budget_seconds: float) -> None:
     dispatcher.tick(budget_seconds=budget_seconds)
 
@@ -176,6 +185,10 @@ def start_worker(settings: Settings | None = None, *, engine: Engine | None = No
         scheduler.add_job(_poll_dms, "interval", seconds=settings.dm_poll_seconds,
                           args=[engine, settings.dm_poll_seconds], id="dm-poll",
                           next_run_time=now)
+    if settings.metrics_poll_seconds > 0:
+        scheduler.add_job(_collect_metrics, "interval", seconds=settings.metrics_poll_seconds,
+                          args=[engine, settings.metrics_schedule, settings.metrics_batch],
+                          id="metrics", next_run_time=now)
     scheduler.start()
     log.info("publishing worker started: %d threads, tick %.1fs, lease %.0fs",
              config.threads, tick, config.lease_seconds)

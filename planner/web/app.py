@@ -91,6 +91,8 @@ def _routers() -> list[APIRouter]:
     from planner.balance import routes as balance_routes
     from planner.conversions import api as conversion_api
     from planner.conversions import routes as conversion_routes
+    from planner.insight import api as insight_api
+    from planner.insight import routes as insight_routes
     from planner.posts import api as post_api
     from planner.posts import routes as post_routes
     from planner.posts import routes_actions, routes_calendar, routes_review
@@ -105,5 +107,5 @@ def _routers() -> list[APIRouter]:
             post_routes.router, routes_actions.router, routes_review.router, account_routes.router,
             balance_routes.router, team_api.router, post_api.router, balance_api.router,
             publishing_routes.router, publishing_api.router, routes_notifications.router,
-            conversion_routes.router,
-            conversion_api.router]
+            conversion_routes.router, conversion_api.router, insight_routes.router,
+            insight_api.router]

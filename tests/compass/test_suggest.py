@@ -9,6 +9,7 @@ import pytest
 
 from compass.model import Quadrant
 from compass.suggest import (
+    LexiconBayesSuggester,
     LexiconSuggester,
     Suggester,
     Suggestion,
@@ -99,7 +100,12 @@ class TestDefaultSuggester:
             "compass.suggest.available",
             lambda: embedding_module.Availability(False, "not installed"),
         )
-        assert isinstance(default_suggester(), LexiconSuggester)
+        chosen = default_suggester()
+        assert isinstance(chosen, LexiconBayesSuggester)
+        # The word list answers when it is sure; Bayes only fills its silences.
+        assert chosen.suggest("Our new limited edition drops Friday: be the first to try it"
+                              ).source == "lexicon"
+        assert chosen.suggest("Croissants at nine.").tags
 
     def test_availability_explains_itself(self) -> None:
         status = available()

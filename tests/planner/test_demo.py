@@ -25,3 +25,27 @@ def test_seed_once_with_everything_a_new_user_needs(engine):
         assert PublicationStatus.published in states and PublicationStatus.pending in states
         for email, _, _ in first.logins:
             assert authenticate(session=s, email=email, password=DEMO_PASSWORD)
+
+
+def test_demo_has_a_quarter_of_metrics_where_some_values_clearly_resonate(engine):
+    from compass import Quadrant
+    from planner.insight import report
+    from planner.models import Workspace
+    from planner.models_insight import MetricCollection
+
+    with session_scope(engine) as s:
+        summary = seed_demo(session=s)
+    with session_scope(engine) as s:
+        result = report(session=s, workspace=s.get(Workspace, summary.workspace.id))
+        rows = {r.platform: r for r in result.accounts}
+        assert rows["mastodon"].lifts[Quadrant.CARE].status == "higher"
+        assert rows["linkedin"].lifts[Quadrant.LEARN].status == "higher"
+        assert rows["x"].lifts[Quadrant.TRY].status == "lower"
+        # Every published demo publication has its readings, so the worker never asks the
+        # sandbox about the made-up remote ids.
+        published = s.exec(select(func.count()).select_from(Publication).where(
+            Publication.status == PublicationStatus.published)).one()
+        covered = s.exec(select(func.count()).select_from(MetricCollection)).one()
+        assert covered == published
+        oldest = min(r.published_at for r in s.exec(select(MetricCollection)))
+        assert (summary.workspace.created_at - oldest).days >= 85

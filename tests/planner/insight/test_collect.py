@@ -1,0 +1,122 @@
+"""Metric collection against the loopback fakes: readings on the schedule, never zeros for a
+platform without metrics, X only when switched on, rate limits obeyed, rounds bounded."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from planner.db import session_scope
+from planner.insight import collect
+from planner.models import Account
+from planner.models_insight import MetricCollection, MetricReading
+
+SCHEDULE = "1h,6h,24h,3d,7d,28d"
+
+
+def hours_ago(hours: float) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours)
+
+
+def _rows(engine) -> dict[int, MetricCollection]:
+    with session_scope(engine) as s:
+        return {r.publication_id: r for r in s.exec(select(MetricCollection)).all()}
+
+
+def test_a_round_reads_due_posts_and_schedules_the_next_step(brand, engine):
+    masto = brand.publish("mastodon", "Caring for our riders this winter", "care",
+                          hours_ago(2))
+    sky = brand.publish("bluesky", "Try the new trail lights", "try", hours_ago(2))
+    fresh = brand.publish("mastodon", "Just out", "learn", datetime.now(UTC))
+    brand.fake.advance(7200)  # the fake's posts are two hours old too: counts have grown
+
+    result = collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+
+    assert result.read == 2 and result.enrolled == 3
+    rows = _rows(engine)
+    for pub in (masto, sky):
+        row = rows[pub]
+        assert row.status == "collecting" and row.stage == 1
+        assert row.next_due_at == row.published_at + timedelta(hours=6)
+        latest = json.loads(row.latest)
+        assert latest["likes"] > 0 and latest["link_clicks"] == 0
+        assert "impressions" not in latest  # Mastodon and Bluesky have none: absent, not 0
+        assert row.engagements and row.score is not None
+    assert rows[fresh].stage == 0  # not due for an hour
+    with session_scope(engine) as s:
+        metrics = {r.metric for r in s.exec(select(MetricReading).where(
+            MetricReading.publication_id == masto)).all()}
+    assert {"likes", "reposts", "replies", "link_clicks"} <= metrics
+
+    again = collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    assert again.claimed == 0  # nothing due until the 6 h step
+
+
+def test_webhooks_are_not_available_and_x_waits_for_its_switch(brand, engine):
+    hook = brand.publish("webhook", "Hello hook", "share", hours_ago(2))
+    x = brand.publish("x", "Learn to fix a puncture", "learn", hours_ago(2))
+    brand.fake.advance(7200)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    rows = _rows(engine)
+    assert rows[hook].status == "not_available" and rows[hook].score is None
+    assert rows[x].status == "off" and "$0.005" in rows[x].reason
+    assert not any(path.startswith("/2/tweets") and method == "GET"
+                   for method, path, *_ in brand.fake.requests)
+
+    with session_scope(engine) as s:
+        collect.set_billed_metrics(session=s, account=s.get(Account, brand.accounts["x"]),
+                                   enabled=True, by=brand.admin_id)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    row = _rows(engine)[x]
+    assert row.status == "collecting" and row.stage == 1
+    assert json.loads(row.latest)["impressions"] > 0
+    assert row.denominator == row.impressions  # X gives impressions: the rate's denominator
+
+
+def test_a_rate_limit_moves_the_accounts_next_allowed_time(brand, engine):
+    first = brand.publish("mastodon", "One", "care", hours_ago(3))
+    second = brand.publish("mastodon", "Two", "care", hours_ago(3))
+    brand.fake.advance(3 * 3600)
+    brand.fake.inject("read", "429", platform="mastodon")
+    result = collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    assert result.rate_limited == 2 and result.read == 0  # the second waits for the reset
+    with session_scope(engine) as s:
+        assert s.get(Account, brand.accounts["mastodon"]).next_allowed_at is not None
+    reads = [p for _, p, *_ in brand.fake.requests if p.startswith("/api/v1/statuses/")]
+    assert len(reads) == 1
+    rows = _rows(engine)
+    assert rows[first].stage == rows[second].stage == 0
+
+
+def test_rounds_are_bounded(brand, engine):
+    for i in range(5):
+        brand.publish("mastodon", f"Post {i}", "learn", hours_ago(2))
+    brand.fake.advance(7200)
+    first = collect.collect_due(engine, schedule=SCHEDULE, batch=2)
+    assert first.enrolled == 2 and first.claimed == 2
+    collect.collect_due(engine, schedule=SCHEDULE, batch=2)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=2)
+    assert sum(r.stage for r in _rows(engine).values()) == 5
+
+
+def test_a_deleted_post_is_not_available(brand, engine):
+    pub = brand.publish("mastodon", "Soon gone", "try", hours_ago(2))
+    with session_scope(engine) as s:
+        row = s.get(collect.Publication, pub)
+        row.remote_id = "999999"
+    collect.collect_due(engine, schedule=SCHEDULE, batch=10)
+    row = _rows(engine)[pub]
+    assert row.status == "not_available" and "no longer has this post" in row.reason
+
+
+def test_schedule_setting_is_checked():
+    assert collect.parse_schedule("1h, 2d") == [timedelta(hours=1), timedelta(days=2)]
+    for bad in ("1w", "6h,1h", ""):
+        try:
+            collect.parse_schedule(bad)
+        except collect.Invalid as exc:
+            assert exc.problems[0].field == "metrics_schedule"
+        else:
+            raise AssertionError(bad)
