@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from browserhelpers import log_in
+from playwright.sync_api import expect
 
 # Tall enough that a month grid fits: drag targets must be on screen, as for a person.
 TALL = {"timezone_id": "Europe/Warsaw", "viewport": {"width": 1400, "height": 1400}}
@@ -133,8 +134,7 @@ def test_a_saved_prompt_fills_the_composer_and_its_preview(browser, server):
     page.check("label:has-text('@juniper@coffee.social') input[name=account_ids]")
     page.click("summary:has-text('DM prompt')")
     page.select_option("select[name=prompt_template]", label="E2E cold brew (BREW)")
-    page.wait_for_function(
-        "document.querySelector('input[name=dm_keyword]').value === 'BREW'")
+    expect(page.locator("input[name=dm_keyword]")).to_have_value("BREW")
     page.wait_for_selector("#previews .preview-text:has-text('DM us BREW for the tasting box')")
     # The product link shows as the tracked short link it will go out as (same-length stand-in).
     assert "/r/xxxxxxxxx" in page.locator("#previews .preview-text").first.inner_text()
