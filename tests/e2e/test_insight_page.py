@@ -19,7 +19,9 @@ def test_insight_grid_shows_what_resonates_with_the_table_behind_it(browser, ser
     assert cell.get_attribute("data-status") == "higher"
     assert "x" in cell.inner_text()
     assert page.locator("svg.insight-grid g.cell[data-status=higher]").count() >= 2
-    assert page.locator("#health li").count() == 4
+    # One verdict per channel: the demo's four (other browser tests may connect more).
+    assert page.locator("#health li").count() >= 4
+    assert page.locator("#health li", has_text="Mastodon").count() >= 1
     assert page.get_by_role("link", name="Download CSV").is_visible()
     page.close()
 
