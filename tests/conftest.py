@@ -39,6 +39,10 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.delenv("POISE_DATABASE_URL", raising=False)
     # Workers started by tests poll X DMs only when a test asks (no test reaches the internet).
     monkeypatch.setenv("POISE_DM_POLL_SECONDS", "0")
+    # ... and collect metrics only when a test calls the collector itself: a worker that a
+    # fault test stops with SIGSTOP must not be caught inside the collector's short SQLite
+    # transaction, which would stall every other process on the file.
+    monkeypatch.setenv("POISE_METRICS_POLL_SECONDS", "0")
     settings_module.get_settings.cache_clear()
     yield
     settings_module.get_settings.cache_clear()
