@@ -86,9 +86,9 @@ def test_live_counter_equals_what_the_fake_receives_and_the_post_is_locked(brows
     page.goto(f"{base}/w/{slug}/posts/new")
     for account_id in ids.values():
         page.check(f"input[name=account_ids][value='{account_id}']")
-    page.locator("#counters li").nth(2).wait_for()
     first = "Cold brew ☕ is back 🇵🇱 新しい味"
     page.fill("textarea[name=text]", first)
+    page.locator("#counters li").nth(2).wait_for()
     chip = f"#counters [data-counter-chip='{ids['x']}'] .count"
     # (expect() polls without eval: the page's CSP forbids it, as it should)
     expect(page.locator(chip)).to_have_text(re.compile(f"^{count('x', first).used}/"))
