@@ -16,6 +16,7 @@ from compass import QUADRANTS_ORDER
 from planner.insight.service import Row
 
 CELL_W, CELL_H, LABEL_W, HEAD_H = 150, 46, 230, 40
+LABEL_CHARS = 30
 HIGHER = (0, 158, 115)  # bluish green
 LOWER = (213, 94, 0)  # vermillion
 NEUTRAL = "#e4e4e4"
@@ -50,8 +51,11 @@ def grid_svg(rows: Sequence[Row]) -> str:
                      f'posts with metrics yet.</text>')
     for r, row in enumerate(rows):
         y = HEAD_H + r * CELL_H
+        # About 7 px a character at 13 px bold: cut long names to the label column, whole in
+        # the tooltip, so a label never runs under the first cell.
+        label = row.label if len(row.label) <= LABEL_CHARS else row.label[:LABEL_CHARS - 1] + "…"
         parts.append(f'<text x="8" y="{y + 22}" font-size="13" font-weight="600">'
-                     f'{_t(row.label)}</text>')
+                     f'<title>{_t(row.label)}</title>{_t(label)}</text>')
         sub = f"{row.posts} posts" + (f", {row.unavailable} without metrics"
                                       if row.unavailable else "")
         parts.append(f'<text x="8" y="{y + 38}" font-size="11" fill="#555">{_t(sub)}</text>')
