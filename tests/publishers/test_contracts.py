@@ -10,71 +10,25 @@ whole path runs: headers, body, status and parsing.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from cannedserver import Canned, load
 
 from publishers import base, x
 from publishers.base import AccountRef, Content, MediaFile, PublishContext
 from publishers.linkedin import LinkedInPublisher, _version_problem
 from publishers.x import XPublisher
 
-CONTRACTS = Path(__file__).parent / "contracts"
-
-
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CONTRACTS / name).read_text())
-    assert data["source"].startswith("https://"), "every fixture names its documentation"
-    return data
-
-
-class Canned:
-    """Answers each (method, path) with a documented response; records what came in."""
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = {}
-        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                canned.seen.append((self.command, self.path,
-                                    {k.lower(): v for k, v in self.headers.items()}, raw))
-                status, body, headers = canned.answers.get(
-                    (self.command, path), (404, {"error": "not canned"}, {}))
-                payload = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = _any  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
 
 @pytest.fixture
 def canned() -> Iterator[Canned]:
     server = Canned()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 def ctx() -> PublishContext:

@@ -9,16 +9,14 @@ headers, body, status and parsing.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from cannedserver import Canned, load
 
 from publishers import bluesky
 from publishers.base import (
@@ -36,55 +34,13 @@ from publishers.instagram import InstagramPublisher
 from publishers.mastodon import MastodonPublisher, _plain
 from publishers.threads import ThreadsPublisher
 
-CONTRACTS = Path(__file__).parent / "contracts"
-
-
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CONTRACTS / name).read_text())
-    assert data["source"].startswith("https://"), "every fixture names its documentation"
-    return data
-
-
-class Canned:
-    """Answers (method, path) with a documented response; records every request."""
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], tuple[int, Any]] = {}
-        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                canned.seen.append((self.command, self.path,
-                                    {k.lower(): v for k, v in self.headers.items()}, raw))
-                status, body = canned.answers.get((self.command, urlsplit(self.path).path),
-                                                  (404, {"error": "not canned"}))
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _any  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
 
 @pytest.fixture
 def canned() -> Iterator[Canned]:
     server = Canned()
     bluesky.forget_sessions()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 def ctx(key: str = "contract-1") -> PublishContext:
