@@ -15,8 +15,16 @@ The victim starts alone and claims; the other workers start; the victim is kille
 seconds until none of its rows is still ``claimed`` or ``sending`` (returned, or turned
 ``unknown`` and reconciled), the drain ratio, lateness p99, peak connections, duplicates.
 
+``--spread-seconds S`` (PostgreSQL): the fault run. Publications due evenly over S seconds
+(below capacity) on ``fake-idem`` and ``fake-noidem`` accounts, and every ``--kill-every``
+seconds (+-50%) ``kill -9`` of a random worker, restarted at once. Printed: kills, recovery
+per kill (p50/max), the workers' start-up time and how long none was alive, lateness
+p50/p95/p99, duplicates, lost, stuck, peak connections, the Attempt outcomes.
+
     .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
     .venv/bin/python bench/dispatch_bench.py --db postgres --workers 4 --kill
+    .venv/bin/python bench/dispatch_bench.py --db postgres --workers 3 --n 3600 \
+        --latency-ms 1000 --spread-seconds 300 --kill-every 8
 """
 
 from __future__ import annotations
