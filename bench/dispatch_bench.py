@@ -15,8 +15,16 @@ The victim starts alone and claims; the other workers start; the victim is kille
 seconds until none of its rows is still ``claimed`` or ``sending`` (returned, or turned
 ``unknown`` and reconciled), the drain ratio, lateness p99, peak connections, duplicates.
 
+``--spread-seconds S`` (PostgreSQL): the fault run. Publications due evenly over S seconds
+(below capacity) on ``fake-idem`` and ``fake-noidem`` accounts, and every ``--kill-every``
+seconds (+-50%) ``kill -9`` of a random worker, restarted at once. Printed: kills, recovery
+per kill (p50/max), the workers' start-up time and how long none was alive, lateness
+p50/p95/p99, duplicates, lost, stuck, peak connections, the Attempt outcomes.
+
     .venv/bin/python bench/dispatch_bench.py --db all --workers 1,2,4
     .venv/bin/python bench/dispatch_bench.py --db postgres --workers 4 --kill
+    .venv/bin/python bench/dispatch_bench.py --db postgres --workers 3 --n 3600 \
+        --latency-ms 1000 --spread-seconds 300 --kill-every 8
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -49,6 +58,7 @@ from seed import seed_publications  # noqa: E402
 
 from planner.db import make_engine  # noqa: E402
 from planner.migrate import upgrade  # noqa: E402
+from planner.publishing.liveness import LOCK_SPACE, owner_of  # noqa: E402
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL",
                             "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -66,6 +76,7 @@ class LeanPlatform:
         self.posts: list[Created] = []
         self.by_key: dict[tuple[str, str], Created] = {}
         self.by_handle: dict[str, list[Created]] = defaultdict(list)
+        self.calls: dict[tuple[str, str], int] = defaultdict(int)  # POSTs per (handle, text)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
@@ -120,8 +131,9 @@ class LeanPlatform:
         if method == "POST":
             key = headers.get("idempotency-key", "")
             post = self.by_key.get((handle, key)) if key else None
+            sent = json.loads(body or b"{}")
+            self.calls[(handle, sent.get("text", ""))] += 1
             if post is None:
-                sent = json.loads(body or b"{}")
                 post = Created(len(self.posts) + 1, handle, sent.get("text", ""),
                                sent.get("link") or "", key, time.time())
                 self.posts.append(post)
@@ -365,6 +377,194 @@ def run_kill(workers: int, args: argparse.Namespace) -> None:
         db.drop()
 
 
+@dataclass
+class Kill:
+    """One ``kill -9`` of the fault run: the victim's liveness owner and the rows it held."""
+
+    at: float  # time.monotonic() of the kill
+    owner: str  # the victim's attempt-id prefix ('' if it had not taken its lock yet)
+    ids: frozenset[int]  # its claimed / sending / unknown rows right after the kill
+    recovery: float | None = None  # seconds until every one of them was back or reconciled
+
+
+def _worker_owners(db: Database) -> dict[int, str]:
+    """OS pid of each live worker -> the attempt-id prefix of its claims (from the
+    liveness connection's application name and its advisory lock)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT a.application_name, l.objid FROM pg_locks l JOIN pg_stat_activity a "
+            f"ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = {LOCK_SPACE} "
+            "AND l.objsubid = 2 AND l.granted AND a.datname = current_database()")).all()
+    owners = {}
+    for name, key in rows:
+        parts = str(name).split()
+        if len(parts) == 2 and parts[0] == "poise-worker-liveness":
+            owners[int(parts[1].split("@")[0])] = owner_of(int(key))
+    return owners
+
+
+_UNRECOVERED = (
+    "SELECT count(*) FROM publication WHERE id IN :ids AND (status = 'unknown' OR "
+    "(status IN ('claimed', 'sending') AND substr(attempt_id, 1, 10) = :owner))")
+
+
+def run_faults(workers: int, args: argparse.Namespace) -> None:
+    """The fault run: publications due spread over ``--spread-seconds`` (below capacity) on
+    two kinds of platform (``fake-idem`` with an Idempotency-Key, ``fake-noidem`` without),
+    ``workers`` workers, and every ``--kill-every`` seconds (jittered +-50%) ``kill -9`` of a
+    random worker, restarted at once as a supervisor would. Printed: kills, recovery per kill
+    (seconds from the kill until every row the victim held in ``claimed``/``sending``/
+    ``unknown`` is back to wait, or finally recorded; an ``unknown`` row counts until its
+    reconciliation ended), lateness (published_at - due), duplicates (the fake's creates per
+    post), lost, stuck, peak database connections."""
+    db = Database("postgres", args.postgres_url)
+    platform = LeanPlatform(latency=args.latency_ms / 1000).start()
+    peak = PeakConnections(db).__enter__()
+    log_path = Path(tempfile.mkdtemp(prefix="poise-faults-")) / "workers.log"
+    log_file = log_path.open("wb")
+    rng = random.Random(args.seed)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    spawned: dict[int, float] = {}  # pid -> when it was started, until it holds its lock
+    startups: list[float] = []  # seconds from spawn to holding the liveness lock
+
+    def spawn() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(worker_cmd(db.url, args, workers, idle_exit=False),
+                                env=worker_env(), cwd=ROOT, stdout=log_file, stderr=log_file)
+        spawned[proc.pid] = time.monotonic()
+        return proc
+
+    load_start = os.getloadavg()
+    try:
+        first = datetime.now(UTC) + timedelta(seconds=args.lead_seconds)
+        times = [first + timedelta(seconds=args.spread_seconds * i / args.n)
+                 for i in range(args.n)]
+        seed_publications(db.engine, n=args.n, api_base=platform.url, accounts=args.accounts,
+                          platforms=("fake-idem", "fake-noidem"), scheduled_at=times,
+                          text_prefix="fault")
+        procs += [spawn() for _ in range(workers)]
+        kills_end = time.monotonic() + args.lead_seconds + args.spread_seconds
+        next_kill = time.monotonic() + args.lead_seconds + args.kill_every * rng.uniform(0.5, 1.5)
+        kills: list[Kill] = []
+        settle_end = kills_end + args.settle_seconds
+        not_final = ("SELECT count(*) FROM publication WHERE status NOT IN "
+                     "('published', 'failed', 'needs_review', 'missed', 'cancelled')")
+        none_alive = 0.0  # seconds after the first due time with no worker holding its lock
+        last = time.monotonic()
+        due_from = last + args.lead_seconds
+        while True:
+            now = time.monotonic()
+            owners = _worker_owners(db)
+            for pid in [pid for pid in spawned if pid in owners]:
+                startups.append(now - spawned.pop(pid))
+            if now > due_from and not any(p.pid in owners for p in procs):
+                none_alive += now - last
+            last = now
+            if now < kills_end and now >= next_kill:
+                index = rng.randrange(workers)
+                victim = procs[index]
+                owner = owners.get(victim.pid, "")
+                victim.kill()
+                killed_at = time.monotonic()
+                victim.wait()
+                spawned.pop(victim.pid, None)
+                procs[index] = spawn()  # restarted at once, like a supervisor
+                ids: frozenset[int] = frozenset()
+                if owner:
+                    with db.engine.connect() as conn:
+                        ids = frozenset(conn.execute(text(
+                            "SELECT id FROM publication WHERE substr(attempt_id, 1, 10) = "
+                            ":owner AND status IN ('claimed', 'sending', 'unknown')"),
+                            {"owner": owner}).scalars())
+                kills.append(Kill(killed_at, owner, ids, None if ids else 0.0))
+                next_kill = killed_at + args.kill_every * rng.uniform(0.5, 1.5)
+            for kill in kills:
+                if kill.recovery is None:
+                    left = _count(db, _UNRECOVERED.replace(
+                        ":ids", "(" + ",".join(str(i) for i in kill.ids) + ")"),
+                        owner=kill.owner)
+                    if left == 0:
+                        kill.recovery = time.monotonic() - kill.at
+            if now >= settle_end or (now >= kills_end and _count(db, not_final) == 0
+                                     and all(k.recovery is not None for k in kills)):
+                break
+            time.sleep(0.1)
+        stuck = _count(db, not_final)
+        for proc in procs:
+            proc.terminate()
+        codes = [proc.wait(60) for proc in procs]
+        peak.__exit__()
+        load_end = os.getloadavg()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT p.id, p.status, p.published_at, p.scheduled_at, post.text, a.handle "
+                "FROM publication p JOIN post ON post.id = p.post_id "
+                "JOIN account a ON a.id = p.account_id")).all()
+            outcomes = dict(conn.execute(text(
+                "SELECT outcome, count(*) FROM attempt GROUP BY outcome")).all())
+        creates: dict[tuple[str, str], int] = defaultdict(int)
+        for post in platform.creates():
+            creates[(post.handle, post.text)] += 1
+        published = [r for r in rows if r.status == "published"]
+        lateness = [(_as_utc(r.published_at) - _as_utc(r.scheduled_at)).total_seconds()
+                    for r in published]
+        touched = set().union(*(k.ids for k in kills)) if kills else set()
+        hit = [(_as_utc(r.published_at) - _as_utc(r.scheduled_at)).total_seconds()
+               for r in published if r.id in touched]
+        lost = [r for r in rows if creates.get((r.handle, r.text), 0) == 0]
+        not_published = defaultdict(int)
+        for r in rows:
+            if r.status != "published":
+                not_published[str(r.status)] += 1
+        duplicates = sum(1 for count in creates.values() if count > 1)
+        calls = sum(platform.calls.values())
+        recoveries = [k.recovery for k in kills if k.ids and k.recovery is not None]
+        unrecovered = sum(1 for k in kills if k.recovery is None)
+        print(f"# fault run: {args.n} publications due over {args.spread_seconds:g} s "
+              f"({args.n / args.spread_seconds:.1f}/s; capacity {workers} x {args.threads} "
+              f"threads / {args.latency_ms / 1000:g} s = "
+              f"{workers * args.threads * 1000 / args.latency_ms:.0f}/s), {args.accounts} "
+              f"accounts on fake-idem and fake-noidem, {workers} workers, tick {args.tick:g} s,"
+              f" lease {args.lease or 'default'}; load average {load_start[0]:.1f} / "
+              f"{load_start[1]:.1f} / {load_start[2]:.1f} at start, {load_end[0]:.1f} / "
+              f"{load_end[1]:.1f} / {load_end[2]:.1f} at the end on {os.cpu_count()} CPUs")
+        print(f"kills: {len(kills)} (victim held rows in {len(recoveries) + unrecovered}; "
+              f"{sum(len(k.ids) for k in kills)} rows in all, at most "
+              f"{max((len(k.ids) for k in kills), default=0)})")
+        if startups:
+            print(f"worker start-up (spawn -> liveness lock held): p50 "
+                  f"{percentile(startups, 50):.1f} s, max {max(startups):.1f} s; no worker "
+                  f"alive for {none_alive:.0f} s of the run")
+        if recoveries:
+            print(f"recovery per kill: p50 {percentile(recoveries, 50):.1f} s, max "
+                  f"{max(recoveries):.1f} s" + (f"; {unrecovered} not recovered"
+                                                if unrecovered else ""))
+        if lateness:
+            print(f"lateness (published_at - due), all {len(lateness)}: p50 "
+                  f"{percentile(lateness, 50):.1f} s, p95 {percentile(lateness, 95):.1f} s, "
+                  f"p99 {percentile(lateness, 99):.1f} s, max {max(lateness):.1f} s")
+        if hit:
+            print(f"lateness of the {len(hit)} rows a killed worker held: p50 "
+                  f"{percentile(hit, 50):.1f} s, p99 {percentile(hit, 99):.1f} s, max "
+                  f"{max(hit):.1f} s")
+        print(f"published {len(published)}/{args.n}; not published {dict(not_published)}; "
+              f"duplicates {duplicates} (creates per post max "
+              f"{max(creates.values(), default=0)}); POST calls {calls} "
+              f"({calls / args.n:.2f} per post); lost {len(lost)}; stuck {stuck}; "
+              f"peak DB connections {peak.peak}; worker exit codes {codes}")
+        print(f"attempt outcomes: {outcomes}")
+        print(f"worker logs: {log_path}")
+    finally:
+        peak.__exit__()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        log_file.close()
+        platform.stop()
+        db.drop()
+
+
 def run_lone_post(kind: str, args: argparse.Namespace) -> float:
     """One idle worker; one post due 3 s from now: seconds between its time and its publish."""
     db = Database(kind, args.postgres_url)
@@ -415,8 +615,21 @@ def main(argv: list[str] | None = None) -> None:
                              "POISE_WORKER_DB_CONNECTIONS)")
     parser.add_argument("--kill", action="store_true",
                         help="PostgreSQL: recovery after kill -9 of a worker with 32+ claims")
+    parser.add_argument("--spread-seconds", type=float, default=0.0,
+                        help="PostgreSQL fault run: publications due spread over this many "
+                             "seconds, with kill -9 of a random worker every --kill-every s")
+    parser.add_argument("--kill-every", type=float, default=4.0,
+                        help="fault run: mean seconds between kills (jittered +-50%%)")
+    parser.add_argument("--settle-seconds", type=float, default=120.0,
+                        help="fault run: how long after the last due time everything has "
+                             "to be final (or it counts as stuck)")
+    parser.add_argument("--seed", type=int, default=12, help="fault run: random seed")
     args = parser.parse_args(argv)
 
+    if args.spread_seconds:
+        for w in args.workers.split(","):
+            run_faults(int(w), args)
+        return
     if args.kill:
         print(f"# {args.n} publications, {args.accounts} accounts, fake platform "
               f"{args.latency_ms:.0f} ms, {os.cpu_count()} CPUs, load average "

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     publish_max_lookups: int = Field(12, ge=1, description="Reconciliation lookups per "
                                      "publication (rate-limited ones included) before a person "
                                      "decides ('needs_review').")
+    publish_rate_limit_max_wait_minutes: float = Field(
+        60, gt=0, description="How long one publication may wait on a platform's rate limits "
+        "(429), counted from the first one it got: a reset within it is waited for, one past "
+        "it sends the publication to 'needs_review' at once.")
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on.")
     media_max_bytes: int = Field(8 * 1024 * 1024, description="Largest image upload accepted.")

@@ -149,6 +149,7 @@ def _cheap_password_hashing() -> Iterator[None]:
 
     real = users._hasher
     users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    users._DUMMY_HASH = users._hasher.hash("not-a-real-password")
+    users._dummy_hash.cache_clear()  # made again with the cheap hasher
     yield
     users._hasher = real
+    users._dummy_hash.cache_clear()

@@ -28,6 +28,9 @@ class DispatchConfig:
     # Every lookup of one publication (found, not found, rate limited, failed): the budget
     # that bounds reconciliation as a whole. ``max_attempts`` bounds the sends.
     max_lookups: int = 12
+    # Time one publication may spend waiting on rate limits (sends and lookups), from its
+    # first 429: a reset inside it is waited for, one past it ends in needs_review.
+    rate_limit_max_wait_seconds: float = 3600.0
     # Sends (and reconciliations) in flight per account in one worker; 0 = a quarter of the
     # threads, at least 1. A backlog on a slow account or platform then holds only its share
     # of the threads.
@@ -44,6 +47,7 @@ class DispatchConfig:
             "lateness_window_minutes": float(settings.lateness_window_minutes),
             "max_attempts": settings.publish_max_sends,
             "max_lookups": settings.publish_max_lookups,
+            "rate_limit_max_wait_seconds": settings.publish_rate_limit_max_wait_minutes * 60,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -47,7 +47,7 @@ from planner.publishing.claiming import (
     seconds_until_next_due,
 )
 from planner.publishing.config import DispatchConfig, backoff_seconds
-from planner.publishing.history import History, load_history
+from planner.publishing.history import History, load_history, rate_limit_overrun
 from planner.publishing.liveness import Liveness
 from planner.publishing.reaper import sweep_missed
 from planner.publishing.recording import LeaseLost, Recorder, worker_id
@@ -278,6 +278,21 @@ class Dispatcher:
                                     "last_error = :err", outcome, error,
                                     {"err": reason[:1000]})
 
+    def _rate_limit_spent(self, job: Job, from_status: str, error: RateLimited,
+                          overrun: str) -> bool:
+        """A rate limit whose reset lies past the time budget: a person decides now. The
+        account still waits for the reset (every other send of it would get the same 429)."""
+        rec = self.recorder
+        history = load_history(self.engine, job.publication_id, but=job.attempt_id)
+        created = ("An earlier send may have created the post; check the account, then mark "
+                   "it published or retry it." if history.ever_unknown else
+                   "Nothing was created; retry it or reschedule it.")
+        story = History.of((*history.story, "rate_limited")).summary()
+        return rec.needs_review(
+            job, from_status, f"Not sent: {overrun}. {created} History: {story}",
+            "rate_limited", error, assignments=f"attempts = {_uncount(from_status)}",
+            also=lambda conn: rec.rate_limited(conn, job, error.reset_at))
+
     def record_failure(self, job: Job, error: BaseException, *, from_status: str,
                        history: History | None = None) -> bool:
         """Apply the failure policy for ``error``; see docs/dispatch.md."""
@@ -286,6 +301,10 @@ class Dispatcher:
             history = load_history(self.engine, job.publication_id) if job.attempts \
                 else History()
         if isinstance(error, RateLimited):
+            overrun = rate_limit_overrun(self.engine, job.publication_id, error.reset_at,
+                                         self.config.rate_limit_max_wait_seconds, now())
+            if overrun:
+                return self._rate_limit_spent(job, from_status, error, overrun)
             return rec.finish(
                 job, from_status,
                 "status = 'retry_wait', due_at = :reset, lease_until = NULL, "

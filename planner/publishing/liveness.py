@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import socket
 import threading
 from typing import Any
 
@@ -66,8 +68,11 @@ class Liveness:
         import psycopg
 
         url = self.engine.url.set(drivername="postgresql")
+        # The process in pg_stat_activity: an operator (or the benchmark) can tell which
+        # worker holds which key. PostgreSQL keeps 63 bytes of it.
+        name = f"poise-worker-liveness {os.getpid()}@{socket.gethostname()}"[:63]
         return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                               application_name="poise-worker-liveness")
+                               application_name=name)
 
     def renew(self) -> bool:
         """Make sure the lock is held (call every few seconds): after a lost connection it

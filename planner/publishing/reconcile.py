@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from planner.dbtypes import UTCDateTime
 from planner.publishing.claiming import RECONCILE, Job
 from planner.publishing.config import DispatchConfig, backoff_seconds
-from planner.publishing.history import History, load_history
+from planner.publishing.history import History, load_history, rate_limit_overrun
 from planner.publishing.recording import Recorder
 from publishers import (
     AccountHeld,
@@ -103,6 +103,16 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
         return
     except RateLimited as exc:
         reset_at = exc.reset_at
+        overrun = rate_limit_overrun(dispatcher.engine, job.publication_id, reset_at,
+                                     dispatcher.config.rate_limit_max_wait_seconds, now())
+        if overrun:
+            rec.needs_review(
+                job, _UNKNOWN, f"Could not tell whether this was published: {overrun}. Check "
+                "the account, then mark it published or retry it. History: "
+                f"{History.of((*history.story, 'reconcile_rate_limited')).summary()}",
+                "reconcile_rate_limited", exc,
+                also=lambda conn: rec.rate_limited(conn, job, reset_at))
+            return
         rec.finish(job, _UNKNOWN, "lease_until = :reset, last_error = :err",
                    "reconcile_rate_limited", exc,
                    {"reset": reset_at, "err": f"reconciling after the rate limit resets: "

@@ -262,15 +262,23 @@ class Recorder:
                     + template.replace("{reason}", reason))
 
     def needs_review(self, job: Job, from_status: str, message: str, outcome: str,
-                     error: BaseException | None = None, detail: str = "") -> bool:
+                     error: BaseException | None = None, detail: str = "", *,
+                     assignments: str = "",
+                     also: Callable[[Connection], None] | None = None) -> bool:
         """Hand the publication to a person: ``needs_review`` with ``message`` (the story so
-        far) and a notification to the account's owner and the workspace's admins."""
+        far) and a notification to the account's owner and the workspace's admins.
+        ``assignments`` and ``also`` add to the same transaction."""
+
+        def tell(conn: Connection) -> None:
+            if also is not None:
+                also(conn)
+            self.notify(conn, job, "A {platform} post for {handle} needs a person "
+                        f"(publication {job.publication_id}): {message}")
+
         return self.finish(
-            job, from_status, "status = 'needs_review', lease_until = NULL, last_error = :err",
-            outcome, error, {"err": message[:1000]}, detail=detail,
-            also=lambda conn: self.notify(
-                conn, job, "A {platform} post for {handle} needs a person (publication "
-                f"{job.publication_id}): {message}"))
+            job, from_status, "status = 'needs_review', lease_until = NULL, last_error = :err"
+            + (f", {assignments}" if assignments else ""),
+            outcome, error, {"err": message[:1000]}, detail=detail, also=tell)
 
     def notify(self, conn: Connection, job: Job, template: str) -> None:
         """A Notification to the account's owner and every workspace admin; ``template`` may

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -16,9 +17,16 @@ from planner.models import ROLE_RANK, ApiToken, Membership, Role, User, Workspac
 from planner.team import audit, sessions
 
 _hasher = PasswordHasher()
-# A valid hash to verify against when the e-mail is unknown, so that a wrong e-mail and a
-# wrong password take the same time and cannot be told apart.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A valid hash to verify against when the e-mail is unknown, so that a wrong e-mail and
+    a wrong password take the same time and cannot be told apart. Made at the first login,
+    not on import: every process importing this module (each publishing worker, a restart
+    after a crash) would otherwise pay an Argon2 hash before doing anything."""
+    return _hasher.hash("not-a-real-password")
+
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "poise_"  # noqa: S105 - a visible prefix, not a secret
 
@@ -52,7 +60,7 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     """The user for these credentials, or None; never says which half was wrong."""
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active:

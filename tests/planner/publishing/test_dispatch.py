@@ -484,6 +484,116 @@ class TestFailurePolicy:
         assert "could not be checked" in pub(engine, pid).last_error
 
 
+def _reset_passes(engine: Engine) -> None:
+    """The clock reaches the platform's reset: the row and its account are due again."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE publication SET due_at = :t WHERE status = 'retry_wait'")
+                     .bindparams(bindparam("t", type_=UTCDateTime)),
+                     {"t": utcnow() - timedelta(seconds=1)})
+        conn.execute(text("UPDATE publication SET lease_until = NULL WHERE status = 'unknown'"))
+        conn.execute(text("UPDATE account SET next_allowed_at = NULL"))
+
+
+class TestRateLimitBudget:
+    """A publication that keeps getting 429 ends after POISE_PUBLISH_RATE_LIMIT_MAX_WAIT_MINUTES
+    (counted from its first 429), waiting for each reset the platform names inside it."""
+
+    def test_resets_inside_the_budget_are_waited_for_then_a_person_decides(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        start = utcnow()
+        # 429s whose resets (Retry-After / x-rate-limit-reset) stay inside ten minutes of
+        # the first 429, then one that would take it past them.
+        resets = [(start + timedelta(minutes=m)).replace(microsecond=0) for m in (3, 9, 12)]
+        scripted.outcomes.extend(RateLimited("slow down", reset_at=r) for r in resets)
+        cfg = config(threads=1, rate_limit_max_wait_seconds=600)
+        for reset in resets[:2]:
+            run(engine, scripted, cfg)
+            row = pub(engine, pid)
+            assert row.status == S.retry_wait and row.due_at == reset and row.attempts == 0
+            _reset_passes(engine)
+        run(engine, scripted, cfg, ticks=2)
+
+        row = pub(engine, pid)
+        assert row.status == S.needs_review and row.attempts == 0
+        assert len(scripted.calls) == 3  # nothing sent after the budget was spent
+        assert "10-minute budget" in row.last_error
+        assert "POISE_PUBLISH_RATE_LIMIT_MAX_WAIT_MINUTES" in row.last_error
+        assert "Nothing was created" in row.last_error
+        assert "rate_limited, rate_limited, rate_limited" in row.last_error
+        assert [a.outcome for a in attempts(engine, pid)] == ["rate_limited"] * 3
+        with Session(engine) as s:
+            account = s.exec(select(Account)).one()
+            notes = [n.text for n in s.exec(select(Notification))]
+        assert account.next_allowed_at == resets[2]  # the account still waits for it
+        assert notes and all(f"publication {pid}" in n and "needs a person" in n
+                             for n in notes)
+
+    def test_the_budget_counts_from_the_first_429_not_from_each(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        cfg = config(threads=1, rate_limit_max_wait_seconds=3600)
+        scripted.outcomes.append(RateLimited("slow down", reset_at=utcnow()
+                                             + timedelta(minutes=1)))
+        run(engine, scripted, cfg)
+        # 58 minutes of 429s later (the first one's time moved back), a reset 5 minutes
+        # away is past the hour.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE attempt SET started_at = :t").bindparams(
+                bindparam("t", type_=UTCDateTime)), {"t": utcnow() - timedelta(minutes=58)})
+        _reset_passes(engine)
+        scripted.outcomes.append(RateLimited("slow down", reset_at=utcnow()
+                                             + timedelta(minutes=5)))
+        run(engine, scripted, cfg)
+        assert pub(engine, pid).status == S.needs_review
+        assert len(scripted.calls) == 2
+
+    def test_a_reset_past_the_budget_is_not_waited_for(self, engine: Engine,
+                                                       scripted: Scripted) -> None:
+        # X's 24-hour posting cap answers 429 with a reset a day away.
+        [pid] = make_world(engine)
+        reset = (utcnow() + timedelta(hours=24)).replace(microsecond=0)
+        scripted.outcomes.append(RateLimited("daily cap", reset_at=reset))
+        run(engine, scripted, config(threads=1), ticks=2)
+        row = pub(engine, pid)
+        assert row.status == S.needs_review and len(scripted.calls) == 1
+        assert "60-minute budget" in row.last_error
+        with Session(engine) as s:
+            assert s.exec(select(Account)).one().next_allowed_at == reset
+
+    def test_after_an_unknown_outcome_it_says_the_post_may_be_live(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        scripted.outcomes.extend([OutcomeUnknown("timeout"), RateLimited(
+            "slow down", reset_at=utcnow() + timedelta(hours=3))])
+        run(engine, scripted, config(threads=1), ticks=3)  # send, lookup: absent, resend
+        row = pub(engine, pid)
+        assert row.status == S.needs_review and len(scripted.calls) == 2
+        assert "may have created the post" in row.last_error
+
+    def test_a_rate_limited_lookup_past_the_budget_goes_to_a_person(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        scripted.outcomes.append(OutcomeUnknown("timeout"))
+        scripted.found = RateLimited("lookups limited", reset_at=utcnow() + timedelta(hours=2))
+        run(engine, scripted, config(threads=1), ticks=2)
+        row = pub(engine, pid)
+        assert row.status == S.needs_review and len(scripted.calls) == 1
+        assert "60-minute budget" in row.last_error
+        assert [a.outcome for a in attempts(engine, pid)] == [
+            "unknown", "reconcile_rate_limited"]
+
+    def test_a_rate_limited_lookup_inside_the_budget_waits_for_its_reset(
+            self, engine: Engine, scripted: Scripted) -> None:
+        [pid] = make_world(engine)
+        reset = (utcnow() + timedelta(minutes=5)).replace(microsecond=0)
+        scripted.outcomes.append(OutcomeUnknown("timeout"))
+        scripted.found = RateLimited("lookups limited", reset_at=reset)
+        run(engine, scripted, config(threads=1), ticks=2)
+        row = pub(engine, pid)
+        assert row.status == S.unknown and row.lease_until == reset
+
+
 class TestReconcile:
     def test_unknown_found_becomes_published_without_a_resend(self, engine: Engine,
                                                               scripted: Scripted) -> None:

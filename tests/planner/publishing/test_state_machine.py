@@ -25,10 +25,11 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from planner.dbtypes import UTCDateTime
 from planner.models import Notification, PublicationStatus
 from planner.publishing.dispatch import Dispatcher
 from publishers import (
@@ -47,6 +48,10 @@ from tests.planner.publishing.test_dispatch import attempts, config, make_world,
 S = PublicationStatus
 FINAL = {S.published, S.failed, S.needs_review}
 MAX_SENDS, MAX_LOOKUPS = 4, 6
+# Each tick stands for this much time (X's rate-limit window); the default budget for waiting
+# on rate limits (an hour) is then spent within this many ticks.
+TICK_MINUTES = 15
+RATE_LIMIT_TICKS = 60 // TICK_MINUTES + 1
 
 # What a send may meet. "landed_unknown" creates the post and loses the answer.
 SEND_REPLIES = ["ok", "transient", "rate_limited", "rejected", "landed_unknown",
@@ -55,6 +60,12 @@ SEND_REPLIES = ["ok", "transient", "rate_limited", "rejected", "landed_unknown",
 # page through; "blind" misses it even then (the post is too far back).
 LOOKUP_REPLIES = ["truthful", "shallow", "blind", "error", "rate_limited", "cannot_tell",
                   "wrapped_rate_limit"]
+
+
+def _parsed(value: object) -> datetime:
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(parsed, datetime)
+    return parsed.replace(tzinfo=UTC)  # stored as naive UTC
 
 
 def _soon() -> datetime:
@@ -142,13 +153,13 @@ class PublicationMachine(RuleBasedStateMachine):
 
     @initialize(dedup=st.booleans(),
                 default_send=st.sampled_from(["ok", "transient", "rejected", "landed_unknown",
-                                              "lost_unknown"]),
+                                              "lost_unknown", "rate_limited"]),
                 default_lookup=st.sampled_from(["truthful", "shallow", "blind", "error",
-                                                "cannot_tell"]))
+                                                "cannot_tell", "rate_limited"]))
     def start(self, dedup: bool, default_send: str, default_lookup: str) -> None:
         self.platform = Platform(dedup)
-        # What the machine meets once the scripted replies run out (never a rate limit: a
-        # platform that rate-limits forever is bounded by time, not by a count).
+        # What the machine meets once the scripted replies run out (a platform that
+        # rate-limits forever is bounded by time: each tick is TICK_MINUTES).
         self.platform.default_send = default_send
         self.platform.default_lookup = default_lookup
         with self.engine.begin() as conn:  # earlier examples' publications stay out of it
@@ -178,6 +189,14 @@ class PublicationMachine(RuleBasedStateMachine):
             conn.execute(text("UPDATE publication SET lease_until = NULL "
                               "WHERE status = 'unknown'"))
             conn.execute(text("UPDATE account SET next_allowed_at = NULL"))
+            # ... and the clock moves on: what happened is TICK_MINUTES further back.
+            for attempt_id, started in conn.execute(text(
+                    "SELECT id, started_at FROM attempt WHERE publication_id = :pid"),
+                    {"pid": self.pid}).all():
+                conn.execute(text("UPDATE attempt SET started_at = :t WHERE id = :id")
+                             .bindparams(bindparam("t", type_=UTCDateTime)),
+                             {"t": _parsed(started) - timedelta(minutes=TICK_MINUTES),
+                              "id": attempt_id})
 
     @invariant()
     def bounded_and_honest(self) -> None:
@@ -188,6 +207,11 @@ class PublicationMachine(RuleBasedStateMachine):
         assert self.platform.sends_after_maybe <= 1, outcomes
         assert row.attempts <= MAX_SENDS, outcomes
         assert sum(o.startswith("reconcile_") for o in outcomes) <= MAX_LOOKUPS, outcomes
+        # No 429 is waited out past the hour's budget: every one but the last (which may end
+        # it) came within the hour of the first.
+        limited = [a.started_at for a in attempts(self.engine, self.pid)
+                   if a.outcome in ("rate_limited", "reconcile_rate_limited")]
+        assert all(t - limited[0] <= timedelta(minutes=61) for t in limited[:-1]), outcomes
         if row.status == S.failed:
             assert not self.platform.live, ("a live post recorded as failed", outcomes)
         if row.status == S.published:
@@ -201,7 +225,7 @@ class PublicationMachine(RuleBasedStateMachine):
             self.platform.lookup_replies.clear()
             # However it got here, it ends within the budget: every tick either sends or
             # looks up (or finishes), and both are counted.
-            for _ in range(2 * (MAX_SENDS + MAX_LOOKUPS) + 2):
+            for _ in range(2 * (MAX_SENDS + MAX_LOOKUPS) + RATE_LIMIT_TICKS + 2):
                 if pub(self.engine, self.pid).status in FINAL:
                     break
                 self.tick()
