@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from planner.models import (
     Role,
     Workspace,
 )
+from planner.models_conversions import Contact, ContactStatus, EventKind, Message
 from planner.team import users, workspaces
 
 DEMO_WORKSPACE = "Juniper Coffee Roasters"
@@ -349,7 +351,7 @@ def _seed_conversions(session: Session, workspace: Workspace, people: list, acco
         _seed_dms(session, x, prompts, people, rng, names, now)
 
 
-def _names(rng: random.Random):  # type: ignore[no-untyped-def]
+def _names(rng: random.Random) -> Iterator[str]:
     count = 0
     while True:
         count += 1
@@ -363,7 +365,7 @@ def _email(name: str) -> str:
 
 
 def _contact(session: Session, workspace: Workspace, identities: dict[str, str], name: str,
-             source: str, at: datetime):  # type: ignore[no-untyped-def]
+             source: str, at: datetime) -> Contact:
     from planner.conversions import contacts
 
     contact, _ = contacts.identify(session=session, workspace_id=workspace.id or 0,
@@ -372,25 +374,24 @@ def _contact(session: Session, workspace: Workspace, identities: dict[str, str],
     return contact
 
 
-def _progress(session: Session, contact: object, rng: random.Random, now: datetime,
+def _progress(session: Session, contact: Contact, rng: random.Random, now: datetime,
               since: datetime, price: tuple[int, int], people: list, *, source: str,
               qualify: float = 0.5, buy: float = 0.6) -> None:
     """Some contacts become qualified leads, some of those buy (every event before now)."""
     from planner.conversions import contacts
-    from planner.models_conversions import EventKind
 
     qualified_at = since + timedelta(hours=rng.randint(6, 72))
     if rng.random() >= qualify or qualified_at >= now:
         return
-    contacts.record_event(session=session, contact=contact, kind=EventKind.qualified,  # type: ignore[arg-type]
+    contacts.record_event(session=session, contact=contact, kind=EventKind.qualified,
                           source=source, at=qualified_at, actor_id=people[2].id)
     sold_at = qualified_at + timedelta(hours=rng.randint(12, 120))
     if rng.random() >= buy or sold_at >= now:
         return
     amount = price[1] if rng.random() < 0.25 else price[0]
-    contacts.record_event(session=session, contact=contact, kind=EventKind.sale,  # type: ignore[arg-type]
+    contacts.record_event(session=session, contact=contact, kind=EventKind.sale,
                           source=source, at=sold_at, amount_cents=amount, currency="PLN",
-                          external_id=f"JCR-{1000 + (getattr(contact, 'id', 0) or 0)}",
+                          external_id=f"JCR-{1000 + (contact.id or 0)}",
                           actor_id=people[2].id)
 
 
@@ -406,14 +407,13 @@ DM_ANSWERS = ("Yes, in 1-2 working days, and free over 120 zł.",
 
 
 def _seed_dms(session: Session, x: Account, prompts: list[tuple[Post, list[Publication]]],
-              people: list, rng: random.Random, names, now: datetime) -> None:  # type: ignore[no-untyped-def]
+              people: list, rng: random.Random, names: Iterator[str], now: datetime) -> None:
     """DMs answering the X prompts: the auto-reply with the link, a question and a person's
     answer, some leads and sales; the newest two wait in the Inbox for a reply."""
     from planner.conversions import inbox
-    from planner.models_conversions import ContactStatus, Message
 
     sender = 3000000000
-    newest: list[object] = []
+    newest: list[Contact] = []
     for post, publications in prompts:
         if not any(p.account_id == x.id for p in publications):
             continue
@@ -430,18 +430,18 @@ def _seed_dms(session: Session, x: Account, prompts: list[tuple[Post, list[Publi
                                      text=text, remote_id=f"demo-dm-{sender}",
                                      sender_name=name.split(" (")[0], at=at, auto_reply=False)
             contact = result.contact
-            newest.append((at, contact))
+            newest.append(contact)
             link = f"Here is the link: {post.dm_product_url}"
-            _message(session, Message, contact, x, post, "out", "auto", link,
+            _message(session, contact, x, post, "out", "auto", link,
                      at + timedelta(seconds=40), None)
             if rng.random() < 0.6:
                 pick = rng.randrange(len(DM_FOLLOW_UPS))
                 asked = at + timedelta(minutes=rng.randint(5, 90))
                 answered = asked + timedelta(minutes=rng.randint(10, 240))
                 if answered < now:
-                    _message(session, Message, contact, x, post, "in", "dm",
+                    _message(session, contact, x, post, "in", "dm",
                              DM_FOLLOW_UPS[pick], asked, None)
-                    _message(session, Message, contact, x, post, "out", "dm", DM_ANSWERS[pick],
+                    _message(session, contact, x, post, "out", "dm", DM_ANSWERS[pick],
                              answered, people[2].id)
                     contact.status = ContactStatus.talking
                     contact.assignee_id = people[2].id
@@ -449,15 +449,15 @@ def _seed_dms(session: Session, x: Account, prompts: list[tuple[Post, list[Publi
                               people, source="inbox", qualify=0.6, buy=0.7)
             session.add(contact)
     # The two newest conversations wait for a person: their question has no answer yet.
-    open_ = [c for _, c in newest if c.status in (  # type: ignore[misc,attr-defined]
-        ContactStatus.new, ContactStatus.talking)]
-    open_.sort(key=lambda c: c.last_message_at)  # type: ignore[attr-defined]
+    open_ = sorted((c for c in newest if c.status in (ContactStatus.new, ContactStatus.talking)
+                    and c.last_message_at is not None),
+                   key=lambda c: c.last_message_at or now)
     for contact in open_[-2:]:
-        when = min(contact.last_message_at + timedelta(hours=2),  # type: ignore[attr-defined]
-                   now - timedelta(minutes=10))
-        if when <= contact.last_message_at:  # type: ignore[attr-defined]
+        last = contact.last_message_at or now
+        when = min(last + timedelta(hours=2), now - timedelta(minutes=10))
+        if when <= last:
             continue
-        _message(session, Message, contact, x, None, "in", "dm",
+        _message(session, contact, x, None, "in", "dm",
                  "Quick question before I order: do you deliver on Saturdays?", when, None)
         contact.status = ContactStatus.new
         contact.assignee_id = None
@@ -465,13 +465,12 @@ def _seed_dms(session: Session, x: Account, prompts: list[tuple[Post, list[Publi
     session.flush()
 
 
-def _message(session: Session, model: type, contact: object, account: Account,
-             post: Post | None, direction: str, kind: str, text: str, at: datetime,
-             author_id: int | None) -> None:
-    session.add(model(workspace_id=account.workspace_id, contact_id=getattr(contact, "id", 0),
-                      account_id=account.id, post_id=post.id if post else None,
-                      channel=account.platform, direction=direction, kind=kind,
-                      delivery="received" if direction == "in" else "sent", text=text, at=at,
-                      author_id=author_id))
-    last = getattr(contact, "last_message_at", None)
-    contact.last_message_at = max(at, last) if last else at  # type: ignore[attr-defined]
+def _message(session: Session, contact: Contact, account: Account, post: Post | None,
+             direction: str, kind: str, text: str, at: datetime, author_id: int | None) -> None:
+    session.add(Message(workspace_id=account.workspace_id, contact_id=contact.id or 0,
+                        account_id=account.id, post_id=post.id if post else None,
+                        channel=account.platform, direction=direction, kind=kind,
+                        delivery="received" if direction == "in" else "sent", text=text, at=at,
+                        author_id=author_id))
+    last = contact.last_message_at
+    contact.last_message_at = max(at, last) if last else at

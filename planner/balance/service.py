@@ -501,8 +501,8 @@ def _warning_changes(before: BalanceReport, after: BalanceReport
                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     cleared: list[str] = []
     raised: list[str] = []
-    pairs = [(o.quadrant.label, o, a) for o, a in zip(before.quadrants, after.quadrants,
-                                                       strict=True)]
+    pairs: list[tuple[str, Any, Any]] = [
+        (o.quadrant.label, o, a) for o, a in zip(before.quadrants, after.quadrants, strict=True)]
     pairs += [(f"the need for {o.need.value}", o, a)
               for o, a in zip(before.needs, after.needs, strict=True)]
     for label, old, new in pairs:
