@@ -268,6 +268,7 @@ FIRST_NAMES = ("Ola", "Kuba", "Marta", "Piotr", "Zofia", "Tomek", "Ania", "Barte
                "Igor", "Lena", "Michał", "Nina", "Olek", "Paula", "Radek", "Sara", "Wiktor",
                "Hania", "Janek", "Kasia", "Leon", "Maja", "Szymon")
 CONVERSION_DAYS = 35
+TRIAGED_AFTER = timedelta(days=3)
 
 
 def _seed_prompts(session: Session, workspace: Workspace, people: list, accounts_: list,
@@ -349,6 +350,15 @@ def _seed_conversions(session: Session, workspace: Workspace, people: list, acco
     x = next((a for a in accounts_ if a.platform == "x"), None)
     if x is not None:
         _seed_dms(session, x, prompts, people, rng, names, now)
+    # The team keeps up: what arrived more than three days ago has been triaged (followed up
+    # by e-mail or in the DM), so the Inbox badge counts the last days' newcomers only.
+    for contact in session.exec(select(Contact).where(
+            Contact.workspace_id == workspace.id, Contact.status == ContactStatus.new)).all():
+        if (contact.last_message_at or contact.created_at) < now - TRIAGED_AFTER:
+            contact.status = ContactStatus.talking
+            contact.assignee_id = contact.assignee_id or people[2].id
+            session.add(contact)
+    session.flush()
 
 
 def _names(rng: random.Random) -> Iterator[str]:
@@ -395,7 +405,7 @@ def _progress(session: Session, contact: Contact, rng: random.Random, now: datet
                           actor_id=people[2].id)
 
 
-DM_OPENERS = ("{k} please!", "Hi! {k}", "{k} :)", "Could I get the {k} link?", "{k} - for two",
+DM_OPENERS = ("{k}!", "Hi! {k} for me", "{k} :)", "Could I get the {k} link?", "{k} - for two",
               "hey, {k}")
 DM_FOLLOW_UPS = ("Thanks! Does it ship to Kraków?", "Great, is there a decaf option?",
                  "Lovely. Can I pick it up at the bar instead?",
