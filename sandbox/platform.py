@@ -197,7 +197,10 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
             elif platform == "linkedin":
                 for post in self._l_posts:
                     if post["id"] == remote_id:
-                        return post["author"], post["commentary"], post["createdAt"] / 1000
+                        # commentary is "little text": reserved characters come
+                        # backslash-escaped (.../shares/little-text-format); shown as read.
+                        text = re.sub(r"\\(.)", r"\1", post["commentary"])
+                        return post["author"], text, post["createdAt"] / 1000
             else:
                 item = self._g_objects.get(remote_id)
                 if item is not None and item.get("platform", platform) == platform:
