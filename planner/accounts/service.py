@@ -191,13 +191,13 @@ def live_post_url(account: Account | None, remote_id: str, remote_url: str) -> s
     themselves (x.com/..., bsky.app/..., linkedin.com/...) because the real APIs give none,
     and that address would be a real platform's page for a post that does not exist. Such a
     post links to the sandbox's own page of it, ``{api_base}/view/{platform}/{id}``
-    (``sandbox.viewer``). Anything else links to the platform's address when it is safe to.
+    (``sandbox.viewer``). A post with no remote id that a person marked published keeps the
+    address they gave (their word, not an adapter's guess). Anything else links to the
+    platform's address when it is safe to.
     """
-    if account is not None and account.api_base and account.platform != "webhook":
+    if account is not None and account.api_base and account.platform != "webhook" and remote_id:
         base = urlsplit(account.api_base.strip())
         if base.scheme in ("http", "https") and _loopback(base.hostname):
-            if not remote_id:
-                return ""
             return netguard.safe_link(f"{base.scheme}://{base.netloc}/view/{account.platform}/"
                                       f"{quote(remote_id, safe='')}")
     return netguard.safe_link(remote_url)

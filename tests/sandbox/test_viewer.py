@@ -61,7 +61,10 @@ def test_accounts_elsewhere_link_to_the_platform_when_it_is_safe() -> None:
     assert live_post_url(None, "1", "http://evil.example/post") == ""  # plain http: no
     sandboxed = Account(workspace_id=1, platform="x", handle="@brand",
                         api_base="http://127.0.0.1:8009")
-    assert live_post_url(sandboxed, "", "https://x.com/brand/status/1") == ""  # no id yet
+    assert live_post_url(sandboxed, "", "") == ""  # not sent yet
+    # Marked published by a person (no remote id): the address they gave is their word.
+    assert live_post_url(sandboxed, "", "https://x.com/brand/status/1") == \
+        "https://x.com/brand/status/1"
     assert live_post_url(sandboxed, "at://did/x/1", "") == \
         "http://127.0.0.1:8009/view/x/at%3A%2F%2Fdid%2Fx%2F1"
     hook = Account(workspace_id=1, platform="webhook", handle="hook",
