@@ -151,6 +151,13 @@ def _start_demo_platforms(port: int) -> FakePlatform | None:
         console.print(f"[yellow]Demo platforms not started on port {port} ({exc.strerror}); "
                       "demo posts will wait for them (POISE_DEMO_PLATFORM_PORT).[/yellow]")
         return None
+    from planner.db import session_scope
+    from planner.demo import demo_sandbox_posts
+
+    # The seeded history never went through the sandbox's APIs; it shows them (marked as
+    # seeded) so their "view the live post" links open a page instead of a 404.
+    with session_scope() as session:
+        fake.show(demo_sandbox_posts(session))
     console.print(f"Demo accounts publish to the fake platforms at {fake.base_url}.")
     return fake
 

@@ -388,12 +388,14 @@ class FakeCore(ABC):
         self._send(handler, response)
 
     def _send(self, handler: BaseHTTPRequestHandler, response: FakeResponse) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        raw = isinstance(response.body, bytes)  # a page (its Content-Type in the headers)
+        payload = response.body if isinstance(response.body, bytes) else (
+            b"" if response.body is None else json.dumps(response.body).encode())
         try:
             handler.send_response(response.status)
             for name, value in response.headers.items():
                 handler.send_header(name, value)
-            if response.body is not None:
+            if response.body is not None and not raw:
                 handler.send_header("Content-Type", "application/json; charset=utf-8")
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()

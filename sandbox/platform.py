@@ -36,6 +36,7 @@ from sandbox.core import (
     platform_error,
 )
 from sandbox.oauth import OAuthRoutes
+from sandbox.viewer import VIEW_PATH, PostViews
 
 Handler = Callable[[FakeRequest], FakeResponse]
 
@@ -66,7 +67,7 @@ def _from_iso(text: str) -> float:
     return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
-class FakePlatform(OAuthRoutes, FakeCore):
+class FakePlatform(PostViews, OAuthRoutes, FakeCore):
     """All platforms' APIs on loopback, with failure injection (see ``FakeCore.inject``)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: float = 0,
@@ -137,6 +138,8 @@ class FakePlatform(OAuthRoutes, FakeCore):
             ("GET", re.compile(r"^/2/tweets$"), "x", "read", self._x_lookup),
             ("GET", re.compile(r"^/rest/socialActions/[^/]+$"), "linkedin", "read",
              self._l_social_actions),
+            # A person's page per post (what "view the live post" opens in the demo).
+            ("GET", VIEW_PATH, "view", "read", self._view),
         ]
         self.reset()
 
@@ -171,6 +174,41 @@ class FakePlatform(OAuthRoutes, FakeCore):
             self._g_objects: dict[str, dict[str, Any]] = {}
             self._w_seen: dict[str, str] = {}
             self.reset_oauth()
+            self.reset_views()
+
+    def lookup_post(self, platform: str, remote_id: str) -> tuple[str, str, float] | None:
+        """(handle, text, created epoch) of a post this fake received, for its page."""
+        with self.lock:
+            if platform == "x":
+                for tweet in self._x_tweets:
+                    if tweet["id"] == remote_id:
+                        return "@poise", tweet["text"], tweet["at"]
+            elif platform == "mastodon":
+                for status in self._m_statuses:
+                    if status["id"] == remote_id:
+                        text = re.sub(r"<[^>]+>", "", status["content"].replace("<br />", "\n"))
+                        return ("@poise", html.unescape(text),
+                                _from_iso(status["created_at"]))
+            elif platform == "bluesky":
+                for (did, _, _), record in self._b_records.items():
+                    if record["uri"] == remote_id:
+                        return (self._b_handles.get(did, did), str(record["value"].get("text", "")),
+                                _from_iso(record["indexedAt"]))
+            elif platform == "linkedin":
+                for post in self._l_posts:
+                    if post["id"] == remote_id:
+                        # commentary is "little text": reserved characters come
+                        # backslash-escaped (.../shares/little-text-format); shown as read.
+                        text = re.sub(r"\\(.)", r"\1", post["commentary"])
+                        return post["author"], text, post["createdAt"] / 1000
+            else:
+                item = self._g_objects.get(remote_id)
+                if item is not None and item.get("platform", platform) == platform:
+                    text = str(item.get("message") or item.get("caption") or item.get("text")
+                               or "")
+                    at = item.get("created_time") or item.get("timestamp") or time.time()
+                    return str(item.get("page") or item.get("user") or ""), text, float(at)
+        return None
 
     def _next_id(self) -> str:
         with self.lock:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import quote, urlsplit
 
 from sqlmodel import Session, col, select
 
@@ -16,7 +18,7 @@ from planner.errors import Conflict, Invalid, NotFound
 from planner.models import Account, AccountStatus
 from planner.settings import get_settings
 from planner.team import audit
-from publishers import AccountRef
+from publishers import AccountRef, netguard
 
 PLATFORMS = {
     "x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "linkedin": "LinkedIn",
@@ -166,3 +168,36 @@ def api_version_for(platform: str) -> str:
     if platform in ("facebook", "instagram"):
         return get_settings().meta_graph_version
     return ""
+
+
+# --- where a published post can be seen ----------------------------------------------------------
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def live_post_url(account: Account | None, remote_id: str, remote_url: str) -> str:
+    """The link a page shows for a published post, or '' when there is none to show.
+
+    A post sent to an account whose API is on this machine (the local sandbox: the demo and
+    tests) lives there, not on the platform: some adapters build the public address
+    themselves (x.com/..., bsky.app/..., linkedin.com/...) because the real APIs give none,
+    and that address would be a real platform's page for a post that does not exist. Such a
+    post links to the sandbox's own page of it, ``{api_base}/view/{platform}/{id}``
+    (``sandbox.viewer``). A post with no remote id that a person marked published keeps the
+    address they gave (their word, not an adapter's guess). Anything else links to the
+    platform's address when it is safe to.
+    """
+    if account is not None and account.api_base and account.platform != "webhook" and remote_id:
+        base = urlsplit(account.api_base.strip())
+        if base.scheme in ("http", "https") and _loopback(base.hostname):
+            return netguard.safe_link(f"{base.scheme}://{base.netloc}/view/{account.platform}/"
+                                      f"{quote(remote_id, safe='')}")
+    return netguard.safe_link(remote_url)

@@ -89,6 +89,8 @@ def _context(session: SessionDep, member: Member, filters: Filters, **extra: Any
         "account_errors": {}, "account_saved": None, "account_form": {},
         "account_values": {c.account.id: balance.setting_values(c.overrides) for c in cards},
         "weighed": _weighed(session, member, cards),
+        "quadrant_choices": QUADRANT_CHOICES, "what_if": None, "what_if_form": {},
+        "what_if_errors": {}, "what_if_max": balance.WHAT_IF_MAX_POSTS,
     }
     context.update(extra)
     return context
@@ -112,6 +114,45 @@ def balance_page(request: Request, session: SessionDep, window: str = "", schedu
     filters = filters_from(member, window, scheduled, day_from, day_to)
     return render(request, "balance/index.html", _context(session, member, filters),
                   partial="balance/_view.html")
+
+
+QUADRANT_CHOICES = (("try", "Try new things"), ("share", "Share with others"),
+                    ("care", "Care for others"), ("learn", "Learn new things"))
+
+
+@router.get("/w/{slug}/balance/what-if")
+def balance_what_if(request: Request, session: SessionDep, account: str = "",
+                    value: str = "", count: str = "1", window: str = "", scheduled: str = "1",
+                    day_from: str = Query("", alias="from"), day_to: str = Query("", alias="to"),
+                    member: Member = require(Role.viewer)) -> Response:
+    """The what-if on the Balance page: how N more posts of a value would change one
+    account's balance and warnings, with the page's filters. Nothing is saved; with htmx
+    only the what-if section is answered, else the whole page with it filled in."""
+    filters = filters_from(member, window, scheduled, day_from, day_to)
+    form = {"account": account.strip(), "value": value.strip(), "count": count.strip() or "1"}
+    errors: dict[str, str] = {}
+    result = None
+    rows = accounts.list_accounts(session=session, workspace_id=member.workspace_id)
+    chosen = next((a for a in rows if str(a.id) == form["account"]), None)
+    if chosen is None:
+        errors["account"] = "Pick one of this workspace's accounts."
+    if form["value"] not in dict(QUADRANT_CHOICES):
+        errors["value"] = "Pick a value: Try, Share, Care or Learn."
+    if not form["count"].isdigit() or not 1 <= int(form["count"]) <= balance.WHAT_IF_MAX_POSTS:
+        errors["count"] = f"Choose 1 to {balance.WHAT_IF_MAX_POSTS} posts."
+    if chosen is not None and not errors:
+        try:
+            result = balance.page_what_if(
+                session=session, workspace=member.workspace, account=chosen,
+                tags=[form["value"]], count=int(form["count"]), window=filters.window,
+                include_scheduled=filters.scheduled, date_from=filters.date_from,
+                date_to=filters.date_to)
+        except Invalid as exc:
+            errors.update({p.field: p.message for p in exc.problems})
+    context = _context(session, member, filters, what_if=result, what_if_form=form,
+                       what_if_errors=errors)
+    return render(request, "balance/index.html", context, partial="balance/_what_if.html",
+                  status_code=422 if errors else 200)
 
 
 def _form_values(form: FormData) -> dict[str, str]:

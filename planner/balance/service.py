@@ -439,3 +439,122 @@ def composer_impacts(*, session: Session, workspace: Workspace, tags: Sequence[s
         if a.id in wanted]
     return approval_impacts(session=session, workspace=workspace, tags=quadrants,
                             accounts=accounts, post_id=post_id, when=when)
+
+
+# --- the Balance page's what-if ------------------------------------------------------------------
+
+WHAT_IF_MAX_POSTS = 10  # "how many more" on the Balance page: 1 to this
+
+
+@dataclass(frozen=True)
+class WhatIfRow:
+    label: str
+    quadrant: str
+    before: str  # a count, e.g. "7" or "6.5"
+    after: str
+    before_flag: str  # overweight, missing, trending or ""
+    after_flag: str
+
+
+@dataclass(frozen=True)
+class PageWhatIf:
+    """What ``count`` more posts of ``tags`` would do to one account's balance."""
+
+    account: Account
+    tags: tuple[Quadrant, ...]
+    count: int
+    before: BalanceReport
+    after: BalanceReport
+    rows: tuple[WhatIfRow, ...]
+    cleared: tuple[str, ...]  # warnings that go away, in words
+    raised: tuple[str, ...]  # warnings that appear, in words
+    compass_svg: str
+
+    @property
+    def summary(self) -> str:
+        """e.g. "One more Care for others post on @brand: the Try new things overweight
+        warning clears." """
+        labels = " and ".join(q.label for q in self.tags)
+        amount = "One more" if self.count == 1 else f"{_NUMBERS.get(self.count, self.count)} more"
+        head = f"{amount} {labels} post{'s' if self.count > 1 else ''} on {self.account.handle}"
+        changes = [*self.cleared, *self.raised]
+        if not changes:
+            state = ("still not enough posts to judge" if self.after.n < self.after.min_sample
+                     else "no warning appears or clears")
+            return f"{head}: {state}."
+        return f"{head}: {'; '.join(changes)}."
+
+
+_NUMBERS = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight",
+            9: "Nine", 10: "Ten"}
+
+
+def _flag(item: Any) -> str:
+    if item.overweight:
+        return "overweight"
+    if item.missing:
+        return "missing"
+    return "trending" if getattr(item, "trending", False) else ""
+
+
+def _warning_changes(before: BalanceReport, after: BalanceReport
+                     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    cleared: list[str] = []
+    raised: list[str] = []
+    pairs: list[tuple[str, Any, Any]] = [
+        (o.quadrant.label, o, a) for o, a in zip(before.quadrants, after.quadrants, strict=True)]
+    pairs += [(f"the need for {o.need.value}", o, a)
+              for o, a in zip(before.needs, after.needs, strict=True)]
+    for label, old, new in pairs:
+        was, now = _flag(old), _flag(new)
+        if was == now:
+            continue
+        if was:
+            cleared.append(f"the {label} {'trend' if was == 'trending' else was} warning "
+                           "clears")
+        if now == "trending":
+            raised.append(f"{label} starts trending toward overweight")
+        elif now == "overweight":
+            count = format_count(getattr(new, "engaged", new.count))
+            raised.append(f"{label} becomes overweight ({count} of the last {after.n})")
+        elif now == "missing":
+            raised.append(f"{label} becomes missing")
+    return tuple(cleared), tuple(raised)
+
+
+def page_what_if(*, session: Session, workspace: Workspace, account: Account,
+                 tags: Sequence[str], count: int = 1, window: int | None = None,
+                 include_scheduled: bool = True, date_from: datetime | None = None,
+                 date_to: datetime | None = None) -> PageWhatIf:
+    """The Balance page's what-if: ``count`` more posts of ``tags`` on ``account``, each
+    landing after the newest counted post (inside the page's dates when it has some), judged
+    with the page's window and filters; which warnings clear and which appear."""
+    try:
+        quadrants = parse_tags(list(tags))
+    except ValueError as exc:
+        raise Invalid.at("value", str(exc)) from None
+    if not quadrants:
+        raise Invalid.at("value", "Pick a value for the posts.")
+    if not 1 <= count <= WHAT_IF_MAX_POSTS:
+        raise Invalid.at("count", f"Choose 1 to {WHAT_IF_MAX_POSTS} posts.")
+    config = config_for(workspace, account, window=window, date_from=date_from,
+                        date_to=date_to)
+    items = items_for_account(session=session, account_id=account.id or 0, config=config,
+                              include_scheduled=include_scheduled)
+    before = check_balance(items, config)
+    newest = max((i.when for i in items), default=None)
+    start = newest + timedelta(seconds=1) if (date_to and newest) else _after_newest(items)
+    added = [TaggedItem(key=f"what-if-{i}", tags=quadrants, scheduled=True,
+                        when=start + timedelta(minutes=i)) for i in range(count)]
+    # The composer's and approval's what-if (compass.what_if), with the earlier added posts
+    # counted as scheduled ones.
+    after = what_if([*items, *added[:-1]], added[-1], config)
+    rows = tuple(WhatIfRow(label=o.quadrant.label, quadrant=o.quadrant.value,
+                           before=format_count(o.count), after=format_count(a.count),
+                           before_flag=_flag(o), after_flag=_flag(a))
+                 for o, a in zip(before.quadrants, after.quadrants, strict=True))
+    cleared, raised = _warning_changes(before, after)
+    return PageWhatIf(account=account, tags=quadrants, count=count, before=before, after=after,
+                      rows=rows, cleared=cleared, raised=raised,
+                      compass_svg=render_compass_svg(
+                          after, title=f"Compass balance of {account.handle} after the what-if"))

@@ -32,6 +32,18 @@ templates.env.filters["local"] = _local
 templates.env.filters["safe_link"] = netguard.safe_link
 
 
+def _live_link(publication: Any, account: Any) -> str:
+    """``publication|live_link(account)``: where a published post can be seen (a sandbox
+    post links to the sandbox's page of it, never to a real platform's address)."""
+    from planner.accounts import live_post_url
+
+    return live_post_url(account, getattr(publication, "remote_id", "") or "",
+                         getattr(publication, "remote_url", "") or "")
+
+
+templates.env.filters["live_link"] = _live_link
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get(
         "HX-Boosted") != "true"
