@@ -268,10 +268,10 @@ def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datet
                 actor = _actor(session, workspace_id, user_id)
                 made, sent = _write_batch(session, actor, planned, position, import_id, now)
                 created, submitted, position = created + made, submitted + sent, position + made
-                job = session.get(ImportJob, import_id)
-                if job is None or job.status != "writing":
+                running = session.get(ImportJob, import_id)
+                if running is None or running.status != "writing":
                     raise Invalid.at("file", "The import was stopped; nothing was imported.")
-                job.done, job.heartbeat_at = position, utcnow()
+                running.done, running.heartbeat_at = position, utcnow()
             report("writing", position, len(planned))
             if position < len(planned):
                 time.sleep(BATCH_PAUSE_S)
@@ -279,10 +279,11 @@ def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datet
             actor = _actor(session, workspace_id, user_id)
             session.execute(update(Post).where(col(Post.import_id) == import_id)
                             .values(import_id=None))
-            job = session.get(ImportJob, import_id)
-            if job is not None:
-                job.status, job.created, job.submitted = "done", created, submitted
-                job.finished_at = job.heartbeat_at = utcnow()
+            finished = session.get(ImportJob, import_id)
+            if finished is not None:
+                finished.status, finished.created = "done", created
+                finished.submitted = submitted
+                finished.finished_at = finished.heartbeat_at = utcnow()
             notify.after_import(session=session, actor=actor, submitted=submitted,
                                 import_id=import_id, now=now)
         return ImportResult(created=created, submitted=submitted, import_id=import_id)

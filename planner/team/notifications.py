@@ -43,7 +43,8 @@ def _unread_by(user_id: int) -> ColumnElement[bool]:
     """Not read by this person: their own row's ``read_at``, or no read row of theirs for a
     workspace-wide one."""
     read = aliased(NotificationRead)
-    theirs = exists().where(read.notification_id == Notification.id, read.user_id == user_id)
+    theirs = exists().where(col(read.notification_id) == col(Notification.id),
+                            col(read.user_id) == user_id)
     return or_(and_(col(Notification.user_id).is_not(None),
                     col(Notification.read_at).is_(None)),
                and_(col(Notification.user_id).is_(None), ~theirs))
