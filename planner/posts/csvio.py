@@ -228,7 +228,7 @@ def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datet
     removed, again in short transactions, and the import is ``failed`` with the reason at
     the row and column. While it runs, the rows written so far are visible as drafts (or in
     review); a process that dies mid-import leaves them marked, and the next import of the
-    workspace (or ``sweep_stale_imports``) removes them.
+    workspace removes them (``sweep_stale_imports``, ``remove_leftovers``).
 
     ``import_id``: an ``ImportJob`` made by the caller (the web page polls it for progress);
     else one is made here. ``planned``: the caller already ran ``check_file`` (the web form
@@ -248,6 +248,7 @@ def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datet
         if progress:
             progress(phase, done, total)
 
+    remove_leftovers(engine=engine, workspace_id=workspace_id)
     try:
         if planned is None:
             with session_scope(engine) as session:  # reads only: no write lock
@@ -373,9 +374,9 @@ def remove_batch(*, session: Session, import_id: int, limit: int = BATCH_ROWS) -
 
 
 def sweep_stale_imports(*, session: Session, workspace_id: int, now: datetime) -> None:
-    """Imports of the workspace whose process died: failed, and their posts removed (an
-    import writes at most ``MAX_ROWS``, so this is bounded). Refuses a second import while
-    one is running: two would compete for the same slots of the lock."""
+    """Refuse a second import while one is running (two would compete for the lock's gaps);
+    an import with no sign of life for ``STALE_AFTER`` died with its process and is marked
+    failed here (its posts are removed by ``remove_leftovers``, in short transactions)."""
     running = session.exec(select(ImportJob).where(
         ImportJob.workspace_id == workspace_id,
         col(ImportJob.status).in_(("checking", "writing")))).all()
@@ -384,8 +385,27 @@ def sweep_stale_imports(*, session: Session, workspace_id: int, now: datetime) -
             raise Conflict("An import into this workspace is running; wait for it to finish.")
         job.status, job.finished_at = "failed", now
         job.message = "The import was interrupted (the server stopped); nothing was imported."
-        while remove_batch(session=session, import_id=job.id or 0, limit=MAX_ROWS):
-            pass
+    session.flush()
+
+
+def remove_leftovers(*, engine: Engine, workspace_id: int) -> int:
+    """Remove the posts of the workspace's failed imports that are still there (their
+    process died midway), ``BATCH_ROWS`` per transaction; how many. Bounded: an import
+    writes at most ``MAX_ROWS`` posts, and each round removes some or stops."""
+    removed = 0
+    with session_scope(engine) as session:
+        failed = list(session.exec(select(ImportJob.id).where(
+            ImportJob.workspace_id == workspace_id, ImportJob.status == "failed",
+            col(ImportJob.id).in_(select(Post.import_id).where(
+                col(Post.import_id).is_not(None)).distinct()))))
+    for import_id in failed:
+        while True:
+            with session_scope(engine, immediate=True) as session:
+                count = remove_batch(session=session, import_id=import_id or 0)
+            removed += count
+            if not count:
+                break
+    return removed
 
 
 def problems_of(job: ImportJob) -> list[FieldProblem]:
