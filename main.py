@@ -380,7 +380,7 @@ def import_command(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=console) as progress:
             task = progress.add_task("Checking rows", total=None)
-            # Checked with no lock, then written 100 rows per transaction (csvio.import_file).
+            # Checked with no lock, then written in short transactions (csvio.import_file).
             result = csvio.import_file(
                 workspace_id=ids[0], user_id=ids[1], raw=raw, now=utcnow(),
                 progress=lambda phase, done, total: progress.update(
