@@ -364,7 +364,6 @@ def import_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlmodel import select
 
-    from planner import posts
     from planner.db import session_scope, utcnow
     from planner.errors import PlannerError
     from planner.models import User, Workspace
@@ -374,24 +373,26 @@ def import_command(
 
     _migrate_or_exit(get_settings().effective_database_url)
     raw = file.read()
+    with session_scope() as session:
+        ws = session.exec(select(Workspace).where(Workspace.slug == workspace)).first()
+        author = session.exec(select(User).where(
+            User.email == users.normalise_email(user))).first()
+        role = users.role_in(session=session, user_id=author.id or 0,
+                             workspace_id=ws.id or 0) if ws and author else None
+        ids = (ws.id or 0, author.id or 0) if ws and author else (0, 0)
+    if role is None:
+        console.print(f"[red]No workspace {workspace!r} with member {user!r}.[/red]")
+        raise typer.Exit(2)
     try:
-        with session_scope() as session, Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                console=console) as progress:
-            ws = session.exec(select(Workspace).where(Workspace.slug == workspace)).first()
-            author = session.exec(select(User).where(
-                User.email == users.normalise_email(user))).first()
-            role = users.role_in(session=session, user_id=author.id or 0,
-                                 workspace_id=ws.id or 0) if ws and author else None
-            if ws is None or author is None or role is None:
-                console.print(f"[red]No workspace {workspace!r} with member {user!r}.[/red]")
-                raise typer.Exit(2)
-            task = progress.add_task("Checking and importing rows", total=None)
-            result = csvio.import_csv(
-                session=session, actor=posts.Actor(user_id=author.id or 0, role=role,
-                                                   workspace=ws),
-                raw=raw, now=utcnow(),
-                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console) as progress:
+            task = progress.add_task("Checking rows", total=None)
+            # Checked with no lock, then written in short transactions (csvio.import_file).
+            result = csvio.import_file(
+                workspace_id=ids[0], user_id=ids[1], raw=raw, now=utcnow(),
+                progress=lambda phase, done, total: progress.update(
+                    task, completed=done, total=total,
+                    description="Checking rows" if phase == "checking" else "Writing posts"))
     except PlannerError as exc:
         console.print(f"[red]{exc.message}[/red]")
         for problem in exc.problems:

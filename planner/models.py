@@ -217,6 +217,9 @@ class Post(PostBase, table=True):
     created_at: datetime = _created()
     updated_at: datetime = _created()
     submitted_at: datetime | None = _ts()
+    # Issue 13: the CSV import that wrote this post, while that import runs (cleared when it
+    # finishes; the import removes its posts when it fails).
+    import_id: int | None = Field(default=None, foreign_key="importjob.id", index=True)
 
 
 class Publication(SQLModel, table=True):
@@ -341,3 +344,34 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300, index=True)  # "account:<email>" or "address:<ip>"
     at: datetime = _created()
+
+
+# --- issue 13: imports that never hold the write lock for long --------------------------------
+
+class ImportJob(SQLModel, table=True):
+    """One CSV import: checked with no lock, written in short batches, finished (or removed)
+    in one short transaction. ``status``: checking, writing, done, failed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    status: str = Field(default="checking", max_length=10)
+    total: int = 0  # rows in the file (0 until read)
+    done: int = 0  # rows checked (checking) or written (writing)
+    created: int = 0
+    submitted: int = 0
+    message: str = Field(default="", max_length=1000)
+    problems_json: str = Field(default="", sa_column=Column(Text, nullable=False,
+                                                             server_default=""))
+    created_at: datetime = _created()
+    heartbeat_at: datetime = _created()  # a running import's last sign of life
+    finished_at: datetime | None = _ts()
+
+
+class NotificationRead(SQLModel, table=True):
+    """Who has read a notification addressed to nobody (``user_id`` NULL, workspace-wide):
+    each member reads it for themselves."""
+
+    notification_id: int = Field(foreign_key="notification.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    read_at: datetime = _created()

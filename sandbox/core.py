@@ -14,6 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -258,6 +259,9 @@ class FakeCore(ABC):
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
+        # Called with each request before it is answered (tests: "what else can happen
+        # while the platform is being asked"); an exception in it is the test's, not ours.
+        self.on_request: Callable[[FakeRequest], None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -325,6 +329,7 @@ class FakeCore(ABC):
             self._creates.clear()
             self._requests.clear()
             self._injections.clear()
+        self.on_request = None
 
     def _take_injection(self, platform: str, op: str) -> str | None:
         with self.lock:
@@ -359,6 +364,8 @@ class FakeCore(ABC):
         req.platform, req.op = platform, op
         with self.lock:
             self._requests.append((req.method, req.path, platform, op, time.time()))
+        if self.on_request is not None:
+            self.on_request(req)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         kind = self._take_injection(platform, op) if route is not None else None

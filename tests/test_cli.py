@@ -53,7 +53,7 @@ class TestImport:
                         "2027-12-03 09:00,@acme@bikes.social,Third,\n")
         result = _import(path, brand)
         assert result.exit_code == 0, result.output
-        assert "Checking and importing rows" in result.output
+        assert "Writing posts" in result.output  # checked first, then written in batches
         assert "3/3" in result.output  # the progress bar's final count
         assert "Imported 3 posts (0 submitted for review)." in result.output
         assert [p.text for p in _posts(engine)] == ["First", "Second", "Third"]

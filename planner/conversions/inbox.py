@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 import tweepy
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
@@ -172,8 +170,21 @@ def _auto_reply(session: Session, account: Account, contact: Contact,
     link = tracked_link_for(session, publication, post.dm_product_url)
     template = rule.text or "Thanks for your message! Here is the link: {link}"
     text = template.replace("{link}", link) if "{link}" in template else f"{template} {link}"
-    return send_message(session=session, contact=contact, account=account, text=text,
-                        kind="auto", post_id=post.id, now=now)
+    # Stored ``pending`` with the DM; whoever commits them sends it afterwards with no
+    # transaction open (``replies.send_auto_replies``). It counts for the cooldown at once.
+    message = Message(workspace_id=contact.workspace_id, contact_id=contact.id or 0,
+                      account_id=account.id, post_id=post.id, channel=account.platform,
+                      direction="out", kind="auto", text=text[:10000], at=now)
+    if account.platform in DM_PLATFORMS and recipient_of(session, contact, account.platform):
+        message.delivery = "pending"
+    else:
+        message.kind, message.delivery, message.channel = "note", "note", "note"
+        message.error = (f"{DM_PLATFORMS.get(account.platform, account.platform)} has no DM "
+                         "API Poise can use for this contact; the auto-reply was kept as a "
+                         "note.")
+    session.add(message)
+    session.flush()
+    return message
 
 
 def recipient_of(session: Session, contact: Contact, platform: str) -> str:
@@ -182,42 +193,6 @@ def recipient_of(session: Session, contact: Contact, platform: str) -> str:
     identity = session.exec(select(ContactIdentity).where(
         ContactIdentity.contact_id == contact.id, ContactIdentity.kind == platform)).first()
     return identity.value if identity else ""
-
-
-def send_message(*, session: Session, contact: Contact, account: Account | None, text: str,
-                 kind: str = "dm", author_id: int | None = None, post_id: int | None = None,
-                 now: datetime | None = None,
-                 before_network: Callable[[], None] = lambda: None) -> Message:
-    """Send through the platform's DM API where there is one; else keep it as a note.
-
-    ``before_network`` runs after the last read and before the platform is called: a request
-    passes ``db.before_network_call`` so no lock is held while the platform answers."""
-    text = text.strip()
-    if not text:
-        raise Invalid.at("text", "Write a reply first.")
-    message = Message(workspace_id=contact.workspace_id, contact_id=contact.id or 0,
-                      account_id=account.id if account else None, post_id=post_id,
-                      channel=account.platform if account else "note", direction="out",
-                      kind=kind, text=text[:10000], author_id=author_id, at=now or utcnow())
-    recipient = recipient_of(session, contact, account.platform) if account else ""
-    if account is None or account.platform not in DM_PLATFORMS or not recipient:
-        where = DM_PLATFORMS.get(account.platform, account.platform) if account else "Poise"
-        message.kind, message.delivery, message.channel = "note", "note", "note"
-        message.error = (f"{where} has no DM API Poise can use for this contact; kept as a "
-                         "note. Answer them on the platform.")
-    else:
-        before_network()
-        try:
-            message.remote_id = _deliver(account, recipient, text)
-            message.delivery = "sent"
-        except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
-            log.warning("DM to contact %s on %s failed: %s", contact.id, account.platform, exc)
-            message.delivery, message.error = "failed", str(exc)[:500]
-    if contact.status == ContactStatus.new and kind == "dm":
-        contact.status = ContactStatus.talking
-    session.add(message)
-    session.flush()
-    return message
 
 
 def _deliver(account: Account, recipient: str, text: str) -> str | None:
@@ -291,11 +266,10 @@ DM_PAGE = 50
 DM_MAX_PAGES = 5
 
 
-def poll_x_dms(session: Session, account: Account,
-               client: tweepy.Client | None = None) -> list[Inbound]:
-    """Fetch the X DM events newer than the last poll's and record the ones not seen yet
-    (idempotent on event id). The first poll of an account reads one page only: older
-    messages are not worth paying for."""
+def fetch_x_dms(account: Account, client: tweepy.Client | None = None) -> list[Any]:
+    """The X DM events newer than the last poll's (the network part: call it with no
+    transaction open). The first poll of an account reads one page only: older messages
+    are not worth paying for."""
     if account.platform != "x":
         raise Invalid.at("account", "Only X accounts are polled for DMs.")
     client = client or x_client(account)
@@ -314,8 +288,16 @@ def poll_x_dms(session: Session, account: Account,
         token = (response.meta or {}).get("next_token")
         if len(newer) < len(page) or not token:
             break  # reached what the last poll read, or the end
+    return events
+
+
+def record_x_dms(session: Session, account: Account, events: list[Any]) -> list[Inbound]:
+    """Record fetched X DM events not seen yet (idempotent on event id); ``account`` must
+    belong to ``session``."""
     if events:
-        account.dm_last_event_id = str(max(int(e.id) for e in events))
+        newest = max(int(e.id) for e in events)
+        seen = int(account.dm_last_event_id) if account.dm_last_event_id.isdigit() else 0
+        account.dm_last_event_id = str(max(newest, seen))
         session.add(account)
     results = []
     for event in sorted(events, key=lambda e: (e.created_at or utcnow(), e.id)):

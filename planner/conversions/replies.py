@@ -4,6 +4,8 @@ A reply is stored first as ``pending`` and committed by the caller; then it goes
 the platform's DM API (``inbox._deliver``) with no transaction open; then its outcome
 (``sent`` with the platform's id, or ``failed`` with the reason) is recorded in a new one.
 The route owns the transactions (``routes.send_reply`` does the three steps).
+Auto-replies take the same way: ``inbox.record_dm`` stores them ``pending`` with the DM, and
+whoever commits the DM sends them afterwards (``send_auto_replies``).
 A process that dies between the two leaves the reply ``pending``, and the page shows it so.
 Platforms without a DM API Poise can use keep the reply as a note, with nothing to send.
 """
@@ -11,6 +13,7 @@ Platforms without a DM API Poise can use keep the reply as a note, with nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,3 +97,34 @@ def record_outcome(*, session: Session, message_id: int, outcome: Outcome | None
         message.remote_id = outcome.remote_id
         session.flush()
     return message
+
+
+def auto_replies_of(session: Session, inbounds: list[inbox.Inbound]
+                    ) -> list[tuple[Outgoing, str]]:
+    """The pending auto-replies these DMs queued, with what sending them needs; read them
+    before the DMs' transaction ends."""
+    pending = []
+    for inbound in inbounds:
+        message = inbound.auto_reply
+        if message is None or message.delivery != PENDING or message.account_id is None:
+            continue
+        account = session.get(Account, message.account_id)
+        if account is None:
+            continue
+        recipient = inbox.recipient_of(session, inbound.contact, account.platform)
+        pending.append((Outgoing(message.id or 0, account, recipient), message.text))
+    return pending
+
+
+def send_auto_replies(pending: list[tuple[Outgoing, str]],
+                      record: Callable[[Callable[[Session], None]], None]) -> int:
+    """Send committed auto-replies with no transaction open, then record every outcome in
+    one short transaction that ``record`` opens (it calls its argument with a session).
+    Bounded: one send per DM received. How many went out."""
+    outcomes = [(out, deliver(out, text)) for out, text in pending]
+    if outcomes:
+        def write(session: Session) -> None:
+            for out, outcome in outcomes:
+                record_outcome(session=session, message_id=out.message_id, outcome=outcome)
+        record(write)
+    return sum(1 for _, outcome in outcomes if outcome is not None and not outcome.error)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from planner.conversions import (
@@ -31,7 +32,7 @@ from planner.conversions import (
     webhooks,
 )
 from planner.csvcells import SafeWriter
-from planner.db import get_engine, utcnow
+from planner.db import before_network_call, get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Account, Post, Role, User, Workspace
 from planner.models_conversions import (
@@ -127,6 +128,13 @@ async def meta_receive(slug: str, request: Request, session: SessionDep) -> Resp
         return _refuse(400, "The body is not JSON.")
     received = webhooks.handle_meta(session=session, workspace_id=workspace.id or 0,
                                     payload=payload if isinstance(payload, dict) else {})
+    pending = replies.auto_replies_of(session, received)
+    if pending:
+        # The DMs are kept whatever the platform does; no lock while it answers; the
+        # outcomes are written in the request's second, short transaction.
+        before_network_call(session)
+        await run_in_threadpool(replies.send_auto_replies, pending,
+                                lambda write: write(session))
     return JSONResponse({"received": len(received)})
 
 

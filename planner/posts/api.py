@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
 from planner import accounts, posts
 from planner.db import utcnow
@@ -308,12 +309,15 @@ class ImportOut(BaseModel):
                  "local_time,accounts,text,tags\n2026-12-01 09:00,@brand,Hello,learn\n"}}}})
 async def import_posts(request: Request, session: SessionDep,
                        member: Member = require_api(Role.manager)) -> ImportOut:
-    """Import a calendar from CSV (see the README for columns): all rows or none.
+    """Import a calendar from CSV (see the README for columns): all rows or none, in batches.
 
     The body is UTF-8 (or UTF-16 with a BOM). Any problem refuses the whole file with 422;
     `errors` lists each one as `["line", n, column]`, or `["file"]` for the file itself
     (wrong encoding, missing columns ...)."""
     raw = await request.body()
-    result = csvio.import_csv(session=session, actor=_actor(member), raw=raw, now=utcnow())
+    workspace_id, user_id = member.workspace_id, member.user_id
+    session.commit()  # the import owns its short transactions; this request holds no lock
+    result = await run_in_threadpool(csvio.import_file, workspace_id=workspace_id,
+                                     user_id=user_id, raw=raw, now=utcnow())
     return ImportOut(created=result.created, submitted=result.submitted)
 

@@ -1,4 +1,4 @@
-"""CSV import (all or nothing) and export of a workspace's calendar, and its iCalendar feed.
+"""CSV import (all or nothing, in short batches) and export of a calendar; its iCal feed.
 
 Import columns (header row required; order free; names case-insensitive):
   local_time   YYYY-MM-DD HH:MM in the workspace's zone (empty = unscheduled draft)
@@ -19,18 +19,35 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from icalendar import Calendar, Event
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from planner.csvcells import SafeWriter, restore
-from planner.errors import FieldProblem, Invalid, PlannerError
-from planner.models import Account, Post, Publication, PublicationStatus, Workspace
-from planner.posts import calendar, schedule, workflow
+from planner.db import get_engine, session_scope, utcnow
+from planner.errors import Conflict, FieldProblem, Invalid, PlannerError
+from planner.models import (
+    Account,
+    ImportJob,
+    Post,
+    Publication,
+    PublicationStatus,
+    Review,
+    Role,
+    Workspace,
+)
+from planner.posts import calendar, notify, schedule, workflow
 from planner.posts import service as posts
+from planner.posts.service import _refuse_oversized_text, content_problems, refuse_past
+from planner.team import users
 
 REQUIRED = ("local_time", "accounts", "text")
 OPTIONAL = ("tags", "link", "dm_keyword", "dm_product_url", "dm_prefill", "dm_call_to_action",
@@ -46,6 +63,7 @@ _CHUNK = 500  # ids per IN (...) list, well under every database's parameter lim
 class ImportResult:
     created: int
     submitted: int
+    import_id: int = 0
 
 
 def decode(raw: bytes) -> str:
@@ -107,65 +125,297 @@ def _rows(raw: bytes | str) -> list[dict[str, str]]:
     return rows
 
 
-def import_csv(*, session: Session, actor: posts.Actor, raw: bytes | str, now: datetime,
-               progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Check every row, then create every post; any problem refuses the whole file.
+# One write transaction takes at most BATCH_ROWS rows and stops early once it has held
+# SQLite's write lock for BATCH_SECONDS (a row takes ~3 ms on a quiet machine, ten times that
+# on a loaded one; bench/import_bench.py measures it), so the worker and every request get
+# their turn between batches. The import as a whole stays all or nothing (``import_file``).
+BATCH_ROWS = 200
+BATCH_SECONDS = 0.25
+# A pause after each batch: SQLite's busy handler polls a waiting writer's lock at most every
+# 100 ms, and without a gap the import would win every race for the lock it just released.
+BATCH_PAUSE_S = 0.1
+# A running import that gave no sign of life for this long died with its process; the next
+# import of the workspace removes what it wrote.
+STALE_AFTER = timedelta(minutes=5)
+MAX_KEPT_PROBLEMS = 500  # problems stored on a failed import (the count is always exact)
 
-    One pass reports everything: the format of each cell, account names, times that do not
-    exist or happen twice, links; rows that pass are created to catch what only the post
-    services know (limits on submit ...). Problems carry ``("line", n, column)`` paths; line
-    numbers count the header as line 1 (a quoted multi-line text counts as one line).
-    The caller's transaction makes it all-or-nothing: on Invalid, roll back.
+# phase ("checking" or "writing"), rows done, rows in the file
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    line: int
+    data: posts.PostInput
+    submit: bool
+
+
+def check_file(*, session: Session, actor: posts.Actor, raw: bytes | str, now: datetime,
+               progress: Progress | None = None) -> list[_Planned]:
+    """Every row checked, nothing written (so no write lock): the cells' format, account
+    names, times that do not exist, happen twice or have passed, links, DM prompts, text
+    lengths, and, for rows to submit, what review would refuse (each account's text rules).
+
+    Raises Invalid with every problem at ``("line", n, column)`` (the header is line 1; a
+    quoted multi-line text counts as one line), or at ``("file",)``.
     """
     rows = _rows(raw)
-    handles = {a.handle.lower(): a for a in session.exec(
-        select(Account).where(Account.workspace_id == actor.workspace_id)).all()}
+    accounts = session.exec(select(Account).where(
+        Account.workspace_id == actor.workspace_id)).all()
+    handles = {a.handle.lower(): a for a in accounts}
+    by_id = {a.id or 0: a for a in accounts}
     zone = actor.workspace.timezone
     problems: list[FieldProblem] = []
-    # The whole file in one savepoint: refused, it leaves nothing behind even in a caller
-    # that goes on to commit.
-    whole_file = session.begin_nested()
-    try:
-        created, submitted = _create_rows(session, actor, rows, handles, zone, now, problems,
-                                          progress)
-    except BaseException:
-        whole_file.rollback()
-        raise
-    if problems:
-        whole_file.rollback()
-        raise Invalid(f"Nothing was imported: {len(problems)} problem(s) in the file.",
-                      problems=problems)
-    whole_file.commit()
-    return ImportResult(created=created, submitted=submitted)
-
-
-def _create_rows(session: Session, actor: posts.Actor, rows: list[dict[str, str]],
-                 handles: dict[str, Account], zone: str, now: datetime,
-                 problems: list[FieldProblem],
-                 progress: Callable[[int, int], None] | None) -> tuple[int, int]:
-    created = submitted = 0
+    planned: list[_Planned] = []
     for done, row in enumerate(rows, start=1):
         line = done + 1
         data, row_problems = _row_input(row, handles, line, zone)
-        problems.extend(row_problems)
+        submit = row.get("submit", "").lower() in ("yes", "y", "true", "1")
         if not row_problems:
-            submit = row.get("submit", "").lower() in ("yes", "y", "true", "1")
-            try:
-                # A savepoint per row keeps a failed row from poisoning the transaction, so
-                # every row's problems are collected before the whole file is refused.
-                with session.begin_nested():
-                    post = posts.create_post(session=session, actor=actor, data=data, now=now)
-                    if submit:
-                        workflow.submit_for_review(session=session, actor=actor,
-                                                   post_id=post.id or 0,
-                                                   expected_version=post.version, now=now)
-                        submitted += 1
-                created += 1
-            except PlannerError as exc:
-                problems.extend(_at_line(line, exc))
+            row_problems = _service_problems(data, by_id, line, actor, now, submit)
+        problems.extend(row_problems)
+        planned.append(_Planned(line, data, submit))
+        if progress and (done % BATCH_ROWS == 0 or done == len(rows)):
+            progress("checking", done, len(rows))
+    if problems:
+        raise Invalid(f"Nothing was imported: {len(problems)} problem(s) in the file.",
+                      problems=problems)
+    return planned
+
+
+def _service_problems(data: posts.PostInput, accounts: dict[int, Account], line: int,
+                      actor: posts.Actor, now: datetime, submit: bool) -> list[FieldProblem]:
+    """What ``create_post`` and ``submit_for_review`` would refuse, found without writing."""
+    try:
+        _refuse_oversized_text(data)
+        scheduled_at = None
+        if data.scheduled_local:
+            scheduled_at = schedule.to_utc(schedule.parse_local(data.scheduled_local),
+                                           actor.workspace.timezone, fold=data.fold)
+            refuse_past(scheduled_at, zone=actor.workspace.timezone, now=now)
+        if len(" ".join(data.dm_call_to_action.split())) > 200:
+            raise Invalid.at("dm_call_to_action", "Keep the call to action under 200 "
+                             "characters.")
+    except PlannerError as exc:
+        return _at_line(line, exc)
+    if not submit:
+        return []
+    post = Post(workspace_id=actor.workspace_id, text=data.text.replace("\r\n", "\n").strip(),
+                link=data.link.strip(), dm_keyword=data.dm_keyword.strip(),
+                dm_product_url=data.dm_product_url.strip(), dm_prefill=data.dm_prefill.strip(),
+                dm_call_to_action=" ".join(data.dm_call_to_action.split()),
+                scheduled_at=scheduled_at)
+    publications = [Publication(post_id=0, account_id=a, workspace_id=actor.workspace_id)
+                    for a in dict.fromkeys(data.account_ids)]
+    found = content_problems(post=post, publications=publications, accounts=accounts)
+    return _at_line(line, Invalid("not ready", problems=found)) if found else []
+
+
+def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datetime,
+                engine: Engine | None = None, import_id: int | None = None,
+                planned: list[_Planned] | None = None,
+                progress: Progress | None = None) -> ImportResult:
+    """Import a CSV calendar: all rows or none, and never a long write lock.
+
+    1. Check every row with reads only (``check_file``); any problem refuses the file and
+       nothing is written.
+    2. Write the posts in batches (``BATCH_ROWS``, ``BATCH_SECONDS``), one short transaction
+       each, every post marked with the import's id (``post.import_id``). Between batches
+       other writers (the worker, redirects, requests) get the lock.
+    3. One short transaction finishes the import: the marks are cleared and the leads are
+       told once about the posts submitted for review.
+    If a batch fails (something changed since the check), every post the import wrote is
+    removed, again in short transactions, and the import is ``failed`` with the reason at
+    the row and column. While it runs, the rows written so far are visible as drafts (or in
+    review); a process that dies mid-import leaves them marked, and the next import of the
+    workspace removes them (``sweep_stale_imports``, ``remove_leftovers``).
+
+    ``import_id``: an ``ImportJob`` made by the caller (the web page polls it for progress);
+    else one is made here. ``planned``: the caller already ran ``check_file`` (the web form
+    does, to answer at once). The caller must hold no write transaction open.
+    """
+    engine = engine or get_engine()
+    if import_id is None:
+        with session_scope(engine, immediate=True) as session:
+            sweep_stale_imports(session=session, workspace_id=workspace_id, now=now)
+            job = ImportJob(workspace_id=workspace_id, user_id=user_id, created_at=now,
+                            heartbeat_at=now)
+            session.add(job)
+            session.flush()
+            import_id = job.id or 0
+
+    def report(phase: str, done: int, total: int) -> None:
         if progress:
-            progress(done, len(rows))
+            progress(phase, done, total)
+
+    remove_leftovers(engine=engine, workspace_id=workspace_id)
+    try:
+        if planned is None:
+            with session_scope(engine) as session:  # reads only: no write lock
+                actor = _actor(session, workspace_id, user_id)
+
+                def checked(phase: str, done: int, total: int) -> None:
+                    report(phase, done, total)
+                    if done == total or done % (BATCH_ROWS * 20) == 0:
+                        _touch(engine, import_id or 0, status="checking", done=done,
+                               total=total)
+
+                planned = check_file(session=session, actor=actor, raw=raw, now=now,
+                                     progress=checked)
+        _touch(engine, import_id, status="writing", done=0, total=len(planned))
+        created = submitted = position = 0
+        while position < len(planned):
+            with session_scope(engine, immediate=True) as session:
+                actor = _actor(session, workspace_id, user_id)
+                made, sent = _write_batch(session, actor, planned, position, import_id, now)
+                created, submitted, position = created + made, submitted + sent, position + made
+                running = session.get(ImportJob, import_id)
+                if running is None or running.status != "writing":
+                    raise Invalid.at("file", "The import was stopped; nothing was imported.")
+                running.done, running.heartbeat_at = position, utcnow()
+            report("writing", position, len(planned))
+            if position < len(planned):
+                time.sleep(BATCH_PAUSE_S)
+        with session_scope(engine, immediate=True) as session:
+            actor = _actor(session, workspace_id, user_id)
+            session.execute(update(Post).where(col(Post.import_id) == import_id)
+                            .values(import_id=None))
+            finished = session.get(ImportJob, import_id)
+            if finished is not None:
+                finished.status, finished.created = "done", created
+                finished.submitted = submitted
+                finished.finished_at = finished.heartbeat_at = utcnow()
+            notify.after_import(session=session, actor=actor, submitted=submitted,
+                                import_id=import_id, now=now)
+        return ImportResult(created=created, submitted=submitted, import_id=import_id)
+    except BaseException as exc:
+        error = exc if isinstance(exc, PlannerError) else PlannerError(
+            "The import stopped on an unexpected error; nothing was imported.")
+        _fail(engine, import_id, error)
+        raise
+
+
+def _actor(session: Session, workspace_id: int, user_id: int) -> posts.Actor:
+    workspace = session.get(Workspace, workspace_id)
+    role = users.role_in(session=session, user_id=user_id, workspace_id=workspace_id)
+    if workspace is None or not users.has_role(role, Role.manager):
+        raise Invalid.at("file", "You are no longer a manager in this workspace; nothing was "
+                         "imported.")
+    assert role is not None
+    return posts.Actor(user_id=user_id, role=role, workspace=workspace)
+
+
+def _write_batch(session: Session, actor: posts.Actor, planned: Sequence[_Planned],
+                 start: int, import_id: int, now: datetime) -> tuple[int, int]:
+    """Create posts from ``planned[start:]`` (and submit those asked) until BATCH_ROWS or
+    BATCH_SECONDS; how many were created and submitted. Invalid with every problem met."""
+    created = submitted = 0
+    problems: list[FieldProblem] = []
+    until = time.monotonic() + BATCH_SECONDS
+    for row in planned[start:start + BATCH_ROWS]:
+        try:
+            # A savepoint per row keeps a failed row from poisoning the batch, so the
+            # batch's problems are all collected before the import is refused.
+            with session.begin_nested():
+                post = posts.create_post(session=session, actor=actor, data=row.data, now=now)
+                post.import_id = import_id
+                if row.submit:
+                    workflow.submit_for_review(session=session, actor=actor,
+                                               post_id=post.id or 0,
+                                               expected_version=post.version, now=now,
+                                               notify_leads=False)
+                    submitted += 1
+            created += 1
+        except PlannerError as exc:
+            problems.extend(_at_line(row.line, exc))
+        if time.monotonic() > until:
+            break
+    if problems:
+        raise Invalid(f"Nothing was imported: {len(problems)} problem(s) in the file.",
+                      problems=problems)
+    session.flush()
     return created, submitted
+
+
+def _touch(engine: Engine, import_id: int, **values: Any) -> None:
+    with session_scope(engine, immediate=True) as session:
+        job = session.get(ImportJob, import_id)
+        if job is not None and job.status in ("checking", "writing"):
+            for name, value in values.items():
+                setattr(job, name, value)
+            job.heartbeat_at = utcnow()
+
+
+def _fail(engine: Engine, import_id: int, error: PlannerError) -> None:
+    """Remove what the import wrote (short transactions) and keep why it failed."""
+    with session_scope(engine, immediate=True) as session:
+        job = session.get(ImportJob, import_id)
+        if job is not None:
+            job.status, job.message = "failed", error.message[:1000]
+            job.problems_json = json.dumps(
+                [{"loc": list(p.loc), "message": p.message}
+                 for p in error.problems[:MAX_KEPT_PROBLEMS]])
+            job.finished_at = job.heartbeat_at = utcnow()
+    while True:
+        with session_scope(engine, immediate=True) as session:
+            if not remove_batch(session=session, import_id=import_id):
+                return
+
+
+def remove_batch(*, session: Session, import_id: int, limit: int = BATCH_ROWS) -> int:
+    """Delete up to ``limit`` posts an import wrote, with their publications and reviews."""
+    ids = list(session.exec(select(Post.id).where(col(Post.import_id) == import_id)
+                            .limit(limit)).all())
+    if ids:
+        session.execute(delete(Review).where(col(Review.post_id).in_(ids)))
+        session.execute(delete(Publication).where(col(Publication.post_id).in_(ids)))
+        session.execute(delete(Post).where(col(Post.id).in_(ids)))
+    return len(ids)
+
+
+def sweep_stale_imports(*, session: Session, workspace_id: int, now: datetime) -> None:
+    """Refuse a second import while one is running (two would compete for the lock's gaps);
+    an import with no sign of life for ``STALE_AFTER`` died with its process and is marked
+    failed here (its posts are removed by ``remove_leftovers``, in short transactions)."""
+    running = session.exec(select(ImportJob).where(
+        ImportJob.workspace_id == workspace_id,
+        col(ImportJob.status).in_(("checking", "writing")))).all()
+    for job in running:
+        if job.heartbeat_at > now - STALE_AFTER:
+            raise Conflict("An import into this workspace is running; wait for it to finish.")
+        job.status, job.finished_at = "failed", now
+        job.message = "The import was interrupted (the server stopped); nothing was imported."
+    session.flush()
+
+
+def remove_leftovers(*, engine: Engine, workspace_id: int) -> int:
+    """Remove the posts of the workspace's failed imports that are still there (their
+    process died midway), ``BATCH_ROWS`` per transaction; how many. Bounded: an import
+    writes at most ``MAX_ROWS`` posts, and each round removes some or stops."""
+    removed = 0
+    with session_scope(engine) as session:
+        failed = list(session.exec(select(ImportJob.id).where(
+            ImportJob.workspace_id == workspace_id, ImportJob.status == "failed",
+            col(ImportJob.id).in_(select(Post.import_id).where(
+                col(Post.import_id).is_not(None)).distinct()))))
+    for import_id in failed:
+        while True:
+            with session_scope(engine, immediate=True) as session:
+                count = remove_batch(session=session, import_id=import_id or 0)
+            removed += count
+            if not count:
+                break
+    return removed
+
+
+def problems_of(job: ImportJob) -> list[FieldProblem]:
+    """A failed import's problems, as stored."""
+    try:
+        stored = json.loads(job.problems_json or "[]")
+    except ValueError:
+        return []
+    return [FieldProblem(tuple(p["loc"]), str(p["message"])) for p in stored
+            if isinstance(p, dict) and isinstance(p.get("loc"), list)]
 
 
 def _row_input(row: dict[str, str], handles: dict[str, Account], line: int, zone: str

@@ -60,6 +60,20 @@ def after_submit(*, session: Session, actor: Actor, post: Post, now: datetime) -
         link=f"/w/{actor.workspace.slug}/review", now=now)
 
 
+def after_import(*, session: Session, actor: Actor, submitted: int, import_id: int,
+                 now: datetime) -> None:
+    """One notification per lead for a whole CSV import, not one per submitted post."""
+    if not submitted:
+        return
+    leads = notifications.members_with_role(session=session, workspace_id=actor.workspace_id,
+                                            minimum=Role.brand_lead)
+    notifications.notify(
+        session=session, workspace_id=actor.workspace_id,
+        user_ids={u for u in leads if u != actor.user_id}, kind="post.submitted",
+        text=f"{_name(session, actor.user_id)} imported {submitted} post(s) for review.",
+        link=f"/w/{actor.workspace.slug}/review", now=now, ref=f"import:{import_id}")
+
+
 def after_decision(*, session: Session, actor: Actor, post: Post, decision: str,
                    comment: str, now: datetime) -> None:
     """``decision`` is approved or changes_requested."""

@@ -3,6 +3,7 @@ cancel, move (with its "Move to" form) and delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -22,7 +23,7 @@ from planner.web.security import csrf_protect
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-ACTIONS = {
+ACTIONS: dict[str, tuple[Role, Callable[..., Post]]] = {
     "submit": (Role.manager, posts.submit_for_review),
     "approve": (Role.brand_lead, posts.approve),
     "withdraw": (Role.manager, posts.back_to_draft),

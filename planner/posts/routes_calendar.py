@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import calendar as pycal
+import logging
+import threading
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from planner import accounts, posts
-from planner.db import utcnow
+from planner.db import before_network_call, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
-from planner.models import Membership, Role, User
+from planner.models import ImportJob, Membership, Role, User
 from planner.posts import calendar, csvio
 from planner.settings import get_settings
 from planner.web.deps import Member, SessionDep, require
@@ -22,6 +26,8 @@ from planner.web.render import render
 from planner.web.security import csrf_protect
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+log = logging.getLogger(__name__)
 
 VIEWS = ("month", "week", "list")
 LIST_PAGE_SIZE = 100
@@ -146,22 +152,64 @@ def import_page(request: Request, member: Member = require(Role.manager)) -> Res
 @router.post("/w/{slug}/import")
 async def import_upload(request: Request, session: SessionDep,
                         member: Member = require(Role.manager)) -> Response:
-    """Upload a CSV calendar: all rows or none; every problem listed by line and column."""
+    """Upload a CSV calendar: all rows or none, written in short batches by a thread of its
+    own while the page shows its progress; every problem listed by line and column."""
+    from fastapi.responses import RedirectResponse
+
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         error: PlannerError | None = Invalid.at("file", "Choose a CSV file to import.")
         return render(request, "calendar/import.html", {"error": error, "result": None},
                       status_code=422)
+    raw = await upload.read()
+    now = utcnow()
+    actor = posts.Actor(user_id=member.user_id, role=member.role, workspace=member.workspace)
+    session.commit()  # let go of the write lock: checking the rows only reads
     try:
-        result = csvio.import_csv(session=session, actor=posts.Actor(
-            user_id=member.user_id, role=member.role, workspace=member.workspace),
-            raw=await upload.read(), now=utcnow())
+        planned = await run_in_threadpool(csvio.check_file, session=session, actor=actor,
+                                          raw=raw, now=now)
+        before_network_call(session)  # ends the reads; the next transaction takes the lock
+        csvio.sweep_stale_imports(session=session, workspace_id=member.workspace_id, now=now)
     except PlannerError as exc:
         session.rollback()
         return render(request, "calendar/import.html", {"error": exc, "result": None},
                       status_code=exc.status_code)
-    return render(request, "calendar/import.html", {"error": None, "result": result})
+    job = ImportJob(workspace_id=member.workspace_id, user_id=member.user_id, created_at=now,
+                    heartbeat_at=now)
+    session.add(job)
+    session.flush()
+    job_id = job.id or 0
+    session.commit()  # the import's thread sees the job; this request holds no lock
+    threading.Thread(target=_run_import, name=f"poise-import-{job_id}", daemon=True,
+                     args=(member.workspace_id, member.user_id, planned, now, job_id)).start()
+    return RedirectResponse(f"/w/{member.workspace.slug}/import/{job_id}", status_code=303)
+
+
+def _run_import(workspace_id: int, user_id: int, planned: list[Any], now: datetime,
+                job_id: int) -> None:
+    try:
+        csvio.import_file(workspace_id=workspace_id, user_id=user_id, raw="", now=now,
+                          import_id=job_id, planned=planned)
+    except PlannerError as exc:  # kept on the job; the progress page shows it
+        log.info("Import %s refused: %s", job_id, exc.message)
+    except Exception:
+        log.exception("Import %s failed", job_id)
+
+
+@router.get("/w/{slug}/import/{import_id}")
+def import_progress(request: Request, import_id: int, session: SessionDep,
+                    member: Member = require(Role.manager)) -> Response:
+    """The import's progress bar (htmx polls this while it runs), then its outcome."""
+    job = session.get(ImportJob, import_id) if import_id < 2**62 else None
+    if job is None or job.workspace_id != member.workspace_id:
+        raise NotFound("No such import in this workspace.")
+    error = None
+    if job.status == "failed":
+        error = Invalid(job.message or "Nothing was imported.",
+                        problems=csvio.problems_of(job))
+    return render(request, "calendar/import_job.html", {"job": job, "error": error},
+                  partial="calendar/_import_job.html")
 
 
 @router.post("/w/{slug}/calendar/feed/rotate")

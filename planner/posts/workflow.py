@@ -53,7 +53,8 @@ def _transition(*, session: Session, actor: Actor, post_id: int, expected_versio
 
 
 def submit_for_review(*, session: Session, actor: Actor, post_id: int, expected_version: int,
-                      now: datetime) -> Post:
+                      now: datetime, notify_leads: bool = True) -> Post:
+    """``notify_leads=False``: the caller tells the leads once (a CSV import of many posts)."""
     _require(actor, Role.manager)
     post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
     _check_content(session, post)
@@ -66,7 +67,8 @@ def submit_for_review(*, session: Session, actor: Actor, post_id: int, expected_
     audit.record(session=session, action="post.submitted", entity="post", entity_id=post.id,
                  actor_id=actor.user_id, workspace_id=actor.workspace_id, before=before,
                  after=snapshot(post, publications))
-    notify.after_submit(session=session, actor=actor, post=post, now=now)
+    if notify_leads:
+        notify.after_submit(session=session, actor=actor, post=post, now=now)
     return post
 
 

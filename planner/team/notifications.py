@@ -1,21 +1,24 @@
 """What a person must be told: an account that needs reconnecting, ... (the Notification rows
 the publishing worker and the token refresh write), for one member of a workspace.
 
-A notification addressed to a user is theirs; one addressed to nobody (``user_id`` NULL: the
-account had no owner and the workspace no admin) is shown to every member, and reading it
-marks it read for all. Services only flush; the caller owns the transaction.
+A notification addressed to a user is theirs (its ``read_at`` is their read state); one
+addressed to nobody (``user_id`` NULL: the account had no owner and the workspace no admin)
+is shown to every member, and each member reads it for themselves (a ``notificationread``
+row per person; issue 13). Services only flush; the caller owns the transaction.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from planner.errors import Invalid, NotFound
-from planner.models import ROLE_RANK, Membership, Notification, Role, User
+from planner.models import ROLE_RANK, Membership, Notification, NotificationRead, Role, User
 
 PANEL_LIMIT = 20
 
@@ -36,21 +39,55 @@ def _visible_to(workspace_id: int, user_id: int) -> ColumnElement[bool]:
                 or_(col(Notification.user_id) == user_id, col(Notification.user_id).is_(None)))
 
 
+def _unread_by(user_id: int) -> ColumnElement[bool]:
+    """Not read by this person: their own row's ``read_at``, or no read row of theirs for a
+    workspace-wide one."""
+    read = aliased(NotificationRead)
+    theirs = exists().where(col(read.notification_id) == col(Notification.id),
+                            col(read.user_id) == user_id)
+    return or_(and_(col(Notification.user_id).is_not(None),
+                    col(Notification.read_at).is_(None)),
+               and_(col(Notification.user_id).is_(None), ~theirs))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A notification as one person sees it: ``read_at`` is when *they* read it."""
+
+    id: int
+    workspace_id: int
+    user_id: int | None
+    text: str
+    link: str
+    kind: str
+    created_at: datetime
+    read_at: datetime | None
+    email_status: str
+
+
 def notifications_for(*, session: Session, workspace_id: int, user_id: int,
-                      unread_only: bool = False, limit: int = 50) -> list[Notification]:
+                      unread_only: bool = False, limit: int = 50) -> list[Shown]:
     """The member's notifications in this workspace, unread first, newest first."""
-    query = select(Notification).where(_visible_to(workspace_id, user_id))
+    read_at = func.coalesce(col(Notification.read_at), col(NotificationRead.read_at))
+    query = (select(Notification, read_at)
+             .outerjoin(NotificationRead, and_(
+                 col(NotificationRead.notification_id) == col(Notification.id),
+                 col(NotificationRead.user_id) == user_id))
+             .where(_visible_to(workspace_id, user_id)))
     if unread_only:
-        query = query.where(col(Notification.read_at).is_(None))
-    return list(session.exec(query.order_by(col(Notification.read_at).is_not(None),
-                                            col(Notification.created_at).desc(),
-                                            col(Notification.id).desc()).limit(limit)))
+        query = query.where(read_at.is_(None))
+    rows = session.exec(query.order_by(read_at.is_not(None),
+                                       col(Notification.created_at).desc(),
+                                       col(Notification.id).desc()).limit(limit)).all()
+    return [Shown(id=n.id or 0, workspace_id=n.workspace_id, user_id=n.user_id, text=n.text,
+                  link=n.link, kind=n.kind, created_at=n.created_at, read_at=when,
+                  email_status=n.email_status) for n, when in rows]
 
 
 def unread_query(workspace_id: int, user_id: int) -> Any:
     """The Notifications badge's count, as a statement the navigation can combine."""
     return select(func.count()).select_from(Notification).where(
-        _visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))
+        _visible_to(workspace_id, user_id), _unread_by(user_id))
 
 
 def unread_count(*, session: Session, workspace_id: int, user_id: int) -> int:
@@ -59,12 +96,18 @@ def unread_count(*, session: Session, workspace_id: int, user_id: int) -> int:
 
 def mark_read(*, session: Session, workspace_id: int, user_id: int, notification_id: int,
               now: datetime) -> Notification:
-    """Mark one notification read (again is a no-op); NotFound unless it is the member's."""
+    """Mark one notification read for this member (again is a no-op); NotFound unless it is
+    theirs or the whole workspace's."""
     notification = session.get(Notification, notification_id)
     if (notification is None or notification.workspace_id != workspace_id
             or notification.user_id not in (None, user_id)):
         raise NotFound("No such notification for you in this workspace.")
-    if notification.read_at is None:
+    if notification.user_id is None:
+        if session.get(NotificationRead, (notification_id, user_id)) is None:
+            session.add(NotificationRead(notification_id=notification_id, user_id=user_id,
+                                         read_at=now))
+            session.flush()
+    elif notification.read_at is None:
         notification.read_at = now
         session.add(notification)
         session.flush()
@@ -72,14 +115,21 @@ def mark_read(*, session: Session, workspace_id: int, user_id: int, notification
 
 
 def mark_all_read(*, session: Session, workspace_id: int, user_id: int, now: datetime) -> int:
-    """Mark every unread notification of the member read; how many were."""
+    """Mark every unread notification of the member read (for them); how many were."""
     result = session.execute(
         update(Notification)
-        .where(_visible_to(workspace_id, user_id), col(Notification.read_at).is_(None))
+        .where(col(Notification.workspace_id) == workspace_id,
+               col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
         .values(read_at=now)
         .execution_options(synchronize_session=False))
+    shared = list(session.exec(select(Notification.id).where(
+        col(Notification.workspace_id) == workspace_id, col(Notification.user_id).is_(None),
+        _unread_by(user_id))))
+    session.add_all([NotificationRead(notification_id=i, user_id=user_id, read_at=now)
+                     for i in shared if i is not None])
+    session.flush()
     session.expire_all()
-    return int(getattr(result, "rowcount", 0))
+    return int(getattr(result, "rowcount", 0)) + len(shared)
 
 
 def members_with_role(*, session: Session, workspace_id: int, minimum: Role) -> list[int]:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,11 +41,61 @@ def problem_response(request: Request, *, status: int, title: str, detail: str,
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
     context = {"status": status, "title": title, "detail": detail, "problems": problems or []}
+    _reload_detached(request)
+    try:
+        return _render_problem(request, context, status)
+    except Exception:  # the page must never fail: without the logged-in frame, then
+        log.exception("error page for %s %s failed; shown without the navigation",
+                      request.method, request.url.path)
+        context.update(user=None, workspace=None, role=None, memberships=[], nav_badges={})
+        return _render_problem(request, context, status)
+
+
+def _render_problem(request: Request, context: dict[str, Any], status: int) -> Response:
     if is_htmx(request):
         # Errors from a fragment request land in the page's flash area, not in the fragment.
         return render(request, "partials/_error.html", context, status_code=status,
                       headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
     return render(request, "error.html", context, status_code=status)
+
+
+def _reload_detached(request: Request) -> None:
+    """After a write failed in the database, the request's objects (who is logged in, the
+    workspace, the menu) are expired by the rollback and detached by the unit of work:
+    load them again in a short read of their own so the error page can show them."""
+    user = getattr(request.state, "user", None)
+    workspace = getattr(request.state, "workspace", None)
+    memberships = getattr(request.state, "memberships", None) or []
+    if not any(_stale(o) for o in (user, workspace, *(w for w, _ in memberships))):
+        return
+    from planner.db import session_scope
+    from planner.models import User, Workspace
+
+    try:
+        with session_scope() as session:
+            if _stale(user):
+                request.state.user = session.get(User, _id(user))
+            if _stale(workspace):
+                request.state.workspace = session.get(Workspace, _id(workspace))
+            request.state.memberships = [
+                (session.get(Workspace, _id(w)) if _stale(w) else w, role)
+                for w, role in memberships]
+    except Exception:  # the database is what failed: the page goes without the frame
+        log.warning("could not reload the logged-in frame for the error page", exc_info=True)
+        request.state.user = request.state.workspace = None
+        request.state.memberships = []
+
+
+def _stale(obj: object) -> bool:
+    if obj is None:
+        return False
+    state = sa_inspect(obj, raiseerr=False)
+    return state is not None and state.detached and bool(state.expired_attributes)
+
+
+def _id(obj: object) -> Any:
+    identity = sa_inspect(obj).identity
+    return identity[0] if identity else None
 
 
 async def _planner_error(request: Request, exc: Exception) -> Response:

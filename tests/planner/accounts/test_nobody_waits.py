@@ -21,9 +21,9 @@ def slow():
     platform.stop()
 
 
-def _another_writer_gets_through(path: str) -> bool:
+def _another_writer_gets_through(path: str, timeout: float = 0.05) -> bool:
     """A writer that will not wait: BEGIN IMMEDIATE fails at once if anyone holds the lock."""
-    conn = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("UPDATE workspace SET utm_campaign = utm_campaign")
@@ -70,3 +70,34 @@ def test_connecting_to_a_slow_platform_blocks_no_other_write(world, app, engine,
     slow.latency_ms = 0
     c.__exit__(None, None, None)
     assert answers and answers[0] < 500
+
+
+def test_an_oauth_sign_in_holds_no_lock_while_the_platform_answers(world, engine, slow,
+                                                                    make_client):
+    """Registering the app, exchanging the code and checking the new token are three calls;
+    while the fake answers each, a write on another connection must not wait at all."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the one write lock is SQLite's; PostgreSQL locks rows")
+    slow.reset()
+    writes: list[tuple[str, bool]] = []
+    slow.on_request = lambda req: writes.append(
+        (req.path, _another_writer_gets_through(engine.url.database, timeout=0)))
+    c = make_client("manager@acme.test")
+    r = c.post(f"/w/{world.slug}/accounts/oauth/mastodon",
+               data={"api_base": slow.base_url,
+                     "csrf_token": page_csrf(c, f"/w/{world.slug}/accounts")},
+               follow_redirects=False)
+    assert r.status_code == 303, r.text
+    consent = requests.get(r.headers["location"], allow_redirects=False, timeout=5)
+    callback = urlsplit(consent.headers["Location"])
+    r = c.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+    slow.on_request = None
+    assert r.status_code == 303 and "Connected" in r.headers["location"]
+    paths = [path for path, _ in writes]
+    assert "/api/v1/apps" in paths and "/oauth/token" in paths
+    assert "/api/v1/accounts/verify_credentials" in paths
+    assert all(ok for _, ok in writes), writes

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 from webhelpers import page_csrf
 
-from planner.conversions import inbox
+from planner.conversions import inbox, replies
 from planner.db import session_scope
 from planner.models import Account, Post
 from planner.models_conversions import (
@@ -87,11 +87,33 @@ def fake(engine, conv) -> Iterator[FakeDMs]:
 
 
 def _dm(engine, conv, text, sender="u-1", account="x", remote_id=None, at=None, **kw):
+    """A DM recorded as the webhook and the X poll do: committed, then its auto-reply sent
+    with no transaction open and the outcome written in a second one."""
     with session_scope(engine) as s:
         account = s.get(Account, getattr(conv, account))
         result = inbox.record_dm(session=s, account=account, sender_id=sender, text=text,
                                  remote_id=remote_id, at=at, **kw)
-        return result.publication.id if result.publication else None, result
+        pending = replies.auto_replies_of(s, [result])
+    replies.send_auto_replies(pending, lambda write: _write(engine, write))
+    return result.publication.id if result.publication else None, result
+
+
+def _write(engine, write):
+    with session_scope(engine) as s:
+        write(s)
+
+
+def _send(engine, contact_id, account_id, text):
+    """A person's reply the way the Inbox sends it: pending, committed, sent, recorded."""
+    with session_scope(engine) as s:
+        message, out = replies.queue_reply(
+            session=s, contact=s.get(Contact, contact_id),
+            account=s.get(Account, account_id) if account_id else None, text=text,
+            author_id=None)
+        text = message.text
+    outcome = replies.deliver(out, text)
+    with session_scope(engine) as s:
+        return replies.record_outcome(session=s, message_id=out.message_id, outcome=outcome)
 
 
 class TestKeywordMatching:
@@ -140,40 +162,28 @@ class TestPollX:
             {"id": "9002", "event_type": "MessageCreate", "text": "our own answer",
              "sender_id": "1000", "created_at": "2026-11-20T10:01:00.000Z"}]
         with session_scope(engine) as s:
-            got = inbox.poll_x_dms(s, s.get(Account, conv.x))
+            account = s.get(Account, conv.x)
+            got = inbox.record_x_dms(s, account, inbox.fetch_x_dms(account))
             assert [r.message.text for r in got] == ["GLOW please"]
             assert got[0].publication.id == conv.pub["x-try"]
         with session_scope(engine) as s:
-            assert inbox.poll_x_dms(s, s.get(Account, conv.x)) == []
+            account = s.get(Account, conv.x)
+            assert inbox.record_x_dms(s, account, inbox.fetch_x_dms(account)) == []
             assert len(s.exec(select(Message)).all()) == 1
 
 
 class TestReplies:
     def test_x_reply_goes_through_the_dm_api(self, engine, conv, fake):
         _, result = _dm(engine, conv, "hi", sender="555")
+        msg = _send(engine, result.contact.id, conv.x, "Hello!")
+        assert msg.delivery == "sent" and msg.remote_id == "out-1"
         with session_scope(engine) as s:
-            contact = s.get(Contact, result.contact.id)
-            msg = inbox.send_message(session=s, contact=contact, account=s.get(Account, conv.x),
-                                     text="Hello!")
-            assert msg.delivery == "sent" and msg.remote_id == "out-1"
-            assert contact.status == ContactStatus.talking
+            assert s.get(Contact, result.contact.id).status == ContactStatus.talking
         assert fake.sent == [("/2/dm_conversations/with/555/messages", {"text": "Hello!"})]
-
-    def test_no_lock_is_held_while_the_platform_answers(self, engine, conv, fake):
-        """The hook runs after every read and before the platform sees anything."""
-        _, result = _dm(engine, conv, "hi", sender="555")
-        seen: list[int] = []
-        with session_scope(engine) as s:
-            msg = inbox.send_message(session=s, contact=s.get(Contact, result.contact.id),
-                                     account=s.get(Account, conv.x), text="Hello!",
-                                     before_network=lambda: seen.append(len(fake.sent)))
-        assert seen == [0] and msg.delivery == "sent" and len(fake.sent) == 1
 
     def test_instagram_reply_goes_through_the_graph_send_api(self, engine, conv, fake):
         _, result = _dm(engine, conv, "hi", sender="IGSID-9", account="ig")
-        with session_scope(engine) as s:
-            msg = inbox.send_message(session=s, contact=s.get(Contact, result.contact.id),
-                                     account=s.get(Account, conv.ig), text="Hej")
+        msg = _send(engine, result.contact.id, conv.ig, "Hej")
         assert msg.delivery == "sent"
         path, body = fake.sent[0]
         # Sent by the linked Page (its token stands for it as "me"), not the IG account id.
@@ -182,17 +192,14 @@ class TestReplies:
 
     def test_platform_without_dm_api_keeps_a_note(self, engine, conv):
         _, result = _dm(engine, conv, "hi")
-        with session_scope(engine) as s:
-            msg = inbox.send_message(session=s, contact=s.get(Contact, result.contact.id),
-                                     account=s.get(Account, conv.masto), text="See you")
+        msg = _send(engine, result.contact.id, conv.masto, "See you")
         assert msg.delivery == "note" and "no DM API" in msg.error
 
     def test_a_failed_send_is_stored_with_its_error(self, engine, conv):
         _, result = _dm(engine, conv, "hi", sender="555")
         with session_scope(engine) as s:
             s.get(Account, conv.x).api_base = "http://127.0.0.1:9"  # nothing listens
-            msg = inbox.send_message(session=s, contact=s.get(Contact, result.contact.id),
-                                     account=s.get(Account, conv.x), text="Hello")
+        msg = _send(engine, result.contact.id, conv.x, "Hello")
         assert msg.delivery == "failed" and msg.error
 
 
@@ -424,8 +431,8 @@ class TestRepliesAgainstTheSandboxSendApi:
             account.api_base = meta.base_url
             result = inbox.record_dm(session=s, account=account, sender_id="IGSID-7",
                                      text="hi", remote_id=None, at=None)
-            return inbox.send_message(session=s, contact=result.contact, account=account,
-                                      text="Hello from the page")
+            account_id = account.id
+        return _send(engine, result.contact.id, account_id, "Hello from the page")
 
     def test_instagram_replies_come_from_the_page_not_the_instagram_id(
             self, engine, conv, meta):

@@ -27,8 +27,9 @@ def test_import_creates_and_submits(world, engine):
            "2026-12-01 09:00,@acme@bikes.social,\"Multi\nline\",learn,https://acme.test,yes\n"
            ",@acme@bikes.social,Unscheduled draft,,,\n")
     with session_scope(engine) as s:
-        result = csvio.import_csv(session=s, actor=actor(s, world), raw=raw.encode(), now=NOW)
-    assert result == csvio.ImportResult(created=2, submitted=1)
+        result = csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw.encode(), now=NOW)
+    assert (result.created, result.submitted) == (2, 1)
     with session_scope(engine) as s:
         texts = sorted(p.text for p in s.exec(select(Post)))
         assert texts == ["Multi\nline", "Unscheduled draft"]
@@ -40,8 +41,9 @@ def test_every_problem_listed_and_nothing_imported(world, engine):
            "2027-03-28 02:30,@acme@bikes.social,in the gap,,\n"
            "2026-10-25 02:30,@acme@bikes.social,twice,,\n"
            "not a date,@ghost,,fun,7\n")
-    with session_scope(engine) as s, pytest.raises(Invalid) as err:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+    with pytest.raises(Invalid) as err:
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
     messages = {p.loc: p.message for p in err.value.problems}
     assert ("line", 5, "accounts") in messages and ("line", 5, "text") in messages
     assert ("line", 5, "fold") in messages and ("line", 5, "tags") in messages
@@ -60,8 +62,9 @@ def test_service_level_problems_reported_per_line(world, engine):
     raw = ("local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,fine\n"
            "2027-03-28 02:30,@acme@bikes.social,in the gap\n"
            "2026-10-25 02:30,@acme@bikes.social,twice\n")
-    with session_scope(engine) as s, pytest.raises(Invalid) as err:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+    with pytest.raises(Invalid) as err:
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
     messages = {p.loc: p.message for p in err.value.problems}
     assert "does not exist" in messages[("line", 3, "local_time")]
     assert "happens twice" in messages[("line", 4, "local_time")]
@@ -72,20 +75,23 @@ def test_service_level_problems_reported_per_line(world, engine):
     ("local_time,accounts,text,colour\n", "Unknown"),
     ("local_time,accounts,text\n", "no posts")])
 def test_file_level_problems(world, engine, raw, message):
-    with session_scope(engine) as s, pytest.raises(Invalid, match=message):
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+    with pytest.raises(Invalid, match=message):
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
 
 
 def test_export_round_trips_through_import(world, engine):
     raw = "local_time,accounts,text,tags\n2026-12-01 09:00,@acme@bikes.social,Round trip,care\n"
     with session_scope(engine) as s:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
         ws = s.get(Workspace, world.workspace_id)
         exported = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1), days=31)
     # A handle starts with @, a formula to a spreadsheet: exported behind an apostrophe.
     assert "2026-12-01 09:00,'@acme@bikes.social,Round trip,care" in exported
     with session_scope(engine) as s:
-        again = csvio.import_csv(session=s, actor=actor(s, world), raw=exported, now=NOW)
+        again = csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=exported, now=NOW)
     assert again.created == 1
 
 
@@ -100,7 +106,8 @@ def test_export_neutralises_formulas_and_import_takes_them_back(world, engine):
     cells = [row[2] for row in csv.reader(io.StringIO(exported))][1:]
     assert cells and all(c.startswith("'") for c in cells), cells
     with session_scope(engine) as s:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=exported, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=exported, now=NOW)
     with session_scope(engine) as s:  # the originals and their imported copies, alike
         assert sorted(p.text for p in s.exec(select(Post))) == sorted(hostile * 2)
 
@@ -115,7 +122,8 @@ def test_neutralise(cell, shown):
 def test_ical_feed(world, engine):
     raw = "local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,Feed me\n"
     with session_scope(engine) as s:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
         ws = s.get(Workspace, world.workspace_id)
         ics = csvio.ical_feed(session=s, workspace=ws, today=date(2026, 11, 25))
     cal = Calendar.from_ical(ics)
@@ -129,8 +137,9 @@ def test_one_pass_also_reports_links_and_dm_prompts(world, engine):
            "2026-12-01 09:00,@nobody,x,ftp://a.test,,,\n"
            "2026-12-02 09:00,@acme@bikes.social,y,,GLOW,,\n"
            "2026-12-03 09:00,@acme@bikes.social,z,,,,Write to us\n")
-    with session_scope(engine) as s, pytest.raises(Invalid) as err:
-        csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+    with pytest.raises(Invalid) as err:
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
     locs = {p.loc for p in err.value.problems}
     assert locs == {("line", 2, "accounts"), ("line", 2, "link"),
                     ("line", 3, "dm_product_url"), ("line", 4, "dm_keyword")}
@@ -140,8 +149,9 @@ class TestEncoding:
     def test_a_windows_1252_file_is_refused_at_file_level(self, world, engine):
         raw = ("local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,Zażółć gęślą\n"
                ).encode("cp1250")
-        with session_scope(engine) as s, pytest.raises(Invalid) as err:
-            csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        with pytest.raises(Invalid) as err:
+            csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
         assert [p.loc for p in err.value.problems] == [("file",)]
         assert "not UTF-8" in err.value.message and "line 2" in err.value.message
         assert "CSV UTF-8" in err.value.message
@@ -149,17 +159,19 @@ class TestEncoding:
     def test_utf8_with_bom_and_utf16_are_read(self, world, engine):
         text = "local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,Zażółć\n"
         with session_scope(engine) as s:
-            a = csvio.import_csv(session=s, actor=actor(s, world),
+            a = csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
                                  raw=text.encode("utf-8-sig"), now=NOW)
-            b = csvio.import_csv(session=s, actor=actor(s, world), raw=text.encode("utf-16"),
+            b = csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=text.encode("utf-16"),
                                  now=NOW)
             assert a.created == b.created == 1
             assert {p.text for p in s.exec(select(Post))} == {"Zażółć"}
 
     def test_a_binary_file_is_a_clear_problem(self, world, engine):
         raw = b"local_time,accounts,text\n2026-12-01 09:00,@acme@bikes.social,a\x00b\n"
-        with session_scope(engine) as s, pytest.raises(Invalid) as err:
-            csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        with pytest.raises(Invalid) as err:
+            csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=raw, now=NOW)
         assert err.value.problems[0].loc == ("file",)
         assert "cannot be read as CSV" in err.value.message
 
@@ -175,7 +187,9 @@ class TestExportRoundTrip:
         """Import the export again and return the new posts' essentials by text."""
         with session_scope(engine) as s:
             before = {p.id for p in s.exec(select(Post))}
-            csvio.import_csv(session=s, actor=actor(s, world), raw=exported.encode(), now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+              raw=exported.encode(), now=NOW)
+        with session_scope(engine) as s:
             return {p.text: _essentials(s, p) for p in s.exec(select(Post))
                     if p.id not in before}
 
@@ -188,7 +202,9 @@ class TestExportRoundTrip:
                "2027-10-31 02:15,acme.bsky.social,First 02:15,,,,,,0\n")
         with session_scope(engine) as s:
             self._second_account(s, world)
-            csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id, raw=raw,
+                          now=NOW)
+        with session_scope(engine) as s:
             originals = {p.text: _essentials(s, p) for p in s.exec(select(Post))}
             ws = s.get(Workspace, world.workspace_id)
             december = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1),
@@ -212,7 +228,9 @@ class TestExportRoundTrip:
                "2026-12-02 09:00,@acme@bikes.social,Mastodon only\n")
         with session_scope(engine) as s:
             bsky = self._second_account(s, world)
-            csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id, raw=raw,
+                          now=NOW)
+        with session_scope(engine) as s:
             ws = s.get(Workspace, world.workspace_id)
             exported = csvio.export_csv(session=s, workspace=ws, start=date(2026, 12, 1),
                                         days=31, filters=calendar.Filters(account_id=bsky.id))
@@ -226,7 +244,9 @@ class TestExportRoundTrip:
                "2026-12-02 09:00,@acme@bikes.social,Drop\n")
         with session_scope(engine) as s:
             self._second_account(s, world)
-            csvio.import_csv(session=s, actor=actor(s, world), raw=raw, now=NOW)
+        csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id, raw=raw,
+                          now=NOW)
+        with session_scope(engine) as s:
             keep = s.exec(select(Post).where(Post.text == "Keep")).one()
             drop = s.exec(select(Post).where(Post.text == "Drop")).one()
             data = posts.input_from_post(session=s, post=keep)

@@ -1,6 +1,7 @@
 """Calendar, composer and review pages through real HTTP forms."""
 
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -187,7 +188,13 @@ def test_import_form_all_or_nothing(world, make_client):
     good = b"local_time,accounts,text\n2027-12-01 09:00,@acme@bikes.social,Imported\n"
     r = c.post(f"/w/{world.slug}/import", data={"csrf_token": token},
                files={"file": ("cal.csv", good, "text/csv")})
-    assert r.status_code == 200 and "Imported 1 posts" in r.text
+    assert r.status_code == 200 and 'id="import-job"' in r.text  # the progress page
+    for _ in range(300):  # written by the import's own thread; the page polls it
+        if "Imported 1 posts" in r.text:
+            break
+        time.sleep(0.1)
+        r = c.get(str(r.url), headers={"HX-Request": "true"})
+    assert "Imported 1 posts" in r.text
 
 
 def test_quadrant_colours_have_one_source():
