@@ -33,22 +33,8 @@ from planner.web.security import csrf_protect, log_in, session_token, session_us
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 api_router = APIRouter(prefix="/api/v1", tags=["members"])
 
-ROLE_CHOICES = [(str(role), invitations.ROLE_LABELS[role])
-                for role in (Role.viewer, Role.manager, Role.brand_lead, Role.admin)]
-
-
 def _members_context(session: SessionDep, member: Member, **extra: Any) -> dict[str, Any]:
-    context = _settings_context(session, member)
-    context.update({
-        "invitations": invitations.pending(session=session, workspace_id=member.workspace_id,
-                                           now=utcnow()),
-        "invitation_days": get_settings().invitation_days, "role_choices": ROLE_CHOICES,
-        "invite_errors": {}, "invite_entered": {"email": "", "role": str(Role.viewer)},
-        "invite_link": "", "invite_email": "", "invite_mailed": False,
-        "invite_mail_error": "", "account_errors": {}, "account_notice": "",
-        "min_password": users.MIN_PASSWORD_LENGTH})
-    context.update(extra)
-    return context
+    return {**_settings_context(session, member), **extra}
 
 
 def _send(session: SessionDep, issued: invitations.Issued, workspace_name: str,
