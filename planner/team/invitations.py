@@ -11,6 +11,7 @@ the audit trail.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import smtplib
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sqlmodel import Session, col, select
 from planner.errors import Forbidden, Invalid, NotFound, PlannerError
 from planner.models import ROLE_RANK, Invitation, Membership, Role, User, Workspace
 from planner.team import audit, mail, users
+
+log = logging.getLogger(__name__)
 
 ROLE_LABELS = {Role.viewer: "viewer", Role.manager: "manager", Role.brand_lead: "brand lead",
                Role.admin: "admin"}
@@ -65,7 +68,7 @@ def invite(*, session: Session, workspace: Workspace, email: str, role: str, act
     """A new invitation (admins; the caller checks the role). A pending invitation of the
     same address is replaced; a member cannot be invited again."""
     email = users.normalise_email(email)
-    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+    if "@" not in email or len(email) > 254 or not email.isprintable() or " " in email:
         raise Invalid.at("email", "Enter a valid e-mail address.")
     chosen = _valid_role(role)
     already = session.exec(select(Membership.id).join(
@@ -182,8 +185,8 @@ def accept_new(*, session: Session, token: str, name: str, password: str, repeat
         raise Invalid.at("password", f"Use at least {users.MIN_PASSWORD_LENGTH} characters.")
     if password != repeat:
         raise Invalid.at("repeat", "The two passwords differ.")
-    if len(name.strip()) > 120:
-        raise Invalid.at("name", "Use at most 120 characters.")
+    if len(name.strip()) > 120 or not name.isprintable():
+        raise Invalid.at("name", "Use at most 120 characters, on one line.")
     _claim(session, found.invitation, now)  # first: a racing second accept stops here
     user = users.create_user(session=session, email=found.invitation.email, password=password,
                              name=name)
@@ -217,5 +220,6 @@ def email_link(*, smtp_url: str, sender: str, to: str, workspace_name: str, role
     except ValueError as exc:  # a malformed POISE_SMTP_URL
         return str(exc)
     except (OSError, smtplib.SMTPException) as exc:
+        log.warning("invitation e-mail to %s failed: %s", to, exc)
         return f"{exc.__class__.__name__}: {str(exc)[:200]}"
     return ""

@@ -78,6 +78,9 @@ class TestService:
         with pytest.raises(Invalid) as exc:
             _invite(world, role="owner")
         assert exc.value.problems[0].field == "role"
+        with pytest.raises(Invalid) as exc:  # no database stores a NUL in text
+            _invite(world, email="a\x00@brand.example")
+        assert exc.value.problems[0].field == "email"
 
     def test_accept_with_a_new_account(self, world):
         issued = _invite(world)
@@ -104,6 +107,10 @@ class TestService:
             invitations.accept_new(session=s, token=issued.token, name="", password=PASSWORD,
                                    repeat=PASSWORD + "x", now=utcnow())
         assert exc.value.problems[0].field == "repeat"
+        with session_scope() as s, pytest.raises(Invalid) as exc:
+            invitations.accept_new(session=s, token=issued.token, name="Da\x00na",
+                                   password=PASSWORD, repeat=PASSWORD, now=utcnow())
+        assert exc.value.problems[0].field == "name"
         assert _role("dana@brand.example", world.workspace_id) is None
 
     def test_accept_with_an_existing_account(self, world):
