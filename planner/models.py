@@ -375,3 +375,22 @@ class NotificationRead(SQLModel, table=True):
     notification_id: int = Field(foreign_key="notification.id", primary_key=True)
     user_id: int = Field(foreign_key="user.id", primary_key=True)
     read_at: datetime = _created()
+
+
+class Invitation(SQLModel, table=True):
+    """An admin's invitation to join a workspace with a role. The link carries a random token;
+    only its SHA-256 is kept. Used once (``accepted_at``), until ``expires_at``, unless revoked.
+    A workspace has at most one pending invitation per e-mail: re-inviting replaces it."""
+
+    __table_args__ = (Index("ix_invitation_ws_email", "workspace_id", "email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    email: str = Field(max_length=254)  # normalised (users.normalise_email)
+    role: Role = Field(default=Role.viewer, sa_type=String(20))
+    token_hash: str = Field(unique=True, index=True, max_length=64)  # sha256 hex
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    expires_at: datetime = _created()
+    accepted_at: datetime | None = _ts()
+    accepted_by: int | None = Field(default=None, foreign_key="user.id")
+    revoked_at: datetime | None = _ts()

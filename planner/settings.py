@@ -102,6 +102,8 @@ class Settings(BaseSettings):
                           "(TLS); empty turns e-mail off.")
     smtp_from: str = Field("poise@localhost", description="Sender address of notification "
                            "e-mails.")
+    invitation_days: int = Field(7, ge=1, le=30, description="How long an invitation link to "
+                                 "join a workspace works (it works once).")
     dm_poll_seconds: float = Field(60.0, description="How often the worker fetches new X "
                                    "direct messages for the Inbox (0 turns polling off).")
     # Insight (issue 15).

@@ -134,3 +134,11 @@ def send_pending(*, engine: Engine, smtp_url: str, sender: str, base_url: str) -
         _record(engine, outgoing.notification_id, sent=True)
         sent += 1
     return sent
+
+
+def send_now(*, smtp_url: str, sender: str, to: str, subject: str, body: str) -> None:
+    """One e-mail sent at once (an invitation), bounded by ``SMTP_TIMEOUT_SECONDS`` per
+    network step. The caller holds no database transaction; errors are the caller's to show
+    (``OSError``, ``smtplib.SMTPException``)."""
+    _deliver(parse_smtp_url(smtp_url), sender,
+             Outgoing(notification_id=0, to=to, subject=subject, body=body))

@@ -1,8 +1,8 @@
 """Workspace pages that are not an area of their own yet, and the home redirect.
 
-The Settings page has three parts, each a partial that htmx swaps on its own: the workspace
-settings (admins change them), the DM prompt templates (managers and up) and the personal
-API tokens (everyone).
+The Settings page has parts that htmx swaps on their own: the workspace settings (admins
+change them), the DM prompt templates (managers and up), the members and their invitations
+(admins; ``routes_invites``), the personal API tokens and your account's password (everyone).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from starlette.datastructures import FormData
 from planner.db import utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import Role
-from planner.team import users, workspaces
+from planner.settings import get_settings
+from planner.team import invitations, users, workspaces
 from planner.web.deps import Member, SessionDep, UserDep, require
 from planner.web.render import render
 from planner.web.security import csrf_protect
@@ -199,4 +200,20 @@ def _settings_context(session: SessionDep, member: Member, *,
         "prompts_notice": prompts_notice,
         "members": users.members_of(session=session, workspace_id=member.workspace_id)
         if member.can(Role.admin) else [],
+        **_invitation_context(session, member),
+    }
+
+
+def _invitation_context(session: SessionDep, member: Member) -> dict[str, Any]:
+    """Settings -> Members' invitations (admins) and Your account's password form; the
+    routes are in ``routes_invites``."""
+    return {
+        "invitations": invitations.pending(session=session, workspace_id=member.workspace_id,
+                                           now=utcnow()) if member.can(Role.admin) else [],
+        "invitation_days": get_settings().invitation_days,
+        "role_choices": [(str(role), invitations.ROLE_LABELS[role]) for role in (
+            Role.viewer, Role.manager, Role.brand_lead, Role.admin)],
+        "invite_errors": {}, "invite_entered": {"email": "", "role": str(Role.viewer)},
+        "invite_link": "", "invite_email": "", "invite_mailed": False, "invite_mail_error": "",
+        "account_errors": {}, "account_notice": "", "min_password": users.MIN_PASSWORD_LENGTH,
     }

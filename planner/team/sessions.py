@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Update, delete, func, update
 from sqlmodel import Session, col, select
 
+from planner.errors import PlannerError
 from planner.models import LoginFailure, LoginSession, User
 from planner.team import audit
 
@@ -117,6 +118,26 @@ def retry_after(*, session: Session, email: str, address: str, now: datetime) ->
             # The oldest of the last ``limit`` failures must leave the window first.
             waits.append(int((times[-1] + THROTTLE_WINDOW - now).total_seconds()) + 1)
     return max(waits)
+
+
+class Throttled(PlannerError):
+    """Too many failed attempts from this account or address: wait ``retry_after`` seconds."""
+
+    status_code = 429
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(f"Too many failed attempts. Try again in about {minutes} "
+                         f"minute{'s' if minutes > 1 else ''}.")
+        self.retry_after = retry_after
+
+
+def check_throttle(*, session: Session, email: str, address: str, now: datetime) -> None:
+    """Raise :class:`Throttled` when :func:`retry_after` says to wait."""
+    wait = retry_after(session=session, email=email, address=address, now=now)
+    if wait:
+        raise Throttled(wait)
 
 
 def record_failure(*, session: Session, email: str, address: str, now: datetime) -> None:

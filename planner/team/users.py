@@ -6,13 +6,14 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from planner.db import utcnow
-from planner.errors import Conflict, Forbidden, Invalid, NotFound
+from planner.errors import Conflict, FieldProblem, Forbidden, Invalid, NotFound
 from planner.models import ROLE_RANK, ApiToken, Membership, Role, User, Workspace
 from planner.team import audit, sessions
 
@@ -162,9 +163,9 @@ def tokens_of(*, session: Session, user: User) -> list[ApiToken]:
 # --- ending access (issue 13) ---------------------------------------------------------------
 
 def set_password(*, session: Session, user: User, password: str,
-                 actor_id: int | None, keep_session: str = "") -> None:
+                 actor_id: int | None, keep_session: str = "") -> int:
     """A new password; every login of the user ends (but ``keep_session``, the browser that
-    changed it)."""
+    changed it). Returns how many ended."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid.at("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     user.password_hash = hash_password(password)
@@ -173,6 +174,30 @@ def set_password(*, session: Session, user: User, password: str,
     audit.record(session=session, action="user.password_changed", entity="user",
                  entity_id=user.id, actor_id=actor_id, workspace_id=None,
                  after={"sessions_ended": ended})
+    return ended
+
+
+class WrongPassword(Invalid):
+    """The current password was wrong; the failure is recorded in the session, so the caller
+    commits before answering (a rollback would forget the count)."""
+
+
+def change_own_password(*, session: Session, user: User, current: str, new: str,
+                        repeat: str, address: str, now: datetime, keep_session: str = "") -> int:
+    """A person changes their own password; the current one is checked like a login (a wrong
+    one counts towards the login throttle, and a throttled person waits). Every other login
+    of theirs ends; returns how many."""
+    sessions.check_throttle(session=session, email=user.email, address=address, now=now)
+    if authenticate(session=session, email=user.email, password=current) is None:
+        sessions.record_failure(session=session, email=user.email, address=address, now=now)
+        raise WrongPassword("That is not your current password.", problems=[
+            FieldProblem(("current_password",), "That is not your current password.")])
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise Invalid.at("new_password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if new != repeat:
+        raise Invalid.at("repeat_password", "The two new passwords differ.")
+    return set_password(session=session, user=user, password=new, actor_id=user.id,
+                        keep_session=keep_session)
 
 
 def set_active(*, session: Session, user: User, active: bool, actor_id: int | None) -> None:

@@ -100,12 +100,13 @@ def _routers() -> list[APIRouter]:
     from planner.publishing import routes as publishing_routes
     from planner.team import api as team_api
     from planner.team import routes as team_routes
-    from planner.team import routes_auth, routes_notifications
+    from planner.team import routes_auth, routes_invites, routes_notifications
     from planner.web import system
 
-    return [system.router, routes_auth.router, team_routes.router, routes_calendar.router,
-            post_routes.router, routes_actions.router, routes_review.router, account_routes.router,
-            balance_routes.router, team_api.router, post_api.router, balance_api.router,
+    return [system.router, routes_auth.router, routes_invites.router, team_routes.router,
+            routes_calendar.router, post_routes.router, routes_actions.router,
+            routes_review.router, account_routes.router, balance_routes.router, team_api.router,
+            routes_invites.api_router, post_api.router, balance_api.router,
             publishing_routes.router, publishing_api.router, routes_notifications.router,
             conversion_routes.router, conversion_api.router, insight_routes.router,
             insight_api.router]

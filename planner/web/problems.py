@@ -45,6 +45,8 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
     409: {"type": "about:blank", "title": "Conflict", "status": 409,
           "detail": "Someone else changed this post while you were working on it (now "
                     "version 3, you had 2). Reload to see their changes; yours were not saved."},
+    429: {"type": "about:blank", "title": "Too many attempts", "status": 429,
+          "detail": "Too many failed attempts. Try again in about 12 minutes."},
     422: {"type": "about:blank", "title": "Invalid input", "status": 422,
           "detail": "Some target accounts do not exist here.",
           "errors": [{"loc": ["account_ids", 1], "field": "account_ids.1",
