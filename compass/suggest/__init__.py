@@ -7,6 +7,7 @@ Use :func:`default_suggester` unless you need a specific strategy::
     suggestion.tags  # (Quadrant.LEARN,) ; () means "no suggestion, ask the user"
 
 Strategies: :class:`LexiconSuggester` (standard library, explains itself),
+:class:`BayesSuggester` (standard library, trained on shipped posts; the default without ml),
 :class:`EmbeddingSuggester` (``ml`` extra), :class:`CombinedSuggester` (both; the best
 measured, see docs/compass.md). Importing this package never imports the ``ml`` extra.
 """
@@ -18,7 +19,7 @@ from functools import lru_cache
 
 from compass.model import Quadrant
 from compass.suggest.base import Suggester, Suggestion, ranked
-from compass.suggest.bayes import BayesSuggester, LexiconBayesSuggester
+from compass.suggest.bayes import BayesSuggester, LexiconBayesSuggester, shared_bayes
 from compass.suggest.combined import CombinedSuggester
 from compass.suggest.embedding import Availability, EmbeddingSuggester, available
 from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester
@@ -47,8 +48,8 @@ def default_suggester(
     """The best suggester this installation can run.
 
     With the ``ml`` extra: the combined (embedding + lexicon) suggester, learning from the
-    workspace's confirmed ``examples`` if given. Without it: the lexicon, with naive Bayes
-    for the posts the lexicon is unsure about (it ignores examples). The embedding model
+    workspace's confirmed ``examples`` if given. Without it: naive Bayes trained on the
+    shipped posts and the lexicon (it ignores examples). The embedding model
     loads lazily on the first suggestion, once per process; cheap to call per request
     without examples. With examples, keep the returned suggester per workspace (the
     examples are encoded on its first use); when they change, pass the old one as
@@ -60,12 +61,7 @@ def default_suggester(
             previous = reuse.embedding if isinstance(reuse, CombinedSuggester) else None
             embedding = embedding.with_examples(examples, reuse=previous)
         return CombinedSuggester(embedding=embedding)
-    return _shared_lexicon_bayes()
-
-
-@lru_cache(maxsize=1)
-def _shared_lexicon_bayes() -> LexiconBayesSuggester:
-    return LexiconBayesSuggester()
+    return shared_bayes()
 
 
 @lru_cache(maxsize=1)

@@ -229,6 +229,10 @@ class EmbeddingSuggester:
 
     def scores_many(self, texts: Sequence[str]) -> list[dict[Quadrant, float]]:
         """Scores for many texts in one batch (faster for evaluation and bulk import)."""
+        return self.scores_and_vectors(texts)[0]
+
+    def scores_and_vectors(self, texts: Sequence[str]) -> tuple[list[dict[Quadrant, float]], Any]:
+        """Scores for many texts, and their (normalised) embedding vectors, one per row."""
         import numpy as np
 
         prototype_vectors = self._prepare()
@@ -245,7 +249,7 @@ class EmbeddingSuggester:
             for i, row in enumerate(example_sims):
                 for quadrant, vote in self._vote(row).items():
                     results[i][quadrant] += self.example_weight * vote
-        return results
+        return results, vectors
 
     def _vote(self, similarities: Any) -> dict[Quadrant, float]:
         """Similarity-weighted vote of the nearest examples, normalised to sum to 1."""
