@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compass.model import QUADRANTS_ORDER  # noqa: E402
+from compass.model import QUADRANTS_ORDER, Quadrant  # noqa: E402
 from compass.suggest import (  # noqa: E402
     BayesSuggester,
     CombinedSuggester,
@@ -55,14 +55,18 @@ FRESH2 = ROOT / "tests" / "data" / "compass_fresh2.csv"
 # A further blind set written by someone else after the Bayes default was trained; the
 # bench reports it when the file is present.
 FRESH3 = ROOT / "tests" / "data" / "compass_fresh3.csv"
+TUNE_POSTS = ROOT / "compass" / "suggest" / "data" / "tune_posts.csv"
 
 
 def confusion(name: str, suggester: Suggester, posts: Sequence[LabelledPost], where: str) -> None:
     """Rows: the label; columns: the first suggested tag ("none" = no suggestion)."""
     columns = [*(q.value for q in QUADRANTS_ORDER), "none"]
     table = {q.value: dict.fromkeys(columns, 0) for q in QUADRANTS_ORDER}
-    for post in posts:
-        tags = suggester.suggest(post.text).tags
+    batch = getattr(suggester, "suggest_many", None)
+    texts = [post.text for post in posts]
+    suggestions = batch(texts) if batch else [suggester.suggest(t) for t in texts]
+    for post, suggestion in zip(posts, suggestions, strict=True):
+        tags = suggestion.tags
         table[post.quadrant.value][tags[0].value if tags else "none"] += 1
     print(f"\nconfusion, {name} on {where} (rows: label, columns: first suggested tag)")
     print("| label | " + " | ".join(columns) + " |")
@@ -80,6 +84,10 @@ def _line(name: str, half: str, result: EvalResult) -> str:
 
 def _sum(a: EvalResult, b: EvalResult) -> EvalResult:
     return EvalResult(a.total + b.total, a.suggested + b.suggested, a.correct_top1 + b.correct_top1)
+
+
+def load_labelled_pairs(path: Path) -> list[tuple[str, Quadrant]]:
+    return [(p.text, p.quadrant) for p in load_labelled(path)]
 
 
 def _examples(posts: Sequence[LabelledPost]) -> list[tuple[str, tuple]]:
@@ -100,12 +108,18 @@ def main() -> None:
     )
     print(f"{'suggester':<22} {'half':<10} {'n':>4} {'top-1':>7} {'coverage':>9} {'acc|sugg':>10}")
 
-    plain: dict[str, Callable[[], Suggester]] = {"lexicon": LexiconSuggester,
-                                                 "lexicon+bayes": LexiconBayesSuggester,
-                                                 "bayes": BayesSuggester}
+    plain: dict[str, Callable[[], Suggester]] = {
+        "lexicon": LexiconSuggester,
+        # The default before the training corpus: Bayes learned from the tune posts only.
+        "old lexicon+bayes": lambda: LexiconBayesSuggester(
+            bayes=BayesSuggester(load_labelled_pairs(TUNE_POSTS))),
+        "lexicon+bayes": LexiconBayesSuggester,
+        "bayes (default)": BayesSuggester,
+    }
     status = available()
     if status:
         plain["embedding"] = EmbeddingSuggester
+        plain["old combined"] = lambda: CombinedSuggester(head_weight=0, bayes_weight=0)
         plain["combined"] = CombinedSuggester
     else:
         print(f"(embedding suggester skipped: {status.reason})")

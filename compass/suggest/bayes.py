@@ -4,7 +4,7 @@ It learns from three sources, all shipped in ``compass/suggest/data``:
 
 - the lexicon (each entry counts as a short document of its quadrant, ``LEXICON_REPEAT``
   times its weight), so explicit cues such as "tag a friend" or "how to" stay strong;
-- ``train.csv``: 539 hand-written brand posts over the four values, from many kinds of
+- ``train.csv``: 634 hand-written brand posts over the four values, from many kinds of
   business, tones and lengths, many of them *without* cue words (a Care post about a ramp at
   the back door, a Learn post about why bread goes stale), written for training only;
 - ``tune_posts.csv``: the 80 *tune* posts (even rows of tests/data/compass_eval.csv).
