@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from compass.model import QUADRANTS_ORDER, Quadrant  # noqa: E402
 from compass.suggest import (  # noqa: E402
+    WORKSPACE_EXAMPLE_WEIGHT,
     BayesSuggester,
     CombinedSuggester,
     EmbeddingSuggester,
@@ -142,7 +143,10 @@ def main() -> None:
         for name, cls in (("embedding+examples", EmbeddingSuggester), ("combined+examples", None)):
             results = {}
             for half, scored, taught in (("tune", tune, held_out), ("held-out", held_out, tune)):
-                embedding = EmbeddingSuggester().with_examples(_examples(taught))
+                # As default_suggester does: the combined one weighs examples more.
+                weight = None if cls is not None else WORKSPACE_EXAMPLE_WEIGHT
+                embedding = EmbeddingSuggester().with_examples(_examples(taught),
+                                                               example_weight=weight)
                 suggester: Suggester = (
                     embedding if cls is not None else CombinedSuggester(embedding=embedding)
                 )

@@ -26,6 +26,7 @@ from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester
 
 __all__ = [
     "DEFAULT_LEXICON",
+    "WORKSPACE_EXAMPLE_WEIGHT",
     "Availability",
     "CombinedSuggester",
     "EmbeddingSuggester",
@@ -38,6 +39,12 @@ __all__ = [
     "default_suggester",
     "ranked",
 ]
+
+
+#: With the ml extra, how much a workspace's own confirmed tags count (their nearest-neighbour
+#: vote sums to 1): as much as the shipped learning (head 0.3 + Bayes 0.3) plus the 0.1 they
+#: had before it, so that a brand's own tags can still outvote posts from other brands.
+WORKSPACE_EXAMPLE_WEIGHT = 0.7
 
 
 def default_suggester(
@@ -59,7 +66,8 @@ def default_suggester(
         embedding = _shared_embedding()
         if examples:
             previous = reuse.embedding if isinstance(reuse, CombinedSuggester) else None
-            embedding = embedding.with_examples(examples, reuse=previous)
+            embedding = embedding.with_examples(examples, reuse=previous,
+                                                example_weight=WORKSPACE_EXAMPLE_WEIGHT)
         return CombinedSuggester(embedding=embedding)
     return shared_bayes()
 

@@ -172,12 +172,14 @@ class EmbeddingSuggester:
         examples: Sequence[tuple[str, Sequence[Quadrant]]],
         *,
         reuse: EmbeddingSuggester | None = None,
+        example_weight: float | None = None,
     ) -> EmbeddingSuggester:
         """A copy that also learns from a workspace's confirmed ``(text, tags)`` examples.
 
         The copy reuses this instance's prototype vectors; the examples are encoded on its
         first suggestion. Keep one copy per workspace and rebuild it when examples change;
         pass the previous copy as ``reuse`` so only new example texts are encoded.
+        ``example_weight`` overrides how much the example vote counts in the copy.
         """
         copy = EmbeddingSuggester(
             self.prototypes,
@@ -186,7 +188,7 @@ class EmbeddingSuggester:
             min_margin=self.min_margin,
             top_prototypes=self.top_prototypes,
             neighbours=self.neighbours,
-            example_weight=self.example_weight,
+            example_weight=self.example_weight if example_weight is None else example_weight,
         )
         copy._prototype_vectors = self._prototype_vectors
         if reuse is not None:
