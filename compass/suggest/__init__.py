@@ -54,8 +54,8 @@ def default_suggester(
 ) -> Suggester:
     """The best suggester this installation can run.
 
-    With the ``ml`` extra: the combined (embedding + lexicon) suggester, learning from the
-    workspace's confirmed ``examples`` if given. Without it: naive Bayes trained on the
+    With the ``ml`` extra: the combined suggester (embedding, trained head, Bayes, lexicon),
+    learning from the workspace's confirmed ``examples`` if given. Without it: naive Bayes trained on the
     shipped posts and the lexicon (it ignores examples). The embedding model
     loads lazily on the first suggestion, once per process; cheap to call per request
     without examples. With examples, keep the returned suggester per workspace (the
