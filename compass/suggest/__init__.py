@@ -55,8 +55,8 @@ def default_suggester(
     """The best suggester this installation can run.
 
     With the ``ml`` extra: the combined suggester (embedding, trained head, Bayes, lexicon),
-    learning from the workspace's confirmed ``examples`` if given. Without it: naive Bayes trained on the
-    shipped posts and the lexicon (it ignores examples). The embedding model
+    learning from the workspace's confirmed ``examples`` if given. Without it: naive Bayes
+    trained on the shipped posts and the lexicon (it ignores examples). The embedding model
     loads lazily on the first suggestion, once per process; cheap to call per request
     without examples. With examples, keep the returned suggester per workspace (the
     examples are encoded on its first use); when they change, pass the old one as
