@@ -84,8 +84,10 @@ class Settings(BaseSettings):
     threads_app_secret: str = Field("", description="Threads app secret (with "
                                     "POISE_THREADS_APP_ID).")
     suggester: Literal["auto", "lexicon"] = Field("auto", description="Value-tag suggester: "
-                                                  "'auto' uses the embedding model when the ml "
-                                                  "extra is installed, else the lexicon.")
+                                                  "'auto' uses the combined embedding model "
+                                                  "when the ml extra is installed, else naive "
+                                                  "Bayes trained on the shipped posts; "
+                                                  "'lexicon' forces the word list.")
     demo_platform_port: int = Field(8009, description="Loopback port of the fake social "
                                     "platforms that `serve --demo` starts for demo accounts.")
     public_base_url: str = Field("", description="Base URL used in tracked links, feed URLs "

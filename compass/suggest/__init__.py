@@ -7,6 +7,7 @@ Use :func:`default_suggester` unless you need a specific strategy::
     suggestion.tags  # (Quadrant.LEARN,) ; () means "no suggestion, ask the user"
 
 Strategies: :class:`LexiconSuggester` (standard library, explains itself),
+:class:`BayesSuggester` (standard library, trained on shipped posts; the default without ml),
 :class:`EmbeddingSuggester` (``ml`` extra), :class:`CombinedSuggester` (both; the best
 measured, see docs/compass.md). Importing this package never imports the ``ml`` extra.
 """
@@ -18,13 +19,14 @@ from functools import lru_cache
 
 from compass.model import Quadrant
 from compass.suggest.base import Suggester, Suggestion, ranked
-from compass.suggest.bayes import BayesSuggester, LexiconBayesSuggester
+from compass.suggest.bayes import BayesSuggester, LexiconBayesSuggester, shared_bayes
 from compass.suggest.combined import CombinedSuggester
 from compass.suggest.embedding import Availability, EmbeddingSuggester, available
 from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester
 
 __all__ = [
     "DEFAULT_LEXICON",
+    "WORKSPACE_EXAMPLE_WEIGHT",
     "Availability",
     "CombinedSuggester",
     "EmbeddingSuggester",
@@ -39,6 +41,12 @@ __all__ = [
 ]
 
 
+#: With the ml extra, how much a workspace's own confirmed tags count (their nearest-neighbour
+#: vote sums to 1): as much as the shipped learning (head 0.3 + Bayes 0.3) plus the 0.1 they
+#: had before it, so that a brand's own tags can still outvote posts from other brands.
+WORKSPACE_EXAMPLE_WEIGHT = 0.7
+
+
 def default_suggester(
     examples: Sequence[tuple[str, Sequence[Quadrant]]] = (),
     *,
@@ -46,9 +54,9 @@ def default_suggester(
 ) -> Suggester:
     """The best suggester this installation can run.
 
-    With the ``ml`` extra: the combined (embedding + lexicon) suggester, learning from the
-    workspace's confirmed ``examples`` if given. Without it: the lexicon, with naive Bayes
-    for the posts the lexicon is unsure about (it ignores examples). The embedding model
+    With the ``ml`` extra: the combined suggester (embedding, trained head, Bayes, lexicon),
+    learning from the workspace's confirmed ``examples`` if given. Without it: naive Bayes
+    trained on the shipped posts and the lexicon (it ignores examples). The embedding model
     loads lazily on the first suggestion, once per process; cheap to call per request
     without examples. With examples, keep the returned suggester per workspace (the
     examples are encoded on its first use); when they change, pass the old one as
@@ -58,14 +66,10 @@ def default_suggester(
         embedding = _shared_embedding()
         if examples:
             previous = reuse.embedding if isinstance(reuse, CombinedSuggester) else None
-            embedding = embedding.with_examples(examples, reuse=previous)
+            embedding = embedding.with_examples(examples, reuse=previous,
+                                                example_weight=WORKSPACE_EXAMPLE_WEIGHT)
         return CombinedSuggester(embedding=embedding)
-    return _shared_lexicon_bayes()
-
-
-@lru_cache(maxsize=1)
-def _shared_lexicon_bayes() -> LexiconBayesSuggester:
-    return LexiconBayesSuggester()
+    return shared_bayes()
 
 
 @lru_cache(maxsize=1)

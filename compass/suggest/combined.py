@@ -1,13 +1,17 @@
-"""Combined strategy: embedding similarity nudged by lexicon evidence."""
+"""Combined strategy: embedding similarity, a trained head on the embedding, naive Bayes on the
+wording, and lexicon evidence, added per quadrant."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from compass.model import QUADRANTS_ORDER, Quadrant
 from compass.suggest.base import Suggestion, ranked
+from compass.suggest.bayes import BayesSuggester, features, shared_bayes
 from compass.suggest.embedding import EmbeddingSuggester
+from compass.suggest.head import Head, load_head
 from compass.suggest.lexicon import LexiconSuggester, normalise
 
 __all__ = ["CombinedSuggester"]
@@ -15,10 +19,16 @@ __all__ = ["CombinedSuggester"]
 
 @dataclass
 class CombinedSuggester:
-    """Embedding score plus ``lexicon_weight`` times the lexicon score, per quadrant.
+    """Per quadrant: the embedding's prototype score, plus ``head_weight`` times the trained
+    head's probability, plus ``bayes_weight`` times naive Bayes' probability (its
+    log-likelihoods divided by ``bayes_temperature``, then softmax), plus ``lexicon_weight``
+    times the lexicon score.
 
-    The embedding reads meaning; the lexicon catches explicit calls to action ("tag a
-    friend", "how to") that a small embedding model can blur. The ``why`` names both.
+    The embedding reads meaning; the head and Bayes learned from the shipped training posts
+    (compass/suggest/data) what posts of each value look like; the lexicon catches explicit
+    calls to action ("tag a friend", "how to") that a small embedding model can blur. Weights
+    were chosen by cross-validation on the training posts only (docs/compass.md). Set
+    ``head_weight`` and ``bayes_weight`` to 0 for the earlier embedding + lexicon mix.
 
     No suggestion when the evidence is thin:
 
@@ -35,6 +45,11 @@ class CombinedSuggester:
     embedding: EmbeddingSuggester = field(default_factory=EmbeddingSuggester)
     lexicon: LexiconSuggester = field(default_factory=LexiconSuggester)
     lexicon_weight: float = 0.03
+    head_weight: float = 0.3
+    bayes_weight: float = 0.3
+    bayes_temperature: float = 5.0
+    bayes: BayesSuggester | None = None  # built on first use when bayes_weight > 0
+    head: Head | None = None  # the shipped head when head_weight > 0
     min_margin: float = 0.0
     min_words: int = 3
     min_wording: float = 1.0
@@ -46,14 +61,40 @@ class CombinedSuggester:
 
     def suggest_many(self, texts: Sequence[str]) -> list[Suggestion]:
         """Suggestions for many texts (one embedding batch)."""
-        embedded = self.embedding.suggest_many(texts)
-        return [self._merge(e, t) for e, t in zip(embedded, texts, strict=True)]
+        scored, vectors = self.embedding.scores_and_vectors(texts)
+        learned: list[dict[Quadrant, float]] = [dict.fromkeys(QUADRANTS_ORDER, 0.0)
+                                                for _ in texts]
+        if self.head_weight:
+            if self.head is None:
+                self.head = load_head()
+            for extra, probabilities in zip(learned, self.head.probabilities(vectors),
+                                            strict=True):
+                for q in QUADRANTS_ORDER:
+                    extra[q] += self.head_weight * probabilities[q]
+        if self.bayes_weight:
+            if self.bayes is None:
+                self.bayes = shared_bayes()
+            for extra, text in zip(learned, texts, strict=True):
+                probabilities = self._bayes_probabilities(text)
+                for q in QUADRANTS_ORDER:
+                    extra[q] += self.bayes_weight * probabilities[q]
+        return [self._merge(s, extra, t) for s, extra, t in zip(scored, learned, texts,
+                                                                 strict=True)]
 
-    def _merge(self, embedded: Suggestion, text: str) -> Suggestion:
+    def _bayes_probabilities(self, text: str) -> dict[Quadrant, float]:
+        assert self.bayes is not None
+        logs = self.bayes.scores(features(text))
+        top = max(logs.values())
+        exps = {q: math.exp((logs[q] - top) / self.bayes_temperature) for q in QUADRANTS_ORDER}
+        total = sum(exps.values())
+        return {q: e / total for q, e in exps.items()}
+
+    def _merge(self, embedded: dict[Quadrant, float], learned: dict[Quadrant, float],
+               text: str) -> Suggestion:
         matches = self.lexicon.matches(text)
         lexical = {q: sum(w for _, w in matches[q]) for q in QUADRANTS_ORDER}
         scores: dict[Quadrant, float] = {
-            q: embedded.scores.get(q, 0.0) + self.lexicon_weight * lexical[q]
+            q: embedded.get(q, 0.0) + learned[q] + self.lexicon_weight * lexical[q]
             for q in QUADRANTS_ORDER
         }
         best, runner_up = ranked(scores)[:2]
@@ -73,7 +114,10 @@ class CombinedSuggester:
         why = f"Closest in meaning to {best.label}"
         if self.embedding.examples:
             why += " (descriptions and your confirmed examples)"
+        if self.head_weight or self.bayes_weight:
+            why += " and most like the labelled " + best.label + " posts it learned from"
         words = [phrase for phrase, _ in matches[best]][:4]
         if words:
             why += "; wording: " + ", ".join(f"'{w}'" for w in words)
         return Suggestion((best,), scores, why, self.source)
+

@@ -172,12 +172,14 @@ class EmbeddingSuggester:
         examples: Sequence[tuple[str, Sequence[Quadrant]]],
         *,
         reuse: EmbeddingSuggester | None = None,
+        example_weight: float | None = None,
     ) -> EmbeddingSuggester:
         """A copy that also learns from a workspace's confirmed ``(text, tags)`` examples.
 
         The copy reuses this instance's prototype vectors; the examples are encoded on its
         first suggestion. Keep one copy per workspace and rebuild it when examples change;
         pass the previous copy as ``reuse`` so only new example texts are encoded.
+        ``example_weight`` overrides how much the example vote counts in the copy.
         """
         copy = EmbeddingSuggester(
             self.prototypes,
@@ -186,7 +188,7 @@ class EmbeddingSuggester:
             min_margin=self.min_margin,
             top_prototypes=self.top_prototypes,
             neighbours=self.neighbours,
-            example_weight=self.example_weight,
+            example_weight=self.example_weight if example_weight is None else example_weight,
         )
         copy._prototype_vectors = self._prototype_vectors
         if reuse is not None:
@@ -229,6 +231,10 @@ class EmbeddingSuggester:
 
     def scores_many(self, texts: Sequence[str]) -> list[dict[Quadrant, float]]:
         """Scores for many texts in one batch (faster for evaluation and bulk import)."""
+        return self.scores_and_vectors(texts)[0]
+
+    def scores_and_vectors(self, texts: Sequence[str]) -> tuple[list[dict[Quadrant, float]], Any]:
+        """Scores for many texts, and their (normalised) embedding vectors, one per row."""
         import numpy as np
 
         prototype_vectors = self._prepare()
@@ -245,7 +251,7 @@ class EmbeddingSuggester:
             for i, row in enumerate(example_sims):
                 for quadrant, vote in self._vote(row).items():
                     results[i][quadrant] += self.example_weight * vote
-        return results
+        return results, vectors
 
     def _vote(self, similarities: Any) -> dict[Quadrant, float]:
         """Similarity-weighted vote of the nearest examples, normalised to sum to 1."""

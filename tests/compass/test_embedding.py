@@ -131,3 +131,31 @@ def test_rebuilt_examples_reuse_encoded_vectors(suggester: EmbeddingSuggester, m
     second.suggest("Fresh figs are in")
     assert encoded == ["Fresh plums have arrived", "Fresh figs are in"]  # not the peaches again
     assert second.example_vectors().keys() == {"Fresh peaches are in", "Fresh plums have arrived"}
+
+
+def test_combined_meets_the_floor_on_held_out_half(combined: CombinedSuggester) -> None:
+    _, held_out = split_halves(load_labelled(EVAL))
+    suggestions = combined.suggest_many([p.text for p in held_out])
+    correct = sum(s.top is p.quadrant for s, p in zip(suggestions, held_out, strict=True))
+    assert correct / len(held_out) >= 0.90
+
+
+def test_head_and_bayes_add_learned_evidence(combined: CombinedSuggester) -> None:
+    text = "Our cashiers now sit on proper chairs with back support for every shift."
+    plain = CombinedSuggester(embedding=combined.embedding, head_weight=0, bayes_weight=0)
+    learned = combined.suggest(text)
+    assert learned.top is Quadrant.CARE
+    assert "labelled Care for others posts" in learned.why
+    assert "labelled" not in plain.suggest(text).why
+    extra = {q: learned.scores[q] - plain.suggest(text).scores[q] for q in Quadrant}
+    assert sum(extra.values()) == pytest.approx(0.6)  # 0.3 x (head + Bayes), each sums to 1
+    assert max(extra, key=extra.__getitem__) is Quadrant.CARE
+
+
+def test_head_probabilities(suggester: EmbeddingSuggester) -> None:
+    from compass.suggest.head import load_head
+
+    _, vectors = suggester.scores_and_vectors(["How to fix a flat tyre", "Tag a friend"])
+    rows = load_head().probabilities(vectors)
+    assert [max(r, key=r.__getitem__) for r in rows] == [Quadrant.LEARN, Quadrant.SHARE]
+    assert all(sum(r.values()) == pytest.approx(1.0) for r in rows)

@@ -9,7 +9,7 @@ import pytest
 
 from compass.model import Quadrant
 from compass.suggest import (
-    LexiconBayesSuggester,
+    BayesSuggester,
     LexiconSuggester,
     Suggester,
     Suggestion,
@@ -17,10 +17,20 @@ from compass.suggest import (
     default_suggester,
 )
 from compass.suggest import embedding as embedding_module
-from compass.suggest.evaluate import evaluate, fresh_rows, load_labelled, split_halves
+from compass.suggest.bayes import TRAINING, training_posts
+from compass.suggest.evaluate import (
+    evaluate,
+    fresh_rows,
+    load_labelled,
+    split_halves,
+)
+from compass.suggest.head import load_head, training_digest
 from compass.suggest.lexicon import normalise, stem
 
 EVAL = Path(__file__).parents[1] / "data" / "compass_eval.csv"
+FRESH2 = Path(__file__).parents[1] / "data" / "compass_fresh2.csv"
+FRESH3 = Path(__file__).parents[1] / "data" / "compass_fresh3.csv"
+TRAIN, TUNE = TRAINING
 
 
 class TestStem:
@@ -95,17 +105,18 @@ class TestLexiconSuggester:
 
 
 class TestDefaultSuggester:
-    def test_falls_back_to_lexicon_without_ml(self, monkeypatch) -> None:
+    def test_falls_back_to_bayes_without_ml(self, monkeypatch) -> None:
         monkeypatch.setattr(
             "compass.suggest.available",
             lambda: embedding_module.Availability(False, "not installed"),
         )
         chosen = default_suggester()
-        assert isinstance(chosen, LexiconBayesSuggester)
-        # The word list answers when it is sure; Bayes only fills its silences.
-        assert chosen.suggest("Our new limited edition drops Friday: be the first to try it"
-                              ).source == "lexicon"
-        assert chosen.suggest("Croissants at nine.").tags
+        assert isinstance(chosen, BayesSuggester)
+        assert chosen is default_suggester()  # trained once per process
+        suggestion = chosen.suggest("Our new limited edition drops Friday: be the first to try it")
+        assert suggestion.top is Quadrant.TRY and suggestion.source == "bayes"
+        assert "'limited edition'" in suggestion.why  # names the cue words it found
+        assert chosen.suggest("Croissants at nine.").tags  # always answers
 
     def test_availability_explains_itself(self) -> None:
         status = available()
@@ -151,3 +162,99 @@ class TestEvaluationSet:
         result = evaluate(Always(), posts)
         assert result.coverage == 1
         assert result.top1_accuracy == pytest.approx(0.25)
+
+
+class TestTrainingData:
+    def test_corpus_loads_and_is_balanced(self) -> None:
+        with open(TRAIN, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert list(rows[0]) == ["text", "quadrant"]
+        assert len(rows) >= 400
+        counts = Counter(row["quadrant"] for row in rows)
+        assert set(counts) == {q.value for q in Quadrant}
+        assert min(counts.values()) >= 100
+        assert all(row["text"].strip() == row["text"] and row["text"] for row in rows)
+        posts = training_posts()
+        assert len(posts) == len(rows) + 80  # the corpus, then the tune posts
+        assert len({text for text, _ in posts}) == len(posts)
+
+    def test_tune_posts_are_the_even_rows_only(self) -> None:
+        tune, _ = split_halves(load_labelled(EVAL))
+        shipped = load_labelled(TUNE)
+        assert [(p.text, p.quadrant) for p in shipped] == [(p.text, p.quadrant) for p in tune]
+
+    def test_no_evaluation_post_is_trained_on(self) -> None:
+        _, held_out = split_halves(load_labelled(EVAL))
+        kept_apart = {p.text for p in held_out} | {p.text for p in load_labelled(FRESH2)}
+        if FRESH3.exists():
+            kept_apart |= {p.text for p in load_labelled(FRESH3)}
+        trained = {" ".join(text.lower().split()) for text, _ in training_posts()}
+        assert not trained & {" ".join(t.lower().split()) for t in kept_apart}
+
+    def test_shipped_embedding_head_matches_the_training_posts(self) -> None:
+        # Retrain with `python -m compass.suggest.head` (ml extra) after editing the posts.
+        head = load_head()
+        assert head.digest == training_digest()
+        assert len(head.weights) == 384 and len(head.bias) == 4
+
+
+class TestBayesSuggester:
+    bayes = BayesSuggester()
+
+    def test_meets_the_floor_on_held_out_half(self) -> None:
+        _, held_out = split_halves(load_labelled(EVAL))
+        result = evaluate(self.bayes, held_out)
+        assert result.coverage == 1
+        assert result.top1_accuracy >= 0.90
+
+    def test_meets_the_floor_on_fresh_odd_rows(self) -> None:
+        posts = load_labelled(EVAL)
+        fresh_odd = [p for p in fresh_rows(posts) if p.row % 2]
+        assert evaluate(self.bayes, fresh_odd).top1_accuracy >= 0.85
+
+    def test_cross_validated_on_its_own_training_posts(self) -> None:
+        # 5-fold: train on four fifths of the corpus (plus the lexicon and tune posts), score
+        # the fifth. Posts without cue words make this harder than the evaluation sets.
+        corpus = load_labelled(TRAIN)
+        tune = [(p.text, p.quadrant) for p in load_labelled(TUNE)]
+        correct = 0
+        for fold in range(5):
+            scored = [p for p in corpus if p.row % 5 == fold]
+            taught = [(p.text, p.quadrant) for p in corpus if p.row % 5 != fold]
+            correct += evaluate(BayesSuggester(taught + tune), scored).correct_top1
+        assert correct / len(corpus) >= 0.70
+
+    @pytest.mark.parametrize(
+        ("text", "quadrant"),
+        [
+            ("We've put benches along the long corridor so patients can rest on the way to "
+             "X-ray.", Quadrant.CARE),
+            ("Our cashiers now sit on proper chairs with back support for every shift.",
+             Quadrant.CARE),
+            ("The crema on an espresso is mostly carbon dioxide trapped in the coffee oils.",
+             Quadrant.LEARN),
+        ],
+    )
+    def test_care_and_learn_without_cue_words(self, text: str, quadrant: Quadrant) -> None:
+        assert LexiconSuggester().suggest(text).top is not quadrant  # no cue word for it
+        assert self.bayes.suggest(text).top is quadrant
+
+    def test_deterministic_and_order_free(self) -> None:
+        posts = training_posts()
+        shuffled = BayesSuggester(list(reversed(posts)))
+        _, held_out = split_halves(load_labelled(EVAL))
+        for post in held_out:
+            first, again = self.bayes.suggest(post.text), shuffled.suggest(post.text)
+            assert first.tags == again.tags
+            assert first.scores == pytest.approx(again.scores)
+
+    def test_learns_from_its_examples(self) -> None:
+        text = "Pebbles by the harbour"
+        taught = BayesSuggester([("Pebbles by the harbour wall", Quadrant.CARE)] * 20)
+        assert taught.suggest(text).top is Quadrant.CARE
+
+    def test_scores_cover_all_quadrants_and_serialise(self) -> None:
+        suggestion = self.bayes.suggest("Tips for a calmer morning")
+        assert set(suggestion.scores) == set(Quadrant)
+        json.dumps(suggestion.to_dict())
+
