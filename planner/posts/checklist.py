@@ -1,9 +1,9 @@
 """The first-run checklist of a workspace: what a new team still has to do, read from real state.
 
-Each item is ticked by what the database holds (an account, a queue slot, a second member,
-a post, a post with a DM prompt), never by a click on the list itself. The list is shown on
-the calendar (the workspace's home) until every required item is done or the person hides
-it; hiding is per person and workspace (``membership.checklist_dismissed``).
+Each item is ticked by what the database holds (an account, a queue slot, a second member, a
+post, a DM prompt template or a post with a DM prompt), never by a click on the list itself.
+The list is shown on the calendar (the workspace's home) until every required item is done or
+the person hides it; hiding is per person and workspace (``membership.checklist_dismissed``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from planner import team
-from planner.models import Account, Membership, Post, QueueSlot, Workspace
+from planner.models import Account, Membership, Post, PromptTemplate, QueueSlot, Workspace
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _exists(session: Session, query: object) -> bool:
 
 
 def checklist(*, session: Session, workspace: Workspace, user_id: int) -> Checklist:
-    """The checklist of ``workspace`` as ``user_id`` sees it (five small queries)."""
+    """The checklist of ``workspace`` as ``user_id`` sees it (six small queries at most)."""
     ws_id = workspace.id or 0
     base = f"/w/{workspace.slug}"
     has_account = _exists(session, select(Account.id).where(Account.workspace_id == ws_id))
@@ -61,8 +61,9 @@ def checklist(*, session: Session, workspace: Workspace, user_id: int) -> Checkl
     members = session.exec(select(func.count()).select_from(Membership).where(
         Membership.workspace_id == ws_id)).one()
     has_post = _exists(session, select(Post.id).where(Post.workspace_id == ws_id))
-    has_dm = _exists(session, select(Post.id).where(Post.workspace_id == ws_id,
-                                                    col(Post.dm_keyword) != ""))
+    has_dm = _exists(session, select(PromptTemplate.id).where(
+        PromptTemplate.workspace_id == ws_id)) or _exists(session, select(Post.id).where(
+        Post.workspace_id == ws_id, col(Post.dm_keyword) != ""))
     items = (
         Item("account", "Connect an account", has_account, f"{base}/accounts",
              "Mastodon, Bluesky, X, LinkedIn, Meta or a webhook."),
@@ -70,12 +71,12 @@ def checklist(*, session: Session, workspace: Workspace, user_id: int) -> Checkl
              "Click the weekly times each account posts at; \"Add to queue\" uses them."),
         Item("member", "Invite a brand lead (or a second member)", int(members) >= 2,
              f"{base}/settings#members",
-             "A brand lead approves posts; an admin adds people with "
-             f"`python main.py createuser EMAIL --workspace {workspace.slug} "
-             "--role brand_lead`."),
+             "A brand lead approves posts; an admin adds people (Settings, Members shows "
+             "how)."),
         Item("post", "Write a first post", has_post, f"{base}/posts/new"),
-        Item("dm", "Set up a DM prompt", has_dm, f"{base}/posts/new",
-             "Optional: a keyword people send you by DM to get the link.", optional=True),
+        Item("dm", "Set up a DM prompt", has_dm, f"{base}/settings#prompts-title",
+             "Optional: a keyword people send you by DM to get the link; save it as a "
+             "template here, or add one to a post in the composer.", optional=True),
     )
     dismissed = team.users.checklist_dismissed(session=session, workspace_id=ws_id,
                                                user_id=user_id)

@@ -85,3 +85,27 @@ def test_done_workspace_and_viewers_see_no_checklist(world, engine, make_client)
         users.add_member(session=s, workspace=ws, user=viewer, role=Role.viewer)
     assert 'id="checklist"' not in make_client("viewer@acme.test").get(
         f"/w/{fresh}/calendar").text
+
+
+def test_the_seeded_demo_workspace_shows_no_checklist(engine):
+    from planner.demo import seed_demo
+
+    with session_scope(engine) as s:
+        summary = seed_demo(session=s)
+        workspace = summary.workspace
+        admin = s.exec(select(User).where(User.email == summary.logins[0][0])).one()
+        result = checklist.checklist(session=s, workspace=workspace, user_id=admin.id)
+    assert result.required_done and not result.shown
+    assert all(item.done for item in result.items)  # the demo has DM prompts too
+
+
+def test_a_dm_prompt_template_ticks_the_optional_item(engine):
+    from planner.models import PromptTemplate
+
+    slug = _fresh(engine)
+    with session_scope() as s:
+        ws = s.exec(select(Workspace).where(Workspace.slug == slug)).one()
+        s.add(PromptTemplate(workspace_id=ws.id, name="Glow", keyword="GLOW",
+                             product_url="https://shop.example/glow"))
+    state = _state(slug)
+    assert state["dm"] and not state["post"]
