@@ -75,8 +75,8 @@ def checklist(*, session: Session, workspace: Workspace, user_id: int) -> Checkl
              "how)."),
         Item("post", "Write a first post", has_post, f"{base}/posts/new"),
         Item("dm", "Set up a DM prompt", has_dm, f"{base}/settings#prompts-title",
-             "Optional: a keyword people send you by DM to get the link; save it as a "
-             "template here, or add one to a post in the composer.", optional=True),
+             "A keyword people send you by DM to get the link: save one as a template in "
+             "Settings, or add one to a post in the composer.", optional=True),
     )
     dismissed = team.users.checklist_dismissed(session=session, workspace_id=ws_id,
                                                user_id=user_id)

@@ -103,8 +103,9 @@ async def change_slot(request: Request, account_id: int, session: SessionDep,
         return render(request, "slots/index.html",
                       _grid_context(session, member, account, notice=notice),
                       partial="slots/_grid.html")
-    return RedirectResponse(f"{_grid_url(member, account_id)}?{urlencode({'notice': notice})}",
-                            status_code=303)
+    # Back to the grid itself (not the top of the page) after a plain form post.
+    return RedirectResponse(f"{_grid_url(member, account_id)}?{urlencode({'notice': notice})}"
+                            "#slot-grid", status_code=303)
 
 
 @router.post("/w/{slug}/checklist/dismiss")

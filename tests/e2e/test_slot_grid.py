@@ -72,6 +72,15 @@ def fake() -> Iterator[FakePlatform]:
     platform.stop()
 
 
+# The 07:00 row sits right under the grid's sticky header, inside the grid's own scroll box.
+MORNING_ON_TOP = """() => {
+  const box = document.querySelector('#slot-grid .slot-grid-scroll');
+  const row = box.querySelector("tr[data-hour='7']");
+  const below = row.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  return box.scrollTop > 0 && Math.abs(below - box.querySelector('thead').offsetHeight) < 4;
+}"""
+
+
 def _no_sideways_scroll(page) -> bool:
     return bool(page.evaluate(
         "() => document.documentElement.scrollWidth <= window.innerWidth + 1"))
@@ -159,6 +168,8 @@ def test_slot_grid_fits_without_sideways_scroll(browser, lab, size):
     log_in(page, lab["base"])
     page.goto(f"{lab['base']}/w/{lab['slug']}/accounts/{lab['account']}/slots")
     expect(page.locator("#slot-grid table.slot-grid")).to_be_visible()
+    # It opens at the morning (static/js/slots.js), not at midnight.
+    assert page.evaluate(MORNING_ON_TOP), "the grid does not open at 07:00"
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
                      && !e.closest('.slot-grid-scroll'))
@@ -170,6 +181,8 @@ def test_slot_grid_fits_without_sideways_scroll(browser, lab, size):
     sunday.click()
     expect(page.locator("#slot-grid td[data-cell='6 20:00'] button")).to_have_attribute(
         "aria-pressed", "true")
+    # The swap keeps the grid where it was scrolled to.
+    expect(page.locator("#slot-grid td[data-cell='6 20:00'] button")).to_be_in_viewport()
     assert _no_sideways_scroll(page)
     page.locator("#slot-grid td[data-cell='6 20:00'] button").click()
     expect(page.locator("#slot-grid td[data-cell='6 20:00'] button")).to_have_attribute(
