@@ -120,6 +120,9 @@ class Membership(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     role: Role = Field(default=Role.viewer, sa_type=String(20))
+    # Issue 14: this person hid the first-run checklist of this workspace.
+    checklist_dismissed: bool = Field(default=False,
+                                      sa_column_kwargs={"server_default": false()})
 
 
 class ApiToken(SQLModel, table=True):

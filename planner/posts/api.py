@@ -299,6 +299,30 @@ def put_slots(account_id: int, body: list[SlotIO], session: SessionDep,
     return [SlotIO(weekday=s.weekday, local_time=s.local_time.strftime("%H:%M")) for s in slots]
 
 
+@router.post("/accounts/{account_id}/slots", response_model=list[SlotIO],
+             responses=WRITE_ERRORS, tags=["queue"])
+def add_slot(account_id: int, body: SlotIO, session: SessionDep,
+             member: Member = require_api(Role.manager)) -> list[SlotIO]:
+    """Add one weekly time (an existing one is left as it is); answers the whole schedule."""
+    account = accounts.get_account(session=session, workspace_id=member.workspace_id,
+                                   account_id=account_id)
+    slots = schedule.add_slot(session=session, account=account, weekday=body.weekday,
+                              at=body.local_time, actor_id=member.user_id)
+    return [SlotIO(weekday=s.weekday, local_time=s.local_time.strftime("%H:%M")) for s in slots]
+
+
+@router.delete("/accounts/{account_id}/slots/{weekday}/{local_time}",
+               response_model=list[SlotIO], responses=WRITE_ERRORS, tags=["queue"])
+def delete_slot(account_id: int, weekday: int, local_time: str, session: SessionDep,
+                member: Member = require_api(Role.manager)) -> list[SlotIO]:
+    """Remove one weekly time (``local_time`` as HH:MM; a missing one is not an error)."""
+    account = accounts.get_account(session=session, workspace_id=member.workspace_id,
+                                   account_id=account_id)
+    slots = schedule.remove_slot(session=session, account=account, weekday=weekday,
+                                 at=local_time, actor_id=member.user_id)
+    return [SlotIO(weekday=s.weekday, local_time=s.local_time.strftime("%H:%M")) for s in slots]
+
+
 class ImportOut(BaseModel):
     created: int
     submitted: int

@@ -19,10 +19,10 @@ from planner import accounts, posts
 from planner.db import before_network_call, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
 from planner.models import ImportJob, Membership, Role, User
-from planner.posts import calendar, csvio
+from planner.posts import calendar, checklist, csvio
 from planner.settings import get_settings
 from planner.web.deps import Member, SessionDep, require
-from planner.web.render import render
+from planner.web.render import is_htmx, render
 from planner.web.security import csrf_protect
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -118,6 +118,10 @@ def calendar_page(request: Request, session: SessionDep, view: str = "month", da
                        next=(start + timedelta(days=32)).replace(day=1), page=number,
                        page_size=LIST_PAGE_SIZE,
                        first_row=(number - 1) * LIST_PAGE_SIZE + 1)
+    if member.can(Role.manager) and not is_htmx(request):
+        # The first-run checklist sits above the calendar, outside what htmx swaps.
+        context["checklist"] = checklist.checklist(session=session, workspace=member.workspace,
+                                                   user_id=member.user_id)
     return render(request, "calendar/index.html", context, partial="calendar/_body.html")
 
 

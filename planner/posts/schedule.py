@@ -73,6 +73,40 @@ def set_slots(*, session: Session, account: Account, slots: Iterable[tuple[int, 
     return after
 
 
+def add_slot(*, session: Session, account: Account, weekday: int, at: str,
+             actor_id: int | None) -> list[Slot]:
+    """Add one weekly time (idempotent: an existing one stays as it is)."""
+    wanted = _clean_slot(weekday, at)
+    current = slots_of(session=session, account_id=account.id or 0)
+    if wanted in current:
+        return current
+    return set_slots(session=session, account=account, actor_id=actor_id,
+                     slots=[*((s.weekday, f"{s.local_time:%H:%M}") for s in current),
+                            (wanted.weekday, f"{wanted.local_time:%H:%M}")])
+
+
+def remove_slot(*, session: Session, account: Account, weekday: int, at: str,
+                actor_id: int | None) -> list[Slot]:
+    """Take one weekly time out (idempotent: a missing one is not an error)."""
+    unwanted = _clean_slot(weekday, at)
+    current = slots_of(session=session, account_id=account.id or 0)
+    if unwanted not in current:
+        return current
+    return set_slots(session=session, account=account, actor_id=actor_id,
+                     slots=[(s.weekday, f"{s.local_time:%H:%M}") for s in current
+                            if s != unwanted])
+
+
+def _clean_slot(weekday: int | str, at: str) -> Slot:
+    try:
+        day = int(weekday)
+    except (TypeError, ValueError):
+        day = -1
+    if not 0 <= day <= 6:
+        raise Invalid.at("weekday", "Weekday must be 0 (Monday) to 6 (Sunday).")
+    return Slot(day, parse_slot_time(at))
+
+
 def upcoming_slot_instants(slots: list[Slot], zone_name: str, after: datetime,
                            *, days: int = 366) -> Iterable[datetime]:
     """Each slot's UTC instant from ``after`` on, in order, computed per local day.

@@ -257,3 +257,21 @@ def deactivate_member(*, session: Session, workspace: Workspace, user_id: int,
                         "the operator to deactivate them (python main.py deactivate).")
     set_active(session=session, user=user, active=False, actor_id=actor_id)
     return user
+
+
+def checklist_dismissed(*, session: Session, workspace_id: int, user_id: int) -> bool:
+    """Whether this person hid the workspace's first-run checklist."""
+    row = session.exec(select(Membership).where(Membership.workspace_id == workspace_id,
+                                                Membership.user_id == user_id)).first()
+    return bool(row and row.checklist_dismissed)
+
+
+def dismiss_checklist(*, session: Session, workspace_id: int, user_id: int,
+                      dismissed: bool = True) -> None:
+    """Hide (or show again) the first-run checklist for one person in one workspace."""
+    row = session.exec(select(Membership).where(Membership.workspace_id == workspace_id,
+                                                Membership.user_id == user_id)).first()
+    if row is not None and row.checklist_dismissed != dismissed:
+        row.checklist_dismissed = dismissed
+        session.add(row)
+        session.flush()

@@ -95,7 +95,7 @@ def _routers() -> list[APIRouter]:
     from planner.insight import routes as insight_routes
     from planner.posts import api as post_api
     from planner.posts import routes as post_routes
-    from planner.posts import routes_actions, routes_calendar, routes_review
+    from planner.posts import routes_actions, routes_calendar, routes_review, routes_slots
     from planner.publishing import api as publishing_api
     from planner.publishing import routes as publishing_routes
     from planner.team import api as team_api
@@ -105,8 +105,9 @@ def _routers() -> list[APIRouter]:
 
     return [system.router, routes_auth.router, routes_invites.router, team_routes.router,
             routes_calendar.router, post_routes.router, routes_actions.router,
-            routes_review.router, account_routes.router, balance_routes.router, team_api.router,
-            routes_invites.api_router, post_api.router, balance_api.router,
+            routes_review.router, routes_slots.router, account_routes.router,
+            balance_routes.router, team_api.router, routes_invites.api_router, post_api.router,
+            balance_api.router,
             publishing_routes.router, publishing_api.router, routes_notifications.router,
             conversion_routes.router, conversion_api.router, insight_routes.router,
             insight_api.router]
