@@ -203,6 +203,19 @@ _workflow("publish-now", "Publish as soon as approved: an approved post is due n
           "goes to review")
 
 
+@router.post("/posts/{post_id}/duplicate", response_model=PostOut, status_code=201,
+             responses=WRITE_ERRORS)
+def duplicate_post(post_id: int, session: SessionDep,
+                   member: Member = require_api(Role.manager)) -> PostOut:
+    """Copy a post as a new draft (managers and up): the same text, per-account texts, link,
+    image, tags, DM prompt and accounts. The time is kept only while it is still ahead; a
+    "Publish now" post's copy has no time. Any post can be copied, a published one too; the
+    original is not changed. 404 for a post of another workspace."""
+    copy = posts.duplicate(session=session, actor=_actor(member), post_id=post_id,
+                           now=utcnow())
+    return _out(session, copy)
+
+
 @router.post("/posts/{post_id}/request-changes", response_model=PostOut,
              responses=WRITE_ERRORS)
 def request_changes(post_id: int, body: CommentIn, session: SessionDep,
