@@ -43,6 +43,23 @@ def demo(tmp_path_factory):
     stop_server(proc)
 
 
+@pytest.fixture
+def open_page(browser):
+    """A fresh browser context per test, closed afterwards (no request of an earlier test's
+    page can overlap the next test's writes)."""
+    contexts = []
+
+    def make(settings):
+        context = browser.new_context(**settings)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def _shot(page, name: str) -> None:
     """With POISE_E2E_SHOTS=<dir>, a full-page screenshot for a person to look at."""
     folder = os.environ.get("POISE_E2E_SHOTS")
@@ -67,9 +84,9 @@ def _ids(s) -> dict[str, int]:
     return {a.platform: a.id for a in s.exec(select(Account))}
 
 
-def test_previews_show_name_handle_link_card_and_fold(browser, demo):
+def test_previews_show_name_handle_link_card_and_fold(open_page, demo):
     base, slug = demo["base"], demo["slug"]
-    page = browser.new_context(**DESK).new_page()
+    page = open_page(DESK)
     log_in(page, base, "manager@poise.local")
     page.goto(f"{base}/w/{slug}/posts/new")
     with session_scope(demo["engine"]) as s:
@@ -109,9 +126,9 @@ def test_previews_show_name_handle_link_card_and_fold(browser, demo):
     _shot(page, "feed-previews-1366")
 
 
-def test_composer_previews_fit_a_phone(browser, demo):
+def test_composer_previews_fit_a_phone(open_page, demo):
     base, slug = demo["base"], demo["slug"]
-    page = browser.new_context(**PHONE).new_page()
+    page = open_page(PHONE)
     log_in(page, base, "manager@poise.local")
     page.goto(f"{base}/w/{slug}/posts/new")
     with session_scope(demo["engine"]) as s:
@@ -129,7 +146,7 @@ def test_composer_previews_fit_a_phone(browser, demo):
 def _in_review(engine, text: str) -> tuple[int, int]:
     now = datetime.now(UTC)
     when = (now + timedelta(days=5)).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT10:15")
-    with session_scope(engine) as s:
+    with session_scope(engine, immediate=True) as s:  # read-then-write beside the server
         manager = _actor(s, "manager@poise.local")
         post = posts.create_post(session=s, actor=manager, now=now, data=posts.PostInput(
             text=text, account_ids=[_ids(s)["mastodon"]], tags=["share"],
@@ -139,13 +156,14 @@ def _in_review(engine, text: str) -> tuple[int, int]:
         return post.id, post.version
 
 
-def test_review_disables_approve_over_the_limit_and_fits_a_phone(browser, demo):
+def test_review_disables_approve_over_the_limit_and_fits_a_phone(open_page, demo):
     base, slug, engine = demo["base"], demo["slug"], demo["engine"]
     post_id, _ = _in_review(engine, "Latte art class on Sunday: " + "bring a friend. " * 12)
-    with session_scope(engine) as s:  # the instance lowered its limit after submission
+    # The instance lowered its limit after submission.
+    with session_scope(engine, immediate=True) as s:
         s.get(Account, _ids(s)["mastodon"]).text_limit = 100
     try:
-        page = browser.new_context(**PHONE).new_page()
+        page = open_page(PHONE)
         log_in(page, base, "lead@poise.local")
         page.goto(f"{base}/w/{slug}/review")
         item = page.locator(f"#review-{post_id}")
@@ -156,18 +174,18 @@ def test_review_disables_approve_over_the_limit_and_fits_a_phone(browser, demo):
         assert _no_sideways_scroll(page)
         _shot(page, "review-over-limit-390")
     finally:
-        with session_scope(engine) as s:
+        with session_scope(engine, immediate=True) as s:
             s.get(Account, _ids(s)["mastodon"]).text_limit = None
 
 
-def test_author_sees_the_thread_and_comments(browser, demo):
+def test_author_sees_the_thread_and_comments(open_page, demo):
     base, slug, engine = demo["base"], demo["slug"], demo["engine"]
     post_id, version = _in_review(engine, "Cupping notes from the new Kenyan")
-    with session_scope(engine) as s:
+    with session_scope(engine, immediate=True) as s:
         posts.request_changes(session=s, actor=_actor(s, "lead@poise.local"), post_id=post_id,
                               expected_version=version, comment="Add the <i>farm</i> name",
                               now=datetime.now(UTC))
-    page = browser.new_context(**PHONE).new_page()
+    page = open_page(PHONE)
     log_in(page, base, "manager@poise.local")
     page.goto(f"{base}/w/{slug}/posts/{post_id}")
     thread = page.locator("#thread")
