@@ -61,6 +61,7 @@ class Look:
     frame_note: str
     card: str  # "text" (card from the first URL in the text), "link" (the post's link), ""
     card_note: str
+    links_clickable: bool = True  # the feed shows URLs in the text as links
 
 
 LOOKS: dict[str, Look] = {
@@ -97,14 +98,15 @@ LOOKS: dict[str, Look] = {
                       "Framed between 1.91:1 and 4:5, the ratios Instagram's feed "
                       "allows.", "",
                       "Instagram makes no link card, and links in captions are not "
-                      "clickable."),
+                      "clickable.", links_clickable=False),
     "threads": Look("Threads", None, None, "", "Threads shows the whole post "
                     "(approximation).", "frame-ig", "Framed between 1.91:1 and 4:5 "
                     "(approximation).", "text",
                     "Threads makes a link preview from the first link when there is no "
                     "image."),
     "webhook": Look("Webhook", None, None, "", "A webhook receives the whole text.",
-                    "frame-own", "Sent as a file; no feed frames it.", "", ""),
+                    "frame-own", "Sent as a file; no feed frames it.", "", "",
+                    links_clickable=False),
 }
 PLAIN = LOOKS["webhook"]
 
@@ -126,6 +128,8 @@ class FeedPreview:
     colour: int  # 0..7: one of the avatar colours in app.css
     head: str  # the text above the fold
     tail: str  # the rest (head + tail is exactly the text as sent)
+    head_parts: tuple[tuple[str, bool], ...]  # head as (piece, shown as a link)
+    tail_parts: tuple[tuple[str, bool], ...]
     card: LinkCard | None
     card_note: str
 
@@ -161,6 +165,24 @@ def fold(text: str, look: Look) -> tuple[str, str]:
             break
     head = "".join(graphemes[:cut])
     return head, text[len(head):]
+
+
+def parts(text: str, linkify: bool) -> tuple[tuple[str, bool], ...]:
+    """``text`` in pieces, URLs marked where the network shows them as links; the pieces
+    joined are ``text``."""
+    if not linkify:
+        return ((text, False),) if text else ()
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for found in _URL.finditer(text):
+        url = found.group(0).rstrip(".,;:!?)")
+        if found.start() > at:
+            pieces.append((text[at:found.start()], False))
+        pieces.append((url, True))
+        at = found.start() + len(url)
+    if at < len(text):
+        pieces.append((text[at:], False))
+    return tuple(pieces)
 
 
 def display_handle(platform: str, handle: str) -> str:
@@ -217,5 +239,7 @@ def feed_preview(*, platform: str, handle: str, display_name: str, text: str, li
                        initial=initial_of(name),
                        colour=zlib.crc32(f"{platform}:{handle}".encode()) % 8,
                        head=head, tail=tail, card=card,
+                       head_parts=parts(head, look.links_clickable),
+                       tail_parts=parts(tail, look.links_clickable),
                        card_note=look.card_note if card is not None or (not look.card and has_url)
                        else "")

@@ -241,3 +241,14 @@ def test_duplicate_through_the_api(world, client):
     spec = client.get("/openapi.json").json()
     op = spec["paths"]["/api/v1/workspaces/{workspace_id}/posts/{post_id}/duplicate"]["post"]
     assert "201" in op["responses"] and "403" in op["responses"]
+
+
+def test_urls_show_as_links_except_where_the_network_does_not_link_them():
+    text = "See https://shop.example/a. And http://x.test/r/abc"
+    linked = looks.parts(text, True)
+    assert "".join(p for p, _ in linked) == text
+    assert [p for p, is_link in linked if is_link] == ["https://shop.example/a",
+                                                        "http://x.test/r/abc"]
+    shown = looks.feed_preview(platform="instagram", handle="b", display_name="B", text=text,
+                               link="", has_image=False, destinations={})
+    assert not any(is_link for _, is_link in shown.head_parts + shown.tail_parts)
