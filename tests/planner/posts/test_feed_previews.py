@@ -252,3 +252,26 @@ def test_urls_show_as_links_except_where_the_network_does_not_link_them():
     shown = looks.feed_preview(platform="instagram", handle="b", display_name="B", text=text,
                                link="", has_image=False, destinations={})
     assert not any(is_link for _, is_link in shown.head_parts + shown.tail_parts)
+
+
+def test_comments_through_the_api(world, client):
+    post_id, _ = _in_review(world)
+    base = f"/api/v1/workspaces/{world.workspace_id}/posts/{post_id}/comments"
+
+    def auth(email):
+        return {"Authorization": f"Bearer {_token(email)}"}
+
+    r = client.post(base, json={"comment": "@lead is the photo fine?"},
+                    headers=auth("manager@acme.test"))
+    assert r.status_code == 201, r.text
+    assert r.json()["decision"] == "comment" and r.json()["author_name"]
+    r = client.post(base, json={"comment": " "}, headers=auth("manager@acme.test"))
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["comment"]
+    assert client.post(base, json={"comment": "hi"},
+                       headers=auth("viewer@acme.test")).status_code == 403
+    listed = client.get(base, headers=auth("viewer@acme.test")).json()
+    assert [c["comment"] for c in listed] == ["@lead is the photo fine?"]
+    with session_scope() as s:
+        lead = s.exec(select(User).where(User.email == "lead@acme.test")).one()
+        assert s.exec(select(Notification).where(Notification.user_id == lead.id,
+                                                 Notification.kind == "comment.mention")).one()
