@@ -33,8 +33,10 @@ from planner.posts.service import (
 )
 from planner.posts.textrules import content_for
 from planner.posts.workflow import (
+    COMMENT_MAX,
     DELETABLE,
     BalanceConfirmationNeeded,
+    add_comment,
     approve,
     back_to_draft,
     cancel,
@@ -48,6 +50,7 @@ from planner.posts.workflow import (
 __all__ = [
     "Actor",
     "BalanceConfirmationNeeded",
+    "COMMENT_MAX",
     "DELETABLE",
     "EDITABLE",
     "IN_FLIGHT",
@@ -55,6 +58,7 @@ __all__ = [
     "QUADRANTS",
     "SETTLED",
     "UNSENT",
+    "add_comment",
     "approve",
     "back_to_draft",
     "calendar",

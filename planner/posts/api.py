@@ -204,6 +204,61 @@ _workflow("publish-now", "Publish as soon as approved: an approved post is due n
           "goes to review")
 
 
+@router.post("/posts/{post_id}/duplicate", response_model=PostOut, status_code=201,
+             responses=WRITE_ERRORS)
+def duplicate_post(post_id: int, session: SessionDep,
+                   member: Member = require_api(Role.manager)) -> PostOut:
+    """Copy a post as a new draft (managers and up): the same text, per-account texts, link,
+    image, tags, DM prompt and accounts. The time is kept only while it is still ahead; a
+    "Publish now" post's copy has no time. Any post can be copied, a published one too; the
+    original is not changed. 404 for a post of another workspace."""
+    copy = posts.duplicate(session=session, actor=_actor(member), post_id=post_id,
+                           now=utcnow())
+    return _out(session, copy)
+
+
+class CommentOut(BaseModel):
+    id: int
+    author_id: int
+    author_name: str
+    decision: str = Field(description="approved, changes_requested, or comment (a comment "
+                          "outside any decision)")
+    comment: str
+    created_at: datetime
+
+
+class NewComment(BaseModel):
+    comment: str = Field(examples=["@ola can you check the photo?"],
+                         description="1 to 2000 characters; @first-name or @e-mail-name "
+                         "tells a teammate")
+
+
+@router.get("/posts/{post_id}/comments", response_model=list[CommentOut],
+            responses=COMMON_ERRORS)
+def list_comments(post_id: int, session: SessionDep,
+                  member: Member = require_api(Role.viewer)) -> list[CommentOut]:
+    """The post's review thread, oldest first: decisions with their comments, and comments."""
+    posts.get_post(session=session, workspace_id=member.workspace_id, post_id=post_id)
+    return [CommentOut(id=r.id or 0, author_id=r.reviewer_id, author_name=name,
+                       decision=r.decision, comment=r.comment, created_at=r.created_at)
+            for r, name in posts.review_thread(session=session, post_id=post_id)]
+
+
+@router.post("/posts/{post_id}/comments", response_model=CommentOut, status_code=201,
+             responses=WRITE_ERRORS)
+def add_comment(post_id: int, body: NewComment, session: SessionDep,
+                member: Member = require_api(Role.manager)) -> CommentOut:
+    """Add a comment to the post's thread (managers and up). The author and the others in the
+    thread are notified, and anyone @mentioned."""
+    review = posts.add_comment(session=session, actor=_actor(member), post_id=post_id,
+                               comment=body.comment, now=utcnow())
+    name = next((n for r, n in posts.review_thread(session=session, post_id=post_id)
+                 if r.id == review.id), "")
+    return CommentOut(id=review.id or 0, author_id=review.reviewer_id, author_name=name,
+                      decision=review.decision, comment=review.comment,
+                      created_at=review.created_at)
+
+
 @router.post("/posts/{post_id}/request-changes", response_model=PostOut,
              responses=WRITE_ERRORS)
 def request_changes(post_id: int, body: CommentIn, session: SessionDep,

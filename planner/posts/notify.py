@@ -1,5 +1,6 @@
 """Who hears about a post's workflow: submitted -> the brand leads and admins; approved or
-changes requested -> the author; @mentions in a review comment -> the people named. The
+changes requested -> the author; @mentions in a review comment -> the people named; a
+comment in the thread -> the author and the others who wrote in it. The
 actor is never told about their own action. Notifications only: e-mail copies are queued by
 ``team.notifications.notify`` and sent by the worker.
 """
@@ -91,6 +92,31 @@ def after_decision(*, session: Session, actor: Actor, post: Post, decision: str,
         notifications.notify(session=session, workspace_id=actor.workspace_id, user_ids=named,
                              kind="comment.mention",
                              text=f"{who} mentioned you on {_title(post)}:{said}",
+                             link=_link(actor, post), now=now)
+
+
+def after_comment(*, session: Session, actor: Actor, post: Post, comment: str,
+                  now: datetime) -> None:
+    """A comment outside a decision: the people @mentioned get the mention; the others in
+    the conversation (the author and whoever already wrote in the thread) hear of it too."""
+    who = _name(session, actor.user_id)
+    said = f" “{comment.strip()[:200]}”"
+    named = mentioned(session=session, workspace_id=actor.workspace_id, comment=comment)
+    named.discard(actor.user_id)
+    if named:
+        notifications.notify(session=session, workspace_id=actor.workspace_id, user_ids=named,
+                             kind="comment.mention",
+                             text=f"{who} mentioned you on {_title(post)}:{said}",
+                             link=_link(actor, post), now=now)
+    talking = set(session.exec(select(Review.reviewer_id).where(
+        col(Review.post_id) == post.id)))
+    if post.author_id:
+        talking.add(post.author_id)
+    others = talking - named - {actor.user_id}
+    if others:
+        notifications.notify(session=session, workspace_id=actor.workspace_id, user_ids=others,
+                             kind="post.commented",
+                             text=f"{who} commented on {_title(post)}:{said}",
                              link=_link(actor, post), now=now)
 
 

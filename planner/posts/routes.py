@@ -193,7 +193,8 @@ def composer_context(session: SessionDep, member: Member, data: posts.PostInput,
         "data": data, "post": post, "accounts": workspace_accounts, "errors": errors,
         "error": error, "platform_names": accounts.PLATFORMS,
         "ambiguous": error.choices if isinstance(error, AmbiguousLocalTime) else None,
-        "previews": _previews(member, data, workspace_accounts, post, session=session),
+        "previews": _previews(member, data, workspace_accounts, post, session=session,
+                              has_image=bool(image)),
         "quadrants": posts.QUADRANTS, "image_url": image, "pending_media": pending_media,
         "prompt_templates": workspaces.list_prompt_templates(
             session=session, workspace_id=member.workspace_id),
@@ -220,10 +221,11 @@ def _cap_warning(session: SessionDep, member: Member, account: Account, data: po
 
 
 def _previews(member: Member, data: posts.PostInput, all_accounts: list[Account],
-              post: Post | None, *, session: SessionDep | None = None
-              ) -> list[dict[str, Any]]:
-    """Per target account: the final text, its count under that platform's rules, and a
-    warning when the day is already at the account's daily cap."""
+              post: Post | None, *, session: SessionDep | None = None,
+              has_image: bool = False) -> list[dict[str, Any]]:
+    """Per target account: the final text, its count under that platform's rules, how the
+    network shows it (``feed``: name, fold, link card), and a warning when the day is
+    already at the account's daily cap."""
     draft = Post(id=post.id if post else None, workspace_id=member.workspace_id,
                  text=data.text, link=data.link, dm_keyword=data.dm_keyword.strip(),
                  dm_product_url=data.dm_product_url.strip(), dm_prefill=data.dm_prefill.strip(),
@@ -238,11 +240,16 @@ def _previews(member: Member, data: posts.PostInput, all_accounts: list[Account]
             shown = textrules.as_sent(post=draft, publication=sent.get(account.id or 0),
                                       account=account, text=text, session=session,
                                       utm_campaign=member.workspace.utm_campaign)
+            feed = textrules.feed_look(post=draft, publication=sent.get(account.id or 0),
+                                       account=account, shown=shown, has_image=has_image,
+                                       session=session,
+                                       utm_campaign=member.workspace.utm_campaign)
         except Exception:  # a preview must never break the composer
             log.exception("preview failed for account %s", account.id)
             continue
         warning = _cap_warning(session, member, account, data, post) if session else ""
-        result.append({"account": account, "preview": shown, "cap_warning": warning,
+        result.append({"account": account, "preview": shown, "feed": feed,
+                       "cap_warning": warning,
                        "placeholder": "/r/" + textrules.PLACEHOLDER_CODE,
                        "variant": bool((data.variants.get(account.id or 0) or "").strip())})
     return result
@@ -292,24 +299,24 @@ def _after_save(request: Request, member: Member, post: Post) -> Response:
 @router.get("/w/{slug}/posts/{post_id}")
 def edit_post(request: Request, post_id: int, session: SessionDep, saved: int = 0,
               duplicated: int = 0, member: Member = require(Role.viewer)) -> Response:
-    post = posts.get_post(session=session, workspace_id=member.workspace_id, post_id=post_id)
-    data = posts.input_from_post(session=session, post=post)
-    context = composer_context(session, member, data, post=post)
-    context.update(_post_extras(session, post, saved=bool(saved)))
+    context = post_page_context(session, member, post_id, saved=bool(saved))
     context["duplicated"] = duplicated
-    context["over_limit"] = [item["account"].handle for item in context["previews"]
-                             if item["preview"].count.over]
     return render(request, "posts/compose.html", context)
 
 
+def post_page_context(session: SessionDep, member: Member, post_id: int, *,
+                      saved: bool = False) -> dict[str, Any]:
+    """Everything the post's own page shows: the composer, the workflow, the thread."""
+    post = posts.get_post(session=session, workspace_id=member.workspace_id, post_id=post_id)
+    data = posts.input_from_post(session=session, post=post)
+    context = composer_context(session, member, data, post=post)
+    context.update(_post_extras(session, post, saved=saved))
+    context["over_limit"] = [item["account"].handle for item in context["previews"]
+                             if item["preview"].count.over]
+    return context
+
+
 def _post_extras(session: SessionDep, post: Post, *, saved: bool) -> dict[str, Any]:
-    from sqlmodel import col, select
-
-    from planner.models import Review, User
-
-    reviews = session.exec(select(Review, User.name).join(User, col(User.id) == col(
-        Review.reviewer_id)).where(Review.post_id == post.id)
-        .order_by(col(Review.created_at).desc())).all()
     publications = posts.publications_of(session=session, post_id=post.id or 0)
     impacts = balance.approval_warnings(
         session=session, workspace=session.get(Workspace, post.workspace_id) or Workspace(
@@ -321,7 +328,8 @@ def _post_extras(session: SessionDep, post: Post, *, saved: bool) -> dict[str, A
                                                      workspace_id=post.workspace_id)}
     shown = [{"publication": p, "account": names.get(p.account_id)} for p in publications
              if p.status != "cancelled"]
-    return {"reviews": reviews, "saved": saved, "publications": publications,
+    return {"thread": posts.review_thread(session=session, post_id=post.id or 0),
+            "comment_max": posts.COMMENT_MAX, "saved": saved, "publications": publications,
             "per_account": shown, "outcome": posts.publication_outcome(publications),
             "locked": any(p.status not in posts.UNSENT and p.status != "cancelled"
                           for p in publications),
@@ -374,10 +382,11 @@ async def compose_preview(request: Request, session: SessionDep,
     post = posts.get_post(session=session, workspace_id=member.workspace_id,
                           post_id=post_id) if post_id else None
     pending = str(form.get("pending_media") or "")
+    image = image_url(member, data, post, pending if MEDIA_NAME.match(pending) else "")
     return render(request, "posts/_previews.html", {
-        "previews": _previews(member, data, all_accounts, post, session=session),
-        "platform_names": accounts.PLATFORMS, "oob": True,
-        "image_url": image_url(member, data, post, pending if MEDIA_NAME.match(pending) else "")})
+        "previews": _previews(member, data, all_accounts, post, session=session,
+                              has_image=bool(image)),
+        "platform_names": accounts.PLATFORMS, "oob": True, "image_url": image})
 
 
 @router.get("/w/{slug}/compose/prompt")

@@ -1,5 +1,5 @@
 """The post workflow buttons in the browser: submit, approve, request changes, withdraw,
-cancel, move (with its "Move to" form) and delete."""
+cancel, move (with its "Move to" form), duplicate, delete, and a comment in the thread."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from planner import posts
 from planner.db import utcnow
 from planner.errors import Invalid
 from planner.models import Post, Role
-from planner.posts.routes import _after_save, _int_or_none, actor_of
+from planner.posts.routes import _after_save, _int_or_none, actor_of, post_page_context
 from planner.posts.schedule import AmbiguousLocalTime
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import is_htmx, render
@@ -58,6 +58,8 @@ async def post_action(request: Request, post_id: int, action: str, session: Sess
     version = _int_or_none(form.get("version")) or 0
     actor, now = actor_of(member), utcnow()
     back = str(form.get("return_to") or "")
+    if action == "comment":
+        return _comment(request, session, member, post_id, str(form.get("comment") or ""))
     if action == "request-changes":
         post = posts.request_changes(session=session, actor=actor, post_id=post_id,
                                      expected_version=version,
@@ -99,6 +101,25 @@ async def post_action(request: Request, post_id: int, action: str, session: Sess
     if back == "calendar":
         return _back_to_calendar(request, member, post.scheduled_local[:10])
     return _after_save(request, member, post)
+
+
+def _comment(request: Request, session: SessionDep, member: Member, post_id: int,
+             comment: str) -> Response:
+    """A comment in the post's thread; back on the post's page at the thread. An empty or
+    too long comment re-renders the page with the message at the field and the text kept."""
+    try:
+        posts.add_comment(session=session, actor=actor_of(member), post_id=post_id,
+                          comment=comment, now=utcnow())
+    except Invalid as exc:
+        session.rollback()
+        context = post_page_context(session, member, post_id)
+        context.update(comment_error=exc.problems[0].message if exc.problems else exc.message,
+                       comment_text=comment)
+        return render(request, "posts/compose.html", context, status_code=422)
+    target = f"/w/{member.workspace.slug}/posts/{post_id}#thread"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 def _back_to_calendar(request: Request, member: Member, day: str) -> Response:

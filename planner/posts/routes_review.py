@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from planner import accounts, balance, posts
 from planner.models import Account, Post, PublicationStatus, Role, User
-from planner.posts.textrules import preview_for
+from planner.posts.textrules import feed_look, preview_for
 from planner.web.deps import Member, SessionDep, require
 from planner.web.render import render
 from planner.web.security import csrf_protect
@@ -28,15 +28,26 @@ def review_item(session: SessionDep, member: Member, post: Post) -> dict[str, An
     by_id = {a.id: a for a in session.exec(select(Account).where(
         col(Account.id).in_([p.account_id for p in publications]))).all()}
     author = session.get(User, post.author_id) if post.author_id else None
-    previews = [{"account": by_id[p.account_id],
-                 "preview": preview_for(post=post, publication=p, account=by_id[p.account_id],
-                                        utm_campaign=member.workspace.utm_campaign)}
-                for p in publications]
+    previews: list[dict[str, Any]] = []
+    over_limit: list[str] = []
+    for p in publications:
+        account = by_id[p.account_id]
+        shown = preview_for(post=post, publication=p, account=account, session=session,
+                            utm_campaign=member.workspace.utm_campaign)
+        previews.append({"account": account, "preview": shown, "feed": feed_look(
+            post=post, publication=p, account=account, shown=shown,
+            has_image=bool(post.media_path), session=session,
+            utm_campaign=member.workspace.utm_campaign)})
+        if shown.count.over:
+            over_limit.append(account.handle)
     impacts = balance.post_impacts(session=session, workspace=member.workspace, post=post,
                                    publications=publications)
     return {"post": post, "author": author, "previews": previews, "impacts": impacts,
             "warnings": [f"{i.account.handle}: {i.warning}" for i in impacts if i.warning],
-            "thread": posts.review_thread(session=session, post_id=post.id or 0)}
+            "thread": posts.review_thread(session=session, post_id=post.id or 0),
+            # Approve waits until every target fits (the server refuses too: workflow.approve
+            # checks content_problems, which counts the same as_sent text).
+            "over_limit": over_limit}
 
 
 @router.get("/w/{slug}/review")

@@ -20,9 +20,10 @@ from planner.accounts import account_ref
 from planner.conversions import links
 from planner.models import Account, Post, Publication
 from planner.models_conversions import TrackedLink
+from planner.posts import looks
 from planner.settings import get_settings
 from publishers import Content, DmPrompt, MediaFile
-from publishers.dm import Preview, preview, text_problems
+from publishers.dm import Preview, preview, tagged_link, text_problems
 from publishers.validation import upload_problems
 
 # A tracked link's code before the claim creates it: as long as every real code, and made of
@@ -112,3 +113,18 @@ def problems_for(*, post: Post, publication: Publication, account: Account) -> l
                           tracked_links=planned_links(post))
     ref = account_ref(account)
     return [p.message for p in (*text_problems(content, ref), *upload_problems(content, ref))]
+
+
+def feed_look(*, post: Post, publication: Publication | None, account: Account,
+              shown: Preview, has_image: bool, utm_campaign: str = "",
+              session: Session | None = None) -> looks.FeedPreview:
+    """``shown`` (the ``as_sent`` preview) dressed as ``account``'s network shows it: name,
+    handle, avatar initial, the fold, and the link card the network makes (planner.posts.
+    looks). The card names the page a tracked short link leads to."""
+    tracked = planned_links(post, existing_links(session, publication))
+    content = content_for(post, publication, utm_campaign=utm_campaign, tracked_links=tracked)
+    link = tagged_link(content, account_ref(account)) or ""
+    return looks.feed_preview(platform=account.platform, handle=account.handle,
+                              display_name=account.display_name, text=shown.text, link=link,
+                              has_image=has_image,
+                              destinations={short: url for url, short in tracked})

@@ -281,3 +281,31 @@ def duplicate(*, session: Session, actor: Actor, post_id: int, now: datetime) ->
     if original.scheduled_at is None or original.scheduled_at < now or original.publish_asap:
         data.scheduled_local, data.fold = "", None
     return create_post(session=session, actor=actor, data=data, now=now)
+
+
+COMMENT_MAX = 2000  # Review.comment's column width
+
+
+def add_comment(*, session: Session, actor: Actor, post_id: int, comment: str,
+                now: datetime) -> Review:
+    """A comment in the post's review thread, outside any decision: the author answers a
+    reviewer, a reviewer asks a question. Any post, any state (the thread is the post's
+    conversation); managers and up. The people in the conversation hear of it, and anyone
+    @mentioned (planner.posts.notify.after_comment)."""
+    _require(actor, Role.manager)
+    post = get_post(session=session, workspace_id=actor.workspace_id, post_id=post_id)
+    text = comment.strip()
+    if not text:
+        raise Invalid.at("comment", "Write a comment first.")
+    if len(text) > COMMENT_MAX:
+        raise Invalid.at("comment", f"A comment holds at most {COMMENT_MAX} characters; this "
+                         f"one has {len(text)}.")
+    review = Review(post_id=post.id or 0, reviewer_id=actor.user_id, decision="comment",
+                    comment=text, created_at=now)
+    session.add(review)
+    session.flush()
+    audit.record(session=session, action="post.commented", entity="post", entity_id=post.id,
+                 actor_id=actor.user_id, workspace_id=actor.workspace_id,
+                 after={"comment": text})
+    notify.after_comment(session=session, actor=actor, post=post, comment=text, now=now)
+    return review

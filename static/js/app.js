@@ -120,3 +120,16 @@ document.addEventListener("submit", function (event) {
   const form = event.target.closest && event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+
+// Issue 14: a preview's "see more" fold opens the rest of the text, as the network does.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest && event.target.closest("button[data-fold]");
+  if (!button) return;
+  const tail = button.parentElement.querySelector(".feed-tail");
+  const dots = button.parentElement.querySelector(".feed-ellipsis");
+  if (!tail) return;
+  tail.hidden = false;
+  if (dots) dots.hidden = true;
+  button.hidden = true;
+  button.setAttribute("aria-expanded", "true");
+});

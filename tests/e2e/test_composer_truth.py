@@ -144,7 +144,7 @@ def test_live_counter_equals_what_the_fake_receives_and_the_post_is_locked(brows
     post_id = int(re.search(r"/posts/(\d+)", page.url).group(1))
 
     engine = truth_server["engine"]
-    with session_scope(engine) as s:
+    with session_scope(engine, immediate=True) as s:  # the page may be writing too
         ws = s.exec(select(Workspace)).first()
         lead = s.exec(select(User).where(User.email == "lead@poise.local")).one()
         post = s.get(Post, post_id)

@@ -40,5 +40,5 @@ def test_resubmitted_post_shows_the_earlier_comments(world, engine, make_client)
                                 post_id=post_id, expected_version=post.version, now=now)
     page = make_client("manager@acme.test").get(f"/w/{world.slug}/review")
     card = page.text.split(f'id="review-{post_id}"', 1)[1].split("</article>", 1)[0]
-    assert "Earlier review comments (1)" in card and "asked for changes" in card
+    assert "Conversation (1)" in card and "asked for changes" in card
     assert "Name the &lt;b&gt;chain&lt;/b&gt; lube brand" in card  # escaped
