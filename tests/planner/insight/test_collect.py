@@ -200,3 +200,20 @@ def test_facebook_page_posts_are_read_and_divided_by_page_followers(brand, engin
     row = _rows(engine)[pub]
     assert row.status == "collecting" and row.stage == 1
     assert json.loads(row.latest)["likes"] > 0 and row.denominator == 1200
+
+
+def test_not_yet_skips_to_the_next_step_without_a_reading(brand, engine):
+    from publishers.metrics import MetricsNotYet
+
+    pub = brand.publish("mastodon", "Quiet so far", "care", hours_ago(2))
+    with session_scope(engine) as s:
+        collect.enrol(s, steps=collect.parse_schedule(SCHEDULE), batch=10)
+    with session_scope(engine) as s:
+        [claimed] = collect.claim(s, now=datetime.now(UTC), batch=10)
+    with session_scope(engine) as s:
+        what = collect.record(s, claimed, MetricsNotYet("Instagram has no insights yet"),
+                              steps=collect.parse_schedule(SCHEDULE), now=datetime.now(UTC))
+    row = _rows(engine)[pub]
+    assert what == "failed" and row.status == "collecting" and row.score is None
+    assert row.next_due_at == row.published_at + timedelta(hours=6)  # the next step
+    assert row.reason == "Instagram has no insights yet"
