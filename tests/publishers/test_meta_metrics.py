@@ -188,3 +188,10 @@ class TestFollowersElsewhere:
         fake.followers_count = 321
         assert MastodonPublisher().fetch_followers(account("mastodon")) == 321.0
         assert BlueskyPublisher().fetch_followers(account("bluesky")) == 321.0
+
+    def test_a_mastodon_token_without_read_accounts_is_named(self, fake: FakePlatform,
+                                                              account) -> None:
+        fake.inject("read", "403", platform="mastodon")
+        with pytest.raises(MetricsNotAvailable,
+                           match="^not available: permission read:accounts missing"):
+            MastodonPublisher().fetch_followers(account("mastodon"))
