@@ -120,13 +120,16 @@ def collection(url: str, n: int) -> dict[str, float]:
         Publication,
         PublicationStatus,
     )
+    from planner.settings import get_settings
     from planner.team import workspaces
-    from publishers import get_publisher
+    from publishers import get_publisher, netguard
     from publishers.base import Content, PublishContext
     from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
 
     fake = FakePlatform()
     fake.start()
+    get_settings()  # reads the operator's allowed hosts (and resets the guard) first
+    netguard.allow(fake.host)  # then the loopback fake, as main.py allows the demo's
     engine = make_engine(url)
     try:
         with session_scope(engine) as s:

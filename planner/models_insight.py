@@ -55,6 +55,9 @@ class MetricCollection(SQLModel, table=True):
     impressions: float | None = None
     engagements: float | None = None  # likes + reposts + replies + saves + link clicks
     denominator: float | None = None  # what the engagement rate divides by (docs/insight.md)
+    # The account's followers read with the post's first reading (the nearest to publishing
+    # Poise gets); None: not read (the platform has impressions, or no permission).
+    followers: float | None = None
     score: float | None = None  # compass.resonance.engagement_score of the latest reading
     latest: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
 

@@ -410,6 +410,22 @@ class BlueskyPublisher:
                                "replyCount": REPLIES, "quoteCount": QUOTES,
                                "bookmarkCount": SAVES})
 
+    def fetch_followers(self, account: AccountRef, *, timeout: float = 15.0) -> float:
+        """The account's ``followersCount`` from app.bsky.actor.getProfile
+        (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile; profileViewDetailed in
+        lexicons/app/bsky/actor/defs.json), read through the account's PDS."""
+        from publishers.metrics import MetricsNotAvailable
+
+        current = self._session(account, timeout)
+        resp = self._xrpc("GET", "app.bsky.actor.getProfile", account, timeout=timeout,
+                          params={"actor": current.did})
+        http.classify(resp, platform="Bluesky", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        value = http.json_or_empty(resp).get("followersCount")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise MetricsNotAvailable("not available: Bluesky gave no followersCount")
+        return float(value)
+
 
 def _session_from(body: dict[str, Any], pds: str) -> _Session:
     return _Session(did=str(body.get("did", "")), handle=str(body.get("handle", "")),

@@ -28,7 +28,8 @@ from publishers.base import (
     PublishResult,
 )
 from publishers.dm import final_text, tagged_link
-from publishers.meta import GRAPH_DEFAULT, call, graph_version
+from publishers.meta import GRAPH_DEFAULT, call, graph_version, metrics_refusal, read_followers
+from publishers.metrics import LIKES, REPLIES, REPOSTS, pick
 from publishers.validation import MediaRules, common_problems
 
 PUBLIC_API = "https://graph.facebook.com"
@@ -148,28 +149,35 @@ class FacebookPublisher:
 
     # --- metrics (issue 15) -------------------------------------------------------------------
 
+    # Reading a Page post's counts needs pages_read_engagement (Page Post Reactions / Post
+    # reference "Requirements": https://developers.facebook.com/docs/graph-api/reference/
+    # object/reactions, https://developers.facebook.com/docs/graph-api/reference/post/).
+    METRICS_PERMISSIONS = ("pages_read_engagement", "pages_show_list")
+
     def fetch_metrics(self, content_ref: str, account: AccountRef, *,
                       timeout: float = 15.0) -> dict[str, float]:
         """Reactions, comments and shares of a Page post:
         GET /{post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares
-        (https://developers.facebook.com/docs/graph-api/reference/post/; needs
-        pages_read_engagement). Impressions need read_insights and Meta retired several
-        post_impressions* metrics in 2025, so they are not read here."""
-        from publishers.base import AuthExpired
-        from publishers.metrics import LIKES, REPLIES, REPOSTS, MetricsNotAvailable, pick
-
+        (https://developers.facebook.com/docs/graph-api/reference/post/). Impressions are Page
+        Insights (``read_insights``), not read: the engagement rate divides by the Page's
+        followers instead (docs/insight.md). A post nobody shared may come without "shares":
+        reposts are then absent, not 0."""
         fields = "reactions.summary(total_count),comments.summary(total_count),shares"
         try:
             body = self._call("GET", content_ref, account, timeout=timeout,
                               params={"fields": fields})
-        except AuthExpired as exc:
-            raise MetricsNotAvailable(f"Facebook does not give this app the post's metrics: "
-                                      f"{exc.reason}", status=exc.status) from exc
-        out = {**pick((body.get("reactions") or {}).get("summary") or {},
-                      {"total_count": LIKES}),
-               **pick((body.get("comments") or {}).get("summary") or {},
-                      {"total_count": REPLIES}),
-               **pick(body.get("shares") or {}, {"count": REPOSTS})}
-        if "shares" not in body and out:
-            out[REPOSTS] = 0.0  # Graph leaves "shares" out of a post nobody shared
-        return out
+        except PublishError as exc:
+            raise metrics_refusal(exc, self.label, self.METRICS_PERMISSIONS) from exc
+        return {**pick((body.get("reactions") or {}).get("summary") or {},
+                       {"total_count": LIKES}),
+                **pick((body.get("comments") or {}).get("summary") or {},
+                       {"total_count": REPLIES}),
+                **pick(body.get("shares") or {}, {"count": REPOSTS})}
+
+    def fetch_followers(self, account: AccountRef, *, timeout: float = 15.0) -> float:
+        """The Page's ``followers_count`` (GET /{page-id}?fields=followers_count,
+        https://developers.facebook.com/docs/graph-api/reference/page/; a Page token with
+        pages_read_engagement)."""
+        return read_followers(self._call, self._page(account), account, platform=self.label,
+                              field="followers_count", needed=self.METRICS_PERMISSIONS,
+                              timeout=timeout)

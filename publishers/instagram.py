@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,10 +26,10 @@ from publishers.base import (
     Problem,
     PublishError,
     RateLimited,
-    Transient,
 )
 from publishers.dm import final_text
-from publishers.meta import GRAPH_DEFAULT, ContainerPublisher, classify
+from publishers.meta import GRAPH_DEFAULT, ContainerPublisher, read_followers
+from publishers.metrics import IMPRESSIONS, LIKES, REPLIES, REPOSTS, SAVES
 from publishers.validation import MediaRules, common_problems
 
 log = logging.getLogger(__name__)
@@ -167,45 +166,36 @@ class InstagramPublisher(ContainerPublisher):
         if not token:
             raise AuthExpired("Only Instagram Login tokens can be refreshed; reconnect.")
         base = http.base_url(account.api_base, INSTAGRAM_LOGIN_API)
-        resp = http.request("GET", f"{base}/refresh_access_token", timeout=timeout,
-                            params={"grant_type": "ig_refresh_token", "access_token": token})
-        classify(resp, platform=self.label, creates=False)
-        body = http.json_or_empty(resp)
-        fresh = str(body.get("access_token") or "")
-        if not fresh:
-            raise Transient("Instagram answered the refresh without a token; trying later.")
+        fresh, expires_at = self._refresh_long_lived(base, "ig_refresh_token", token,
+                                                     timeout=timeout)
         result = {**creds, "instagram_user_token": fresh}
-        if str(body.get("expires_in", "")).isdigit():
-            result["expires_at"] = str(int(time.time()) + int(body["expires_in"]))
+        if expires_at:
+            result["expires_at"] = expires_at
         return result
 
     # --- metrics (issue 15) -------------------------------------------------------------------
+    # GET /{ig-media-id}/insights (https://developers.facebook.com/docs/instagram-platform/
+    # reference/instagram-media/insights): views (the v22.0+ replacement of the deprecated
+    # impressions and plays, gone for every version since 2025-04-21), likes, comments,
+    # shares, saved. A metric with no data yet is left out ("an empty data set instead of 0"),
+    # and so stays absent here.
+    insights_metrics = ("views", "likes", "comments", "shares", "saved")
+    insights_names = {"views": IMPRESSIONS, "likes": LIKES, "comments": REPLIES,
+                      "shares": REPOSTS, "saved": SAVES}
 
-    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
-                      timeout: float = 15.0) -> dict[str, float]:
-        """The media's insights: GET /{media-id}/insights?metric=views,likes,...
-        (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/
-        insights; needs instagram_business_manage_insights, or instagram_manage_insights with
-        Facebook Login). Without the permission Graph answers a permission error and the
-        metrics are "not available"; a metric Meta leaves out stays absent."""
-        from publishers.base import AuthExpired
-        from publishers.metrics import (
-            IMPRESSIONS,
-            LIKES,
-            REPLIES,
-            REPOSTS,
-            SAVES,
-            MetricsNotAvailable,
-            graph_insights,
-            pick,
-        )
+    def insights_permissions(self, account: AccountRef) -> tuple[str, ...]:
+        """Instagram Login: instagram_business_manage_insights; Facebook Login:
+        instagram_manage_insights (with instagram_basic and pages_read_engagement), per the
+        insights guide (https://developers.facebook.com/docs/instagram-platform/insights)."""
+        if self._instagram_login(account):
+            return ("instagram_business_manage_insights", "instagram_business_basic")
+        return ("instagram_manage_insights", "instagram_basic", "pages_read_engagement")
 
-        try:
-            body = self._call("GET", f"{content_ref}/insights", account, timeout=timeout,
-                              params={"metric": "views,likes,comments,shares,saved"})
-        except AuthExpired as exc:
-            raise MetricsNotAvailable(f"Instagram does not give this app the post's "
-                                      f"insights: {exc.reason}", status=exc.status) from exc
-        return pick(graph_insights(body), {"views": IMPRESSIONS, "likes": LIKES,
-                                             "comments": REPLIES, "shares": REPOSTS,
-                                             "saved": SAVES})
+    def fetch_followers(self, account: AccountRef, *, timeout: float = 15.0) -> float:
+        """The IG user's ``followers_count`` (GET /{ig-user-id}?fields=followers_count,
+        https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/
+        ig-user; instagram_basic + pages_read_engagement, or instagram_business_basic)."""
+        needed = (("instagram_business_basic",) if self._instagram_login(account)
+                  else ("instagram_basic", "pages_read_engagement"))
+        return read_followers(self._call, self._user(account), account, platform=self.label,
+                              field="followers_count", needed=needed, timeout=timeout)

@@ -288,6 +288,25 @@ class MastodonPublisher:
                                                "replies_count": REPLIES,
                                                "quotes_count": QUOTES})
 
+    def fetch_followers(self, account: AccountRef, *, timeout: float = 15.0) -> float:
+        """The account's ``followers_count`` from GET /api/v1/accounts/verify_credentials
+        (https://docs.joinmastodon.org/methods/accounts/#verify_credentials, scope
+        read:accounts or profile; field in https://docs.joinmastodon.org/entities/Account/).
+        A count of 0 cannot be a rate's denominator, so it is reported as not available."""
+        from publishers.metrics import MetricsNotAvailable, missing_permission
+
+        url = f"{self._base(account)}/api/v1/accounts/verify_credentials"
+        resp = http.request("GET", url, timeout=timeout, idempotent=True,
+                            headers=self._headers(account))
+        if resp.status_code == 403:  # "This action is outside the authorized scopes"
+            raise missing_permission("Mastodon", "read:accounts", _reason(resp), status=403)
+        http.classify(resp, platform="Mastodon", creates=False, idempotent=True,
+                      reason=_reason, reset=_reset)
+        value = http.json_or_empty(resp).get("followers_count")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise MetricsNotAvailable("not available: Mastodon gave no followers_count")
+        return float(value)
+
 
 def _first_sent(ctx: PublishContext) -> int:
     raw = ctx.state.get("first_sent_at", "")

@@ -30,6 +30,13 @@ from publishers.base import (
     Transient,
 )
 from publishers.dm import final_text
+from publishers.metrics import (
+    MetricsNotAvailable,
+    MetricsNotYet,
+    graph_insights,
+    missing_permission,
+    pick,
+)
 from publishers.versions import GRAPH_DEFAULT
 
 log = logging.getLogger(__name__)
@@ -138,6 +145,62 @@ def call(method: str, url: str, *, platform: str, token: str, timeout: float,
     return http.json_or_empty(resp)
 
 
+# --- metrics reads (issue 15) -------------------------------------------------------------------
+
+# Graph's permission errors: code 10 "API Permission Denied" and 200-299 "API Permission"
+# (https://developers.facebook.com/docs/graph-api/guides/error-handling). Instagram also uses
+# code 10 for "(#10) Not enough viewers for the media to show insights"
+# (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights),
+# which is not a missing permission: the figures may come once more people saw the post.
+_NOT_ENOUGH_VIEWERS = "not enough viewers"
+_NAMED_PERMISSION = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
+
+
+def metrics_refusal(exc: PublishError, platform: str,
+                    needed: tuple[str, ...]) -> PublishError:
+    """What a refused Graph metrics read means for the collector.
+
+    A permission error becomes "not available: permission X missing" (X is the permission
+    Graph's message names when it names one of ``needed``, else the first of ``needed``, the
+    documented permission of the endpoint); "not enough viewers" becomes ``MetricsNotYet``;
+    an object Graph cannot load (code 100, subcode 33) is "not available"; anything else (an
+    expired token, a rate limit, an outage) is left as it is.
+    """
+    try:
+        error = json.loads(exc.detail).get("error") or {}
+        code = int(error.get("code") or 0)
+        subcode = int(error.get("error_subcode") or 0)
+        words = str(error.get("message") or "")
+    except (ValueError, TypeError, AttributeError):
+        return exc
+    if code in PERMISSION_CODES and _NOT_ENOUGH_VIEWERS in words.lower():
+        return MetricsNotYet(f"{platform} has no insights for this post yet: {words}",
+                             status=exc.status)
+    if code in PERMISSION_CODES:
+        named = [p for p in _NAMED_PERMISSION.findall(words) if p in needed]
+        return missing_permission(platform, named[0] if named else needed[0], words,
+                                  status=exc.status)
+    if code == 100 and subcode == 33:
+        return MetricsNotAvailable(f"not available: {platform} cannot load this post "
+                                   f"(deleted, or not this account's): {words}",
+                                   status=exc.status)
+    return exc
+
+
+def read_followers(publisher_call: Any, path: str, account: AccountRef, *, platform: str,
+                   field: str, needed: tuple[str, ...], timeout: float) -> float:
+    """``GET /{id}?fields=followers_count`` (Facebook Page, Instagram user): the number, or
+    a refusal in the words of ``metrics_refusal``."""
+    try:
+        body = publisher_call("GET", path, account, timeout=timeout, params={"fields": field})
+    except PublishError as exc:
+        raise metrics_refusal(exc, platform, needed) from exc
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise MetricsNotAvailable(f"not available: {platform} gave no {field}")
+    return float(value)
+
+
 class ContainerPublisher(ABC):
     """Instagram and Threads: create a container, checkpoint its id, then publish it.
 
@@ -155,6 +218,10 @@ class ContainerPublisher(ABC):
     caption_field = ""  # "caption" | "text"
     poll_seconds = 1.0
     poll_attempts = 10
+    # Media insights (issue 15): the metrics asked for, their normalised names, and the
+    # documented permission(s) of the insights endpoint (first: the one to name when refused).
+    insights_metrics: tuple[str, ...] = ()
+    insights_names: dict[str, str] = {}
 
     def _root(self, account: AccountRef) -> str:
         version = graph_version(account, self.default_version)
@@ -283,3 +350,36 @@ class ContainerPublisher(ABC):
         except PublishError:
             return ""  # the post exists; a missing link is not worth failing for
         return str(body.get("permalink", ""))
+
+    # --- shared by Instagram and Threads: token refresh, media insights ------------------
+
+    def _refresh_long_lived(self, base: str, grant_type: str, token: str, *,
+                            timeout: float) -> tuple[str, str]:
+        """``GET {base}/refresh_access_token?grant_type=...``: (new token, expires_at or "").
+        One call, no retry: a failure is classified and raised."""
+        resp = http.request("GET", f"{base}/refresh_access_token", timeout=timeout,
+                            params={"grant_type": grant_type, "access_token": token})
+        classify(resp, platform=self.label, creates=False)
+        body = http.json_or_empty(resp)
+        fresh = str(body.get("access_token") or "")
+        if not fresh:
+            raise Transient(f"{self.label} answered the refresh without a token; trying "
+                            f"again later.")
+        expires = str(body.get("expires_in", ""))
+        return fresh, str(int(time.time()) + int(expires)) if expires.isdigit() else ""
+
+    def insights_permissions(self, account: AccountRef) -> tuple[str, ...]:
+        """The documented permission(s) the insights endpoints need for this account."""
+        return ()
+
+    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
+                      timeout: float = 15.0) -> dict[str, float]:
+        """``GET /{media-id}/insights?metric=...``: the media's lifetime figures. A metric
+        Meta leaves out (no data yet) stays absent; a refused read says which permission is
+        missing (``metrics_refusal``)."""
+        try:
+            body = self._call("GET", f"{content_ref}/insights", account, timeout=timeout,
+                              params={"metric": ",".join(self.insights_metrics)})
+        except PublishError as exc:
+            raise metrics_refusal(exc, self.label, self.insights_permissions(account)) from exc
+        return pick(graph_insights(body), self.insights_names)

@@ -32,6 +32,19 @@ class MetricsNotAvailable(PublishError):
     """The platform gives no metrics for this post or account (permission, plan, opt-in)."""
 
 
+class MetricsNotYet(PublishError):
+    """The platform has no figures for this post *yet* (Instagram answers "(#10) Not enough
+    viewers for the media to show insights"): nothing is recorded, the next step tries again."""
+
+
+def missing_permission(platform: str, permission: str, words: str = "",
+                       status: int | None = None) -> MetricsNotAvailable:
+    """The one wording of a refused metrics read: shown as such, never as zero."""
+    said = f" ({platform} said: {words})" if words else ""
+    return MetricsNotAvailable(f"not available: permission {permission} missing{said}",
+                               status=status)
+
+
 def pick(source: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, float]:
     """``{normalised: float(source[platform name])}`` for the names present and numeric."""
     out: dict[str, float] = {}

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from publishers import http
-from publishers.base import AccountRef, AuthExpired, Content, Problem, Transient
+from publishers.base import AccountRef, AuthExpired, Content, Problem, PublishError
 from publishers.dm import final_text
-from publishers.meta import ContainerPublisher, classify
+from publishers.meta import ContainerPublisher, metrics_refusal
+from publishers.metrics import (
+    IMPRESSIONS,
+    LIKES,
+    QUOTES,
+    REPLIES,
+    REPOSTS,
+    MetricsNotAvailable,
+    graph_insights,
+)
 from publishers.validation import MediaRules, common_problems
 
 CREDENTIALS = ("access_token",)
@@ -56,46 +64,35 @@ class ThreadsPublisher(ContainerPublisher):
         if not creds.get("access_token"):
             raise AuthExpired("This Threads account has no access token; reconnect it.")
         base = http.base_url(account.api_base, self.public_api)
-        resp = http.request("GET", f"{base}/refresh_access_token", timeout=timeout,
-                            params={"grant_type": "th_refresh_token",
-                                    "access_token": creds["access_token"]})
-        classify(resp, platform=self.label, creates=False)
-        body = http.json_or_empty(resp)
-        token = str(body.get("access_token") or "")
-        if not token:
-            raise Transient("Threads answered the refresh without a token; trying again later.")
+        token, expires_at = self._refresh_long_lived(base, "th_refresh_token",
+                                                     creds["access_token"], timeout=timeout)
         fresh = {**creds, "access_token": token}
-        if str(body.get("expires_in", "")).isdigit():
-            fresh["expires_at"] = str(int(time.time()) + int(body["expires_in"]))
+        if expires_at:
+            fresh["expires_at"] = expires_at
         return fresh
 
-
     # --- metrics (issue 15) -------------------------------------------------------------------
+    # GET /{threads-media-id}/insights (https://developers.facebook.com/documentation/threads/
+    # insights): views, likes, replies, reposts, quotes, shares (views and shares "in
+    # development"); reposts and shares are both counted as reposts. Needs
+    # threads_manage_insights (and threads_basic for any call).
+    insights_metrics = ("views", "likes", "replies", "reposts", "quotes", "shares")
+    insights_names = {"views": IMPRESSIONS, "likes": LIKES, "replies": REPLIES,
+                      "reposts": REPOSTS, "quotes": QUOTES, "shares": REPOSTS}
 
-    def fetch_metrics(self, content_ref: str, account: AccountRef, *,
-                      timeout: float = 15.0) -> dict[str, float]:
-        """The media's insights: GET /{media-id}/insights?metric=views,likes,...
-        (https://developers.facebook.com/docs/threads/insights; needs threads_manage_insights).
-        Without the permission Graph answers a permission error and the metrics are "not
-        available"; a metric Meta leaves out stays absent."""
-        from publishers.base import AuthExpired
-        from publishers.metrics import (
-            IMPRESSIONS,
-            LIKES,
-            QUOTES,
-            REPLIES,
-            REPOSTS,
-            MetricsNotAvailable,
-            graph_insights,
-            pick,
-        )
+    def insights_permissions(self, account: AccountRef) -> tuple[str, ...]:
+        return ("threads_manage_insights", "threads_basic")
 
+    def fetch_followers(self, account: AccountRef, *, timeout: float = 15.0) -> float:
+        """The user insights metric ``followers_count``: GET /{threads-user-id}/
+        threads_insights?metric=followers_count (same page, "User Insights"; answered as
+        ``total_value.value``; threads_manage_insights)."""
         try:
-            body = self._call("GET", f"{content_ref}/insights", account, timeout=timeout,
-                              params={"metric": "views,likes,replies,reposts,quotes,shares"})
-        except AuthExpired as exc:
-            raise MetricsNotAvailable(f"Threads does not give this app the post's "
-                                      f"insights: {exc.reason}", status=exc.status) from exc
-        return pick(graph_insights(body), {"views": IMPRESSIONS, "likes": LIKES,
-                                             "replies": REPLIES, "reposts": REPOSTS,
-                                             "quotes": QUOTES, "shares": REPOSTS})
+            body = self._call("GET", f"{self._user(account)}/threads_insights", account,
+                              timeout=timeout, params={"metric": "followers_count"})
+        except PublishError as exc:
+            raise metrics_refusal(exc, self.label, self.insights_permissions(account)) from exc
+        value = graph_insights(body).get("followers_count")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise MetricsNotAvailable("not available: Threads gave no followers_count")
+        return float(value)

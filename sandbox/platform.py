@@ -13,7 +13,6 @@ import calendar
 import hashlib
 import html
 import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from sandbox.core import (
     FakeResponse,
     platform_error,
 )
+from sandbox.metrics import GraphMetrics, fake_counts
 from sandbox.oauth import OAuthRoutes
 from sandbox.viewer import VIEW_PATH, PostViews
 
@@ -67,7 +67,7 @@ def _from_iso(text: str) -> float:
     return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
-class FakePlatform(PostViews, OAuthRoutes, FakeCore):
+class FakePlatform(PostViews, GraphMetrics, OAuthRoutes, FakeCore):
     """All platforms' APIs on loopback, with failure injection (see ``FakeCore.inject``)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: float = 0,
@@ -175,6 +175,7 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
             self._w_seen: dict[str, str] = {}
             self.reset_oauth()
             self.reset_views()
+            self.reset_metrics()
 
     def lookup_post(self, platform: str, remote_id: str) -> tuple[str, str, float] | None:
         """(handle, text, created epoch) of a post this fake received, for its page."""
@@ -296,6 +297,10 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
             ("POST", "threads_publish"): ("threads", "create", self._g_publish),
             ("GET", None): ("threads" if version == "v1.0" else "facebook", "read",
                             self._g_object),
+            # Metrics reads (issue 15, sandbox/metrics.py).
+            ("GET", "insights"): ("threads" if version == "v1.0" else "instagram", "read",
+                                  self.g_insights),
+            ("GET", "threads_insights"): ("threads", "read", self.g_threads_user_insights),
         }
         found = table.get((method, edge))
         return found if found else ("facebook", "read", None)
@@ -352,8 +357,11 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
     # --- Mastodon -------------------------------------------------------------------------
 
     def _m_account(self) -> dict[str, Any]:
+        # followers_count: the Account entity (https://docs.joinmastodon.org/entities/Account/).
         return {"id": MASTODON_ACCOUNT_ID, "username": "poise", "acct": "poise",
-                "display_name": "Poise Demo", "url": f"{self.base_url}/@poise"}
+                "display_name": "Poise Demo", "url": f"{self.base_url}/@poise",
+                "followers_count": self.followers_count, "following_count": 10,
+                "statuses_count": len(self._m_statuses)}
 
     def _m_instance(self, req: FakeRequest) -> FakeResponse:
         return FakeResponse(200, {"domain": "fake.local", "configuration": {"statuses": {
@@ -583,7 +591,10 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
         did = self._b_did(req)
         with self.lock:
             handle = self._b_handles.get(did, "")
-        return FakeResponse(200, {"did": did, "handle": handle, "displayName": "Poise Demo"})
+        # profileViewDetailed (lexicons/app/bsky/actor/defs.json): followersCount.
+        return FakeResponse(200, {"did": did, "handle": handle, "displayName": "Poise Demo",
+                                  "followersCount": self.followers_count,
+                                  "followsCount": 10})
 
     def _b_feed(self, req: FakeRequest) -> FakeResponse:
         actor = req.query.get("actor", "")
@@ -1118,8 +1129,22 @@ class FakePlatform(PostViews, OAuthRoutes, FakeCore):
 
     def _g_object(self, req: FakeRequest) -> FakeResponse:
         object_id, _ = self._graph_parts(req)
+        fields = req.query.get("fields", "")
         with self.lock:
             found = self._g_objects.get(object_id)
+            pages = {str(page["id"]) for page in self.meta_pages}
+        if any(name in fields for name in ("reactions", "comments", "shares")):
+            if found is None or found.get("kind") != "fb_post":
+                return FakeResponse(400, {"error": {
+                    "message": f"Unsupported get request. Object with ID '{object_id}' does "
+                               "not exist, cannot be loaded due to missing permissions, or "
+                               "does not support this operation", "type": "GraphMethodException",
+                    "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
+            return self.g_post_fields(req, found)
+        if found is None and "followers_count" in fields:
+            return self.g_followers(req, object_id,
+                                    "facebook" if object_id in pages else "instagram")
+        with self.lock:
             if found is not None and found.get("kind") == "container":
                 if found["status"] == "IN_PROGRESS":
                     found["polls"] -= 1
@@ -1304,18 +1329,6 @@ def _b_post_problem(record: dict[str, Any]) -> str:
             return "Record/embed/external must have the properties uri, title and description"
     return ""
     # --- metrics (issue 15) ---------------------------------------------------------------
-
-
-def fake_counts(key: str, age_seconds: float) -> dict[str, int]:
-    """Plausible, stable counts for a post: a per-post size (from its id) that grows with
-    age and levels off after a day or two."""
-    digest = hashlib.sha256(key.encode()).digest()
-    size = 20 + digest[0] * 2 + digest[1] % 50
-    grown = 1 - math.exp(-max(age_seconds, 0.0) / 21600)
-    likes = int(size * grown)
-    return {"likes": likes, "reposts": likes // 5 + digest[2] % 3 * int(grown),
-            "replies": likes // 8, "saves": likes // 10,
-            "impressions": int(likes * (30 + digest[3] % 20))}
 
 
 def _as_x_echoes(text: str) -> str:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -53,6 +54,7 @@ from publishers.metrics import (
     IMPRESSIONS,
     LINK_CLICKS,
     MetricsNotAvailable,
+    MetricsNotYet,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,12 @@ BILLED = {"x": "X bills each post read ($0.005 per post, once per post per UTC d
                "https://docs.x.com/x-api/getting-started/pricing): switch X metrics on for "
                "this account on the Insight page"}
 NO_METRICS = {"webhook": "webhooks have no public metrics"}
+# Platforms whose adapters report impressions or views: the engagement rate divides by them.
+# Elsewhere it divides by the account's followers near publish time (docs/insight.md).
+VIEWS_PLATFORMS = frozenset({"x", "instagram", "threads"})
+# Follower counts are not read where the read is billed (X: a user lookup is a paid read, and
+# X gives impressions anyway).
+NO_FOLLOWER_READS = frozenset({"x"})
 _STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
 
 
@@ -153,6 +161,8 @@ class Claimed:
     platform: str
     remote_id: str
     account: AccountRef
+    needs_followers: bool = False  # no follower count on the row yet
+    followers_problem: str = ""  # why the follower count could not be read, if it could not
 
 
 def claim(session: Session, *, now: datetime, batch: int) -> list[Claimed]:
@@ -187,7 +197,8 @@ def claim(session: Session, *, now: datetime, batch: int) -> list[Claimed]:
         item.lease_until = now + LEASE
         session.add(item)
         out.append(Claimed(item.publication_id, account.id or 0, account.platform, remote_id,
-                           ref))
+                           ref, needs_followers=item.followers is None
+                           and account.platform not in NO_FOLLOWER_READS))
     session.flush()
     return out
 
@@ -199,10 +210,18 @@ def read(claimed: Claimed) -> dict[str, float] | PublishError:
     if not hasattr(publisher, "fetch_metrics"):
         return MetricsNotAvailable(f"{claimed.platform} has no metrics in Poise yet")
     try:
-        result = publisher.fetch_metrics(claimed.remote_id, claimed.account)
+        result = dict(publisher.fetch_metrics(claimed.remote_id, claimed.account))
     except PublishError as exc:
         return exc
-    return dict(result)
+    if claimed.needs_followers and hasattr(publisher, "fetch_followers"):
+        # The first reading is an hour after publishing: the nearest Poise gets to "followers
+        # at publish time". A refusal does not spoil the post's metrics; it is kept in words.
+        try:
+            result[FOLLOWERS] = float(publisher.fetch_followers(claimed.account))
+        except PublishError as exc:
+            claimed.followers_problem = f"followers: {exc.reason}"[:300]
+            log.info("followers of account %s not read: %s", claimed.account_id, exc.reason)
+    return result
 
 
 # --- 4. record --------------------------------------------------------------------------------
@@ -213,15 +232,50 @@ def link_clicks(session: Session, publication_id: int) -> int:
         Touchpoint.publication_id == publication_id, Touchpoint.kind == "session")).one())
 
 
-def summarise(values: dict[str, float], followers: float | None) -> dict[str, float | None]:
-    """Engagements, the rate's denominator and the score (definitions: docs/insight.md)."""
+def summarise(values: dict[str, float], followers: float | None, *,
+              views_platform: bool = False) -> dict[str, float | None]:
+    """Engagements, the rate's denominator and the score (definitions: docs/insight.md).
+
+    On a platform that reports views, the denominator is the views, and a reading without
+    them has no score (dividing some posts by views and others by 1 would make one channel's
+    scores incomparable). Elsewhere it is the followers when known, else 1 (a raw count).
+    """
     engaging = [values[m] for m in ENGAGING if m in values]
     engagements = sum(engaging) if engaging else None
     impressions = values.get(IMPRESSIONS)
-    denominator = impressions if impressions else followers
-    score = (engagement_score(engagements, denominator) if engagements is not None else None)
+    if views_platform:
+        denominator = impressions if impressions else None
+        scorable = denominator is not None
+    else:
+        denominator = followers if followers and followers > 0 else None
+        scorable = True
+    score = (engagement_score(engagements, denominator)
+             if engagements is not None and scorable else None)
     return {"impressions": impressions, "engagements": engagements,
             "denominator": denominator, "score": score}
+
+
+def known_followers(session: Session, account_id: int) -> float | None:
+    """The account's latest follower count read with any of its posts."""
+    return session.exec(select(MetricCollection.followers).where(
+        MetricCollection.account_id == account_id,
+        col(MetricCollection.followers).is_not(None))
+        .order_by(col(MetricCollection.published_at).desc()).limit(1)).first()
+
+
+def rescale_to_followers(session: Session, account_id: int, followers: float) -> int:
+    """The account's first follower count: its posts scored on a raw count (denominator 1)
+    are divided by it too, so one channel's scores stay comparable. Returns rows changed."""
+    if followers <= 0:
+        return 0
+    result = session.execute(
+        update(MetricCollection)
+        .where(col(MetricCollection.account_id) == account_id,
+               col(MetricCollection.denominator).is_(None),
+               col(MetricCollection.score).is_not(None))
+        .values(denominator=followers,
+                score=col(MetricCollection.score) - math.log(followers)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def record(session: Session, claimed: Claimed, outcome: dict[str, float] | PublishError, *,
@@ -248,7 +302,7 @@ def record(session: Session, claimed: Claimed, outcome: dict[str, float] | Publi
         item.reason = outcome.reason[:300]
         if now >= last_due:
             item.status = "done" if item.stage else "not_available"
-        elif isinstance(outcome, AuthExpired):
+        elif isinstance(outcome, AuthExpired | MetricsNotYet):
             item.next_due_at = _next_due(item, steps, now)  # skip this step
         else:
             item.next_due_at = now + RETRY_AFTER
@@ -261,13 +315,25 @@ def record(session: Session, claimed: Claimed, outcome: dict[str, float] | Publi
         session.add(MetricReading(publication_id=claimed.publication_id,
                                   account_id=claimed.account_id, workspace_id=item.workspace_id,
                                   metric=metric, value=value, read_at=now))
-    summary = summarise(values, values.get(FOLLOWERS))
-    item.impressions = summary["impressions"]
-    item.engagements = summary["engagements"]
-    item.denominator = summary["denominator"]
-    item.score = summary["score"]
+    views_platform = claimed.platform in VIEWS_PLATFORMS
+    if FOLLOWERS in values and item.followers is None and values[FOLLOWERS] > 0:
+        if not views_platform and known_followers(session, claimed.account_id) is None:
+            session.add(item)
+            session.flush()
+            rescale_to_followers(session, claimed.account_id, values[FOLLOWERS])
+            session.refresh(item)
+        item.followers = values[FOLLOWERS]
+    followers = item.followers
+    if followers is None and not views_platform:
+        followers = known_followers(session, claimed.account_id)
+    summary = summarise(values, followers, views_platform=views_platform)
+    if summary["score"] is not None or item.score is None:
+        item.impressions = summary["impressions"]
+        item.engagements = summary["engagements"]
+        item.denominator = summary["denominator"]
+        item.score = summary["score"]
     item.latest = json.dumps(values, sort_keys=True)
-    item.read_at, item.reason = now, ""
+    item.read_at, item.reason = now, claimed.followers_problem
     item.stage += 1
     item.next_due_at = _next_due(item, steps, now)
     if item.next_due_at is None:

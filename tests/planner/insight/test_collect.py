@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from planner.db import session_scope
@@ -120,3 +121,99 @@ def test_schedule_setting_is_checked():
             assert exc.problems[0].field == "metrics_schedule"
         else:
             raise AssertionError(bad)
+
+
+def _connect(brand, platform: str) -> None:
+    """Connect one more of the fake's platforms to the brand."""
+    from planner import accounts
+    from sandbox import EXTERNAL_IDS, credentials_for
+
+    with session_scope(brand.engine) as s:
+        brand.accounts[platform] = accounts.create_account(
+            session=s, workspace_id=brand.workspace_id, platform=platform, handle="brand",
+            api_base=brand.fake.base_url, credentials=credentials_for(platform, "brand"),
+            external_id=EXTERNAL_IDS[platform]).id
+
+
+def test_followers_near_publishing_are_the_denominator_where_no_views(brand, engine):
+    import math
+
+    brand.fake.followers_count = 2000
+    pub = brand.publish("mastodon", "Caring, counted", "care", hours_ago(2))
+    brand.fake.advance(7200)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    row = _rows(engine)[pub]
+    assert row.followers == 2000 and row.denominator == 2000
+    assert row.score == pytest.approx(math.log((row.engagements + 0.5) / 2000))
+    assert json.loads(row.latest)["followers"] == 2000
+    # Later readings keep the count read near publishing, not today's.
+    brand.fake.followers_count = 9000
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50,
+                        now=row.published_at + timedelta(hours=7))
+    assert _rows(engine)[pub].denominator == 2000
+
+
+def test_the_first_follower_count_rescales_the_accounts_raw_scores(brand, engine):
+    import math
+
+    brand.fake.followers_count = 0  # Mastodon gives no usable count: a raw count for now
+    early = brand.publish("mastodon", "Before the count", "care", hours_ago(2))
+    brand.fake.advance(7200)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    before = _rows(engine)[early]
+    assert before.followers is None and before.denominator is None
+    assert before.score == pytest.approx(math.log(before.engagements + 0.5))
+    assert before.reason.startswith("followers: not available")
+
+    brand.fake.followers_count = 1000
+    later = brand.publish("mastodon", "After the count", "try", hours_ago(2))
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    rows = _rows(engine)
+    assert rows[later].followers == 1000
+    assert rows[early].denominator == 1000  # one channel, one kind of denominator
+    assert rows[early].score == pytest.approx(before.score - math.log(1000))
+
+
+def test_threads_divides_by_views_and_names_a_missing_permission(brand, engine):
+    _connect(brand, "threads")
+    seen = brand.publish("threads", "Thread that reads", "share", hours_ago(2))
+    brand.fake.advance(7200)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    row = _rows(engine)[seen]
+    assert row.impressions and row.denominator == row.impressions
+    assert row.followers == 1200  # stored, not the denominator
+
+    with brand.fake.lock:
+        brand.fake.meta_scopes["fake-token"] = {"threads_basic", "threads_content_publish"}
+    hidden = brand.publish("threads", "Thread without insights", "share", hours_ago(2))
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    row = _rows(engine)[hidden]
+    assert row.status == "not_available" and row.score is None
+    assert row.reason.startswith("not available: permission threads_manage_insights missing")
+
+
+def test_facebook_page_posts_are_read_and_divided_by_page_followers(brand, engine):
+    _connect(brand, "facebook")
+    pub = brand.publish("facebook", "Page post", "learn", hours_ago(2))
+    brand.fake.advance(7200)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    row = _rows(engine)[pub]
+    assert row.status == "collecting" and row.stage == 1
+    assert json.loads(row.latest)["likes"] > 0 and row.denominator == 1200
+
+
+def test_not_yet_skips_to_the_next_step_without_a_reading(brand, engine):
+    from publishers.metrics import MetricsNotYet
+
+    pub = brand.publish("mastodon", "Quiet so far", "care", hours_ago(2))
+    with session_scope(engine) as s:
+        collect.enrol(s, steps=collect.parse_schedule(SCHEDULE), batch=10)
+    with session_scope(engine) as s:
+        [claimed] = collect.claim(s, now=datetime.now(UTC), batch=10)
+    with session_scope(engine) as s:
+        what = collect.record(s, claimed, MetricsNotYet("Instagram has no insights yet"),
+                              steps=collect.parse_schedule(SCHEDULE), now=datetime.now(UTC))
+    row = _rows(engine)[pub]
+    assert what == "failed" and row.status == "collecting" and row.score is None
+    assert row.next_due_at == row.published_at + timedelta(hours=6)  # the next step
+    assert row.reason == "Instagram has no insights yet"
