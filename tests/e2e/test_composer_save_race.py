@@ -10,6 +10,7 @@ clicks Save draft; the draft must be saved either way.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from browserhelpers import log_in
@@ -22,6 +23,12 @@ def _held_previews(page) -> list:
     held: list = []
     page.route(re.compile(r".*/compose/preview$"), lambda route: held.append(route))
     return held
+
+
+def _release(held: list) -> None:
+    for route in held:
+        with contextlib.suppress(Exception):  # the page that asked may be gone
+            route.continue_()
 
 
 def test_save_draft_while_a_preview_is_still_on_its_way(browser, server):
@@ -40,11 +47,7 @@ def test_save_draft_while_a_preview_is_still_on_its_way(browser, server):
         assert held, "the composer asked for no preview"
         page.click("button[name=action][value=draft]")
         page.wait_for_url(re.compile(r"/posts/\d+"))
-        for route in held:
-            try:
-                route.continue_()
-            except Exception:  # noqa: BLE001 - the page that asked may be gone
-                pass
+        _release(held)
         expect(page.locator("textarea[name=text]")).to_have_value(
             "Saved although the preview is slow")
     finally:
@@ -66,11 +69,7 @@ def test_a_preview_fired_after_save_does_not_abort_it(browser, server):
         page.locator("textarea[name=text]").press_sequentially("Typed and saved at once")
         page.click("button[name=action][value=draft]")
         page.wait_for_url(re.compile(r"/posts/\d+"))
-        for route in held:
-            try:
-                route.continue_()
-            except Exception:  # noqa: BLE001 - the page that asked may be gone
-                pass
+        _release(held)
         expect(page.locator("textarea[name=text]")).to_have_value("Typed and saved at once")
     finally:
         context.close()
