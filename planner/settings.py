@@ -41,6 +41,10 @@ class Settings(BaseSettings):
                                "reserved for the worker that claimed it.")
     lateness_window_minutes: int = Field(60, description="Publications later than this after "
                                          "downtime become 'missed' instead of going out.")
+    publish_give_up_hours: int = Field(24, ge=1, description="A publication already tried but "
+                                       "still waiting (retry_wait: after errors, or held for a "
+                                       "reconnect) this long after its time becomes 'missed' "
+                                       "instead of going out days late.")
     worker_db_connections: int = Field(6, ge=2, description="PostgreSQL connections per worker "
                                        "process, whatever its number of send threads (no "
                                        "connection is held while a send waits on a platform); "

@@ -20,6 +20,9 @@ class DispatchConfig:
     threads: int = 32
     lease_seconds: float = 120.0
     lateness_window_minutes: float = 60.0
+    # A publication already tried and waiting to be tried again (retry_wait) this long after
+    # its scheduled time is given up as missed: it never goes out days late.
+    give_up_hours: float = 24.0
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 1800.0
     max_attempts: int = 8
@@ -45,6 +48,7 @@ class DispatchConfig:
             "threads": settings.worker_threads,
             "lease_seconds": float(settings.lease_seconds),
             "lateness_window_minutes": float(settings.lateness_window_minutes),
+            "give_up_hours": float(settings.publish_give_up_hours),
             "max_attempts": settings.publish_max_sends,
             "max_lookups": settings.publish_max_lookups,
             "rate_limit_max_wait_seconds": settings.publish_rate_limit_max_wait_minutes * 60,

@@ -62,7 +62,8 @@ def reap_expired_leases(engine: Engine, config: DispatchConfig) -> Reaped:
 
 
 def sweep_missed(engine: Engine, config: DispatchConfig) -> int:
-    """Publications that never started and are later than the lateness window -> missed."""
+    """Publications that never started and are later than the lateness window -> missed; and
+    publications tried before and due again but not picked up for the give-up age -> missed."""
     clock = DbClock(engine, config.clock_skew_seconds)
     late = clock.now(-config.lateness_window_minutes * 60)
     window = int(config.lateness_window_minutes)
@@ -74,9 +75,23 @@ def sweep_missed(engine: Engine, config: DispatchConfig) -> int:
             "WHERE status = 'pending' AND attempts = 0 AND due_at IS NOT NULL "
             f"AND scheduled_at IS NOT NULL AND scheduled_at < {late} "
             "AND post_id IN (SELECT id FROM post WHERE status = 'approved')")).rowcount
-    if missed:
-        log.warning("lateness sweep: %d publication(s) missed", missed)
-    return int(missed)
+        # Tried before and due again, but not picked up for the give-up age (its account
+        # waits for a reconnect or is paused, its platform is held): missed too, so it never
+        # goes out days late. Rows in ordinary backoff are due again within minutes and a
+        # person's "send again" makes a row due now, so neither is caught. Nothing of it is
+        # on the platform (an outcome that may have created the post is 'unknown' and only a
+        # lookup that did not find it puts it back here), so a person may send it knowingly.
+        hours = config.give_up_hours
+        given_up = conn.execute(text(
+            "UPDATE publication SET status = 'missed', lease_until = NULL, last_error = "
+            f"'not sent: waited more than {hours:g} hours to be sent again (its account could "
+            f"not send); reschedule it or send it again', updated_at = {clock.now()} "
+            f"WHERE status = 'retry_wait' AND due_at IS NOT NULL "
+            f"AND due_at < {clock.now(-hours * 3600)}")).rowcount
+    if missed or given_up:
+        log.warning("lateness sweep: %d publication(s) missed, %d given up after %g hours",
+                    missed, given_up, hours)
+    return int(missed) + int(given_up)
 
 
 def outstanding(engine: Engine) -> int:

@@ -687,6 +687,25 @@ class TestReaperAndLateness:
         assert pub(engine, late).status == S.missed
 
 
+    def test_a_retry_held_past_the_give_up_age_is_missed_not_sent_days_late(
+            self, engine: Engine, scripted: Scripted) -> None:
+        # Tried once, then its account could not send (a reconnect, a pause): it stays due.
+        held, fresh, retried = make_world(engine, 3, when=utcnow() - timedelta(days=3))
+        with engine.begin() as conn:
+            for pid, due in ((held, utcnow() - timedelta(hours=25)),
+                             (fresh, utcnow() - timedelta(minutes=5)),
+                             (retried, utcnow())):
+                conn.execute(text("UPDATE publication SET status = 'retry_wait', attempts = 1, "
+                                  "due_at = :due WHERE id = :id"), {"due": due, "id": pid})
+        assert sweep_missed(engine, config(give_up_hours=24)) == 1
+        assert pub(engine, held).status == S.missed
+        assert "waited more than 24 hours" in (pub(engine, held).last_error or "")
+        # In ordinary backoff, or sent again by a person just now: not given up.
+        assert pub(engine, fresh).status == S.retry_wait
+        assert pub(engine, retried).status == S.retry_wait
+        assert held not in [j.publication_id for j in claim(engine, config(), limit=5)]
+
+
 def test_metrics_count_the_pipeline(engine: Engine, scripted: Scripted) -> None:
     make_world(engine, 3, when=utcnow() - timedelta(seconds=90))
     make_world(engine, when=utcnow() + timedelta(hours=1))

@@ -184,8 +184,10 @@ class PublicationMachine(RuleBasedStateMachine):
         assert self.dispatcher.wait_idle(10)
         # Time passes: backoffs, rate-limit resets and lookup retries fall due.
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE publication SET due_at = :t WHERE status = 'retry_wait'"),
-                         {"t": datetime(2000, 1, 1)})
+            # Due now (not long ago: a retry overdue by a day is given up by the sweep).
+            conn.execute(text("UPDATE publication SET due_at = :t WHERE status = 'retry_wait'")
+                         .bindparams(bindparam("t", type_=UTCDateTime)),
+                         {"t": datetime.now(UTC) - timedelta(seconds=1)})
             conn.execute(text("UPDATE publication SET lease_until = NULL "
                               "WHERE status = 'unknown'"))
             conn.execute(text("UPDATE account SET next_allowed_at = NULL"))
