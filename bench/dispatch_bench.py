@@ -307,6 +307,14 @@ def _count(db: Database, sql: str, **params: object) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
+
+def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop every worker the bench started that is still running."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 def run_kill(workers: int, args: argparse.Namespace) -> None:
     """kill -9 of a worker holding >= 32 claims while ``workers`` others run."""
     db = Database("postgres", args.postgres_url)
@@ -369,10 +377,7 @@ def run_kill(workers: int, args: argparse.Namespace) -> None:
               f"exit codes {codes} | {other or ''} |", flush=True)
     finally:
         peak.__exit__()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _kill_all(procs)
         platform.stop()
         db.drop()
 
@@ -556,10 +561,7 @@ def run_faults(workers: int, args: argparse.Namespace) -> None:
         print(f"worker logs: {log_path}")
     finally:
         peak.__exit__()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _kill_all(procs)
         log_file.close()
         platform.stop()
         db.drop()
