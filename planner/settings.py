@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     threads_app_secret: str = Field("", description="Threads app secret (with "
                                     "POISE_THREADS_APP_ID).")
     suggester: Literal["auto", "lexicon"] = Field("auto", description="Value-tag suggester: "
-                                                  "'auto' uses the combined embedding model "
-                                                  "when the ml extra is installed, else naive "
-                                                  "Bayes trained on the shipped posts; "
+                                                  "'auto' uses the combined suggester (the "
+                                                  "bundled embedding model run with numpy, "
+                                                  "naive Bayes, the lexicon), or naive Bayes "
+                                                  "alone if the weights are not installed; "
                                                   "'lexicon' forces the word list.")
     demo_platform_port: int = Field(8009, description="Loopback port of the fake social "
                                     "platforms that `serve --demo` starts for demo accounts.")

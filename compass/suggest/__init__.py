@@ -7,9 +7,10 @@ Use :func:`default_suggester` unless you need a specific strategy::
     suggestion.tags  # (Quadrant.LEARN,) ; () means "no suggestion, ask the user"
 
 Strategies: :class:`LexiconSuggester` (standard library, explains itself),
-:class:`BayesSuggester` (standard library, trained on shipped posts; the default without ml),
-:class:`EmbeddingSuggester` (``ml`` extra), :class:`CombinedSuggester` (both; the best
-measured, see docs/compass.md). Importing this package never imports the ``ml`` extra.
+:class:`BayesSuggester` (standard library, trained on shipped posts; the fallback when the
+model weights are missing), :class:`EmbeddingSuggester` (all-MiniLM-L6-v2 run with numpy),
+:class:`CombinedSuggester` (both; the default and the best measured, see docs/compass.md).
+Importing this package never imports numpy or loads the model.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ __all__ = [
 ]
 
 
-#: With the ml extra, how much a workspace's own confirmed tags count (their nearest-neighbour
-#: vote sums to 1): as much as the shipped learning (head 0.3 + Bayes 0.3) plus the 0.1 they
-#: had before it, so that a brand's own tags can still outvote posts from other brands.
-WORKSPACE_EXAMPLE_WEIGHT = 0.7
+#: How much a workspace's own confirmed tags count (their nearest-neighbour vote sums to 1):
+#: as much as the shipped learning (head 0.6 + Bayes 2.0) plus 0.1, so that a brand's own
+#: tags can still outvote posts from other brands.
+WORKSPACE_EXAMPLE_WEIGHT = 2.7
 
 
 def default_suggester(
@@ -54,9 +55,10 @@ def default_suggester(
 ) -> Suggester:
     """The best suggester this installation can run.
 
-    With the ``ml`` extra: the combined suggester (embedding, trained head, Bayes, lexicon),
-    learning from the workspace's confirmed ``examples`` if given. Without it: naive Bayes
-    trained on the shipped posts and the lexicon (it ignores examples). The embedding model
+    With the model installed (``make install`` does it): the combined suggester (embedding,
+    trained head, Bayes, lexicon), learning from the workspace's confirmed ``examples`` if
+    given. Without it: naive Bayes trained on the shipped posts and the lexicon (it ignores
+    examples). The embedding model
     loads lazily on the first suggestion, once per process; cheap to call per request
     without examples. With examples, keep the returned suggester per workspace (the
     examples are encoded on its first use); when they change, pass the old one as

@@ -4,9 +4,15 @@ It learns from three sources, all shipped in ``compass/suggest/data``:
 
 - the lexicon (each entry counts as a short document of its quadrant, ``LEXICON_REPEAT``
   times its weight), so explicit cues such as "tag a friend" or "how to" stay strong;
-- ``train.csv``: 634 hand-written brand posts over the four values, from many kinds of
+- ``train.csv``: 629 hand-written brand posts over the four values, from many kinds of
   business, tones and lengths, many of them *without* cue words (a Care post about a ramp at
   the back door, a Learn post about why bread goes stale), written for training only;
+- ``train_consumer.csv``, ``train_b2b.csv``, ``train_community.csv``, ``train_creators.csv``:
+  1,591 more, written for training by four more writers (consumer brands; B2B and
+  professional; charities, clinics and public bodies; tech, creators and leisure), each from
+  the compass table alone, about half without cue words and some with a misleading one
+  ("new" in a Care post); posts within reach of an evaluation post were removed
+  (docs/compass.md);
 - ``tune_posts.csv``: the 80 *tune* posts (even rows of tests/data/compass_eval.csv).
 
 The held-out half of the evaluation set and the fresh sets stay out of it. Settings
@@ -33,7 +39,9 @@ from compass.suggest.lexicon import DEFAULT_LEXICON, LexiconSuggester, normalise
 __all__ = ["BayesSuggester", "LexiconBayesSuggester", "shared_bayes", "training_posts"]
 
 DATA = Path(__file__).with_name("data")
-TRAINING = (DATA / "train.csv", DATA / "tune_posts.csv")
+TRAINING = tuple(DATA / name for name in (
+    "train.csv", "train_consumer.csv", "train_b2b.csv", "train_community.csv",
+    "train_creators.csv", "tune_posts.csv"))
 LEXICON_REPEAT = 2  # an entry of weight w counts as w * 2 documents of its quadrant
 _LEXICON = LexiconSuggester()  # only to name the cue words in ``why``
 

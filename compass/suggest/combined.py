@@ -27,7 +27,9 @@ class CombinedSuggester:
     The embedding reads meaning; the head and Bayes learned from the shipped training posts
     (compass/suggest/data) what posts of each value look like; the lexicon catches explicit
     calls to action ("tag a friend", "how to") that a small embedding model can blur. Weights
-    were chosen by cross-validation on the training posts only (docs/compass.md). Set
+    were chosen by leave-one-writer-out cross-validation on the training posts only (each of
+    the five training writers' posts scored by a model trained on the other four;
+    docs/compass.md). Set
     ``head_weight`` and ``bayes_weight`` to 0 for the earlier embedding + lexicon mix.
 
     No suggestion when the evidence is thin:
@@ -44,10 +46,10 @@ class CombinedSuggester:
 
     embedding: EmbeddingSuggester = field(default_factory=EmbeddingSuggester)
     lexicon: LexiconSuggester = field(default_factory=LexiconSuggester)
-    lexicon_weight: float = 0.03
-    head_weight: float = 0.3
-    bayes_weight: float = 0.3
-    bayes_temperature: float = 5.0
+    lexicon_weight: float = 0.06
+    head_weight: float = 0.6
+    bayes_weight: float = 2.0
+    bayes_temperature: float = 8.0
     bayes: BayesSuggester | None = None  # built on first use when bayes_weight > 0
     head: Head | None = None  # the shipped head when head_weight > 0
     min_margin: float = 0.0

