@@ -42,10 +42,13 @@ __all__ = [
 ]
 
 
-#: How much a workspace's own confirmed tags count (their nearest-neighbour vote sums to 1):
-#: as much as the shipped learning (head 0.6 + Bayes 2.0) plus 0.1, so that a brand's own
-#: tags can still outvote posts from other brands.
-WORKSPACE_EXAMPLE_WEIGHT = 2.7
+#: How much a workspace's own confirmed tags count in the combined suggester. Their vote is
+#: the similarity-weighted share of the 10 nearest examples (at most 1 per quadrant), so a
+#: handful of confirmed tags nudges and many close ones outvote the shipped learning (head
+#: 0.6 + Bayes 2.0). Chosen on training posts only (docs/compass.md): teaching with half of a
+#: writer's posts and scoring the other half gained 0.5 points, teaching with another
+#: writer's posts cost 0.1; weights of 4 and 8 cost 3 and 13 points with another's posts.
+WORKSPACE_EXAMPLE_WEIGHT = 2.0
 
 
 def default_suggester(

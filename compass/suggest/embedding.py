@@ -149,7 +149,7 @@ class EmbeddingSuggester:
         min_margin: float = 0.0,
         top_prototypes: int = 3,
         neighbours: int = 10,
-        example_weight: float = 0.1,
+        example_weight: float = 1.0,
     ) -> None:
         self.prototypes = {q: tuple((prototypes or PROTOTYPES)[q]) for q in QUADRANTS_ORDER}
         self.examples = [(text, tuple(Quadrant(t) for t in tags)) for text, tags in examples]
@@ -247,16 +247,18 @@ class EmbeddingSuggester:
         return results, vectors
 
     def _vote(self, similarities: Any) -> dict[Quadrant, float]:
-        """Similarity-weighted vote of the nearest examples, normalised to sum to 1."""
+        """Vote of the ``neighbours`` nearest examples, each counting its similarity, divided
+        by ``neighbours``: at most 1 per quadrant, reached only by that many examples that
+        say the same thing in the same words. One example, or examples unlike the post,
+        barely move a suggestion; many close ones of the workspace's own do."""
         votes = dict.fromkeys(QUADRANTS_ORDER, 0.0)
         nearest = similarities.argsort()[::-1][: self.neighbours]
         for index in nearest:
             weight = max(float(similarities[index]), 0.0)
             tags = self.examples[int(index)][1]
             for tag in tags:
-                votes[tag] += weight / len(tags)
-        total = sum(votes.values())
-        return {q: v / total for q, v in votes.items()} if total else votes
+                votes[tag] += weight / len(tags) / self.neighbours
+        return votes
 
     def suggest(self, text: str) -> Suggestion:
         """Suggest tags for ``text``."""

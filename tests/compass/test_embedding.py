@@ -53,17 +53,29 @@ def test_batch_matches_single(suggester: EmbeddingSuggester) -> None:
         assert suggestion.tags == suggester.suggest(text).tags
 
 
-def test_examples_steer_suggestions(suggester: EmbeddingSuggester) -> None:
+FRUIT = ["peaches", "plums", "cherries", "apricots", "pears", "grapes", "melons", "lemons",
+         "limes", "quinces"]
+
+
+def test_many_close_examples_steer_suggestions(suggester: EmbeddingSuggester) -> None:
     text = "Fresh figs are in"
-    examples = [
-        ("Fresh peaches are in", (Quadrant.CARE,)),
-        ("Fresh plums have arrived", (Quadrant.CARE,)),
-        ("Fresh cherries are here", (Quadrant.CARE,)),
-    ]
+    examples = [(f"Fresh {fruit} are in", (Quadrant.CARE,)) for fruit in FRUIT]
     steered = suggester.with_examples(examples)
     assert steered.suggest(text).top is Quadrant.CARE
     assert "confirmed examples" in steered.suggest(text).why
     assert suggester.examples == []  # with_examples returns a copy
+
+
+def test_a_few_confirmed_tags_do_not_swamp_unrelated_posts() -> None:
+    # A new workspace's first confirmed tags (all Care) must not turn every suggestion Care:
+    # the example vote counts each neighbour's similarity out of ten neighbours.
+    for count in (1, 3, 10):
+        examples = [(f"Fresh {fruit} are in", (Quadrant.CARE,)) for fruit in FRUIT[:count]]
+        taught = default_suggester(examples)
+        assert taught.suggest("How to store coffee beans: tips").top is Quadrant.LEARN
+        assert taught.suggest("Tag a friend who needs this").top is Quadrant.SHARE
+        assert taught.suggest("Why does bread go stale? Starch crystallises as it cools."
+                              ).top is Quadrant.LEARN
 
 
 def test_meets_top1_target_on_held_out_half(suggester: EmbeddingSuggester) -> None:
