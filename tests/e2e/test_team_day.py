@@ -8,7 +8,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from browserhelpers import free_port, log_in
+from browserhelpers import log_in
+from smtpinbox import smtp_inbox
 
 from tests.e2e.conftest import start_server, stop_server
 
@@ -20,19 +21,8 @@ DESK = {"timezone_id": "Europe/Warsaw", "viewport": {"width": 1366, "height": 90
 
 @pytest.fixture(scope="module")
 def smtp():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    controller = Controller(Collect(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", received
-    controller.stop()
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="module")
