@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import Column, ColumnElement, Index, String, Text, UniqueConstraint, false
 from sqlalchemy import true as sa_true
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from planner.db import utcnow
 from planner.dbtypes import UTCDateTime
@@ -254,6 +254,24 @@ class Publication(SQLModel, table=True):
     last_error: str = Field(default="", max_length=1000)
     published_at: datetime | None = _ts()
     updated_at: datetime = _created()
+
+
+# The posts of a CSV import that has not finished (or failed, and are not yet removed) carry
+# its id; the import's last transaction clears it. Until then nothing shows them: not the
+# calendar, lists, review, balance, exports or the API, and the worker never claims them.
+POST_SHOWN_SQL = "post.import_id IS NULL"
+
+
+def post_shown() -> ColumnElement[bool]:
+    """Posts anyone may see (for a query that has ``Post`` in it)."""
+    return col(Post.import_id).is_(None)
+
+
+def publication_shown() -> ColumnElement[bool]:
+    """Publications anyone may see, for a query without ``Post`` in it: a small anti-join on
+    ``ix_post_import_id`` (only the running import's rows have an import id)."""
+    return col(Publication.post_id).not_in(
+        select(col(Post.id)).where(col(Post.import_id).is_not(None)))
 
 
 class Attempt(SQLModel, table=True):

@@ -19,7 +19,13 @@ from planner.accounts.crypto import (
     rotate_token,
 )
 from planner.errors import FieldProblem, Invalid, Unavailable
-from planner.models import Account, AccountStatus, Publication, PublicationStatus
+from planner.models import (
+    Account,
+    AccountStatus,
+    Publication,
+    PublicationStatus,
+    publication_shown,
+)
 from planner.team import audit
 from publishers import (
     AccountHeld,
@@ -416,7 +422,7 @@ def set_dm_polling(*, session: Session, account: Account, on: bool,
 
 def held_count(*, session: Session, account: Account) -> int:
     return len(session.exec(select(Publication.id).where(
-        Publication.account_id == account.id,
+        Publication.account_id == account.id, publication_shown(),
         Publication.status.in_([PublicationStatus.pending,  # type: ignore[attr-defined]
                                 PublicationStatus.retry_wait]))).all())
 

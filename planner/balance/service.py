@@ -47,6 +47,7 @@ from planner.models import (
     Publication,
     PublicationStatus,
     Workspace,
+    post_shown,
 )
 from planner.team import audit
 
@@ -196,8 +197,9 @@ def _counted(include_scheduled: bool) -> Any:
     published = col(Publication.status) == PublicationStatus.published
     if not include_scheduled:
         return published
+    # Approved posts of an import that has not finished do not count yet.
     return or_(published, and_(col(Publication.status).in_(SCHEDULED_STATES),
-                               col(Post.status) == PostStatus.approved))
+                               col(Post.status) == PostStatus.approved, post_shown()))
 
 
 def items_for_account(*, session: Session, account_id: int, config: BalanceConfig,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from compass.suggest import Suggester, Suggestion, default_suggester
 from compass.suggest.lexicon import LexiconSuggester
 from planner.balance.service import _tags
-from planner.models import Post
+from planner.models import Post, post_shown
 from planner.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def _examples(session: Session, workspace_id: int) -> list[tuple[int | None, int
     return [(pid, version, text, tags) for pid, version, text, tags in session.exec(
         select(Post.id, Post.version, Post.text, Post.tags).where(
             Post.workspace_id == workspace_id,
-            col(Post.tag_source).in_(["confirmed", "manual"]), Post.tags != "")
+            col(Post.tag_source).in_(["confirmed", "manual"]), Post.tags != "", post_shown())
         .order_by(col(Post.id).desc()).limit(EXAMPLES_PER_WORKSPACE)).all()]
 
 

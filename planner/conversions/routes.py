@@ -34,7 +34,7 @@ from planner.conversions import (
 from planner.csvcells import SafeWriter
 from planner.db import before_network_call, get_engine, utcnow
 from planner.errors import Invalid, NotFound, PlannerError
-from planner.models import Account, Post, Role, User, Workspace
+from planner.models import Account, Post, Role, User, Workspace, post_shown
 from planner.models_conversions import (
     Contact,
     ContactIdentity,
@@ -171,7 +171,7 @@ def _team(session: Session, workspace_id: int) -> list[User]:
 
 def _prompts(session: Session, workspace_id: int) -> list[dict[str, Any]]:
     posts = session.exec(select(Post).where(Post.workspace_id == workspace_id,
-                                            Post.dm_keyword != "")
+                                            Post.dm_keyword != "", post_shown())
                          .order_by(col(Post.id).desc()).limit(50)).all()
     return [{"post": p, "rule": inbox.auto_reply_of(session, p.id or 0)} for p in posts]
 

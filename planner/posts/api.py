@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from planner import accounts, posts
 from planner.db import utcnow
 from planner.errors import FieldProblem, Invalid
-from planner.models import Post, PostStatus, Role
+from planner.models import Post, PostStatus, Role, post_shown
 from planner.posts import calendar, csvio, schedule
 from planner.web.deps import Member, SessionDep, require_api
 from planner.web.problems import COMMON_ERRORS, WRITE_ERRORS
@@ -120,7 +120,7 @@ def list_posts(session: SessionDep, status: PostStatus | None = None,
                limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
                member: Member = require_api(Role.viewer)) -> list[PostOut]:
     """Posts of the workspace, newest first, optionally by workflow status."""
-    query = select(Post).where(Post.workspace_id == member.workspace_id)
+    query = select(Post).where(Post.workspace_id == member.workspace_id, post_shown())
     if status:
         query = query.where(Post.status == status)
     rows = session.exec(query.order_by(col(Post.id).desc()).limit(min(limit, 500))

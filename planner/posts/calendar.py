@@ -17,7 +17,15 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
 from compass import QUADRANTS_ORDER
-from planner.models import Account, Post, PostStatus, Publication, PublicationStatus
+from planner.models import (
+    Account,
+    Post,
+    PostStatus,
+    Publication,
+    PublicationStatus,
+    post_shown,
+    publication_shown,
+)
 
 # One source for names and colours (a colour-blind-safe palette): the compass model.
 QUADRANT_COLOURS = {q.value: q.colour for q in QUADRANTS_ORDER}
@@ -157,6 +165,12 @@ def _live() -> ColumnElement[bool]:
     return col(Publication.status) != PublicationStatus.cancelled
 
 
+def _counted() -> list[ColumnElement[bool]]:
+    """What the daily cap counts (a query without ``Post``): live, and not part of an
+    import that has not finished."""
+    return [_live(), publication_shown()]
+
+
 def _filter_clauses(workspace_id: int, filters: Filters) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [col(Publication.workspace_id) == workspace_id]
     clauses.extend(_shown_clauses(filters))
@@ -164,8 +178,9 @@ def _filter_clauses(workspace_id: int, filters: Filters) -> list[ColumnElement[b
 
 
 def _shown_clauses(filters: Filters) -> list[ColumnElement[bool]]:
-    """What the filters select. Cancelled publications are hidden unless asked for."""
-    clauses: list[ColumnElement[bool]] = []
+    """What the filters select. Cancelled publications are hidden unless asked for; the
+    posts of an import that has not finished always are."""
+    clauses: list[ColumnElement[bool]] = [post_shown()]
     if filters.status != PublicationStatus.cancelled:
         clauses.append(_live())
     if filters.account_id:
@@ -204,7 +219,7 @@ def load_days(*, session: Session, workspace_id: int, zone: str, start: date, da
 
     # The daily cap counts every live publication of an account; no filter changes it.
     counts_q = (select(day_idx, col(Publication.account_id), func.count())
-                .select_from(Publication).where(and_(*in_window), _live())
+                .select_from(Publication).where(and_(*in_window), *_counted())
                 .group_by(day_idx, col(Publication.account_id)))
 
     # Posts, not publications, are ranked: a post on three accounts is one card, and a day
@@ -317,7 +332,7 @@ def posts_on_local_day(*, session: Session, account_id: int, zone: str, day: dat
     query = (select(func.count()).select_from(Publication)
              .where(col(Publication.account_id) == account_id,
                     col(Publication.scheduled_at) >= start, col(Publication.scheduled_at) < end,
-                    _live()))
+                    *_counted()))
     if exclude_post_id:
         query = query.where(col(Publication.post_id) != exclude_post_id)
     return int(session.execute(query).scalar_one())

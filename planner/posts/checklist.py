@@ -14,7 +14,15 @@ from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from planner import team
-from planner.models import Account, Membership, Post, PromptTemplate, QueueSlot, Workspace
+from planner.models import (
+    Account,
+    Membership,
+    Post,
+    PromptTemplate,
+    QueueSlot,
+    Workspace,
+    post_shown,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Checklist:
 def _state(session: Session, ws_id: int, user_id: int) -> tuple[bool, ...]:
     """Everything the list needs in one statement of EXISTS tests (the calendar is the
     workspace's home page: no row of a busy workspace is read to tick a box)."""
-    posts = select(Post.id).where(Post.workspace_id == ws_id)
+    posts = select(Post.id).where(Post.workspace_id == ws_id, post_shown())
     row = session.exec(select(  # type: ignore[call-overload]
         exists(select(Account.id).where(Account.workspace_id == ws_id)),
         exists(select(QueueSlot.id).join(Account, col(Account.id) == col(QueueSlot.account_id))

@@ -226,8 +226,10 @@ def import_file(*, workspace_id: int, user_id: int, raw: bytes | str, now: datet
        told once about the posts submitted for review.
     If a batch fails (something changed since the check), every post the import wrote is
     removed, again in short transactions, and the import is ``failed`` with the reason at
-    the row and column. While it runs, the rows written so far are visible as drafts (or in
-    review); a process that dies mid-import leaves them marked, and the next import of the
+    the row and column. While it runs, the rows written so far are seen by no one (a marked
+    post is left out of the calendar, lists, review, balance, exports, the API and the
+    worker's claims: ``models.post_shown``), so the import appears whole in step 3 or not
+    at all; a process that dies mid-import leaves them marked, and the next import of the
     workspace removes them (``sweep_stale_imports``, ``remove_leftovers``).
 
     ``import_id``: an ``ImportJob`` made by the caller (the web page polls it for progress);
@@ -318,13 +320,15 @@ def _write_batch(session: Session, actor: posts.Actor, planned: Sequence[_Planne
             # batch's problems are all collected before the import is refused.
             with session.begin_nested():
                 post = posts.create_post(session=session, actor=actor, data=row.data, now=now)
-                post.import_id = import_id
                 if row.submit:
                     workflow.submit_for_review(session=session, actor=actor,
                                                post_id=post.id or 0,
                                                expected_version=post.version, now=now,
                                                notify_leads=False)
                     submitted += 1
+                # Marked last: a marked post is hidden from every service (submitting
+                # included), and no one sees this batch before it commits, marked.
+                post.import_id = import_id
             created += 1
         except PlannerError as exc:
             problems.extend(_at_line(row.line, exc))

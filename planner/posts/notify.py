@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from planner.models import Membership, Post, PostStatus, Review, Role, User
+from planner.models import Membership, Post, PostStatus, Review, Role, User, post_shown
 from planner.posts.service import Actor
 from planner.team import notifications
 
@@ -123,7 +123,8 @@ def after_comment(*, session: Session, actor: Actor, post: Post, comment: str,
 def in_review_query(workspace_id: int) -> Any:
     """The Review badge's count (posts waiting for a decision), for the navigation to combine."""
     return select(func.count()).select_from(Post).where(
-        col(Post.workspace_id) == workspace_id, col(Post.status) == PostStatus.in_review)
+        col(Post.workspace_id) == workspace_id, col(Post.status) == PostStatus.in_review,
+        post_shown())
 
 
 def count_in_review(session: Session, workspace_id: int) -> int:

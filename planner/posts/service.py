@@ -28,6 +28,7 @@ from planner.models import (
     PublicationStatus,
     Role,
     Workspace,
+    post_shown,
 )
 from planner.posts import schedule, textrules
 from planner.team import audit, has_role
@@ -93,7 +94,8 @@ def snapshot(post: Post, publications: Sequence[Publication] = ()) -> dict[str, 
 
 def get_post(*, session: Session, workspace_id: int, post_id: int) -> Post:
     post = session.get(Post, post_id)
-    if post is None or post.workspace_id != workspace_id:
+    # A post of an import that has not finished does not exist yet for anyone.
+    if post is None or post.workspace_id != workspace_id or post.import_id is not None:
         raise NotFound("No such post in this workspace.")
     return post
 
@@ -136,7 +138,7 @@ def review_queue(*, session: Session, workspace_id: int) -> list[Post]:
     """Posts waiting for approval, oldest submission first."""
     return list(session.exec(
         select(Post).where(Post.workspace_id == workspace_id,
-                           Post.status == PostStatus.in_review)
+                           Post.status == PostStatus.in_review, post_shown())
         .order_by(col(Post.submitted_at), col(Post.id))).all())
 
 

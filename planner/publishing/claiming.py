@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from planner.accounts import CredentialsUnreadable, held_platforms
 from planner.conversions import links
 from planner.db import is_sqlite
-from planner.models import Account, Post, Publication, Workspace
+from planner.models import POST_SHOWN_SQL, Account, Post, Publication, Workspace
 from planner.publishing.config import DispatchConfig
 from planner.publishing.outgoing import (
     build_account_ref,
@@ -146,10 +146,12 @@ def _due_sql(clock: DbClock, config: DispatchConfig, status: str, *, skip_busy: 
         # Platforms past an API sunset (accounts.held_platforms: our own constants, [a-z]+):
         # their publications wait, announced on the Accounts page, instead of each failing.
         where += " AND a.platform NOT IN (" + ", ".join(f"'{p}'" for p in held) + ")"
+    # Never a post of an import that has not finished (POST_SHOWN_SQL).
     sql = (f"SELECT p.id, p.account_id, p.due_at FROM publication p "
            "JOIN post ON post.id = p.post_id JOIN account a ON a.id = p.account_id "
-           f"WHERE {where} AND a.status = 'ok' AND (a.next_allowed_at IS NULL OR "
-           f"a.next_allowed_at <= {now}) ORDER BY p.due_at LIMIT :n")
+           f"WHERE {where} AND {POST_SHOWN_SQL} AND a.status = 'ok' AND "
+           f"(a.next_allowed_at IS NULL OR a.next_allowed_at <= {now}) "
+           "ORDER BY p.due_at LIMIT :n")
     return sql if clock.sqlite else sql + " FOR UPDATE OF p SKIP LOCKED"
 
 

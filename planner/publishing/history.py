@@ -32,6 +32,11 @@ SENT = frozenset({"sending", "published", "transient", "rejected"}) | MAYBE_CREA
 RATE_LIMITED = ("rate_limited", "reconcile_rate_limited")
 # A person's decision (send again, or a new schedule after re-approval): the budget starts over.
 RESET = "manual_retry"
+# Every Attempt outcome starting with this stands for one lookup the platform received
+# (found, not found, rate limited, failed, cannot tell). A reconciliation that asks the
+# platform nothing (the lookup budget is spent, no publisher, unreadable credentials) records
+# an outcome without it, so the story shows exactly the lookups that were made.
+LOOKUP = "reconcile_"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class History:
     maybe_created: int = 0  # outcomes after which the post may exist
     sends_after_unknown: int = 0  # sends after the first of those
     duplicate: bool = False  # the platform said "duplicate": evidence the post is live
-    lookups: int = 0  # every reconciliation lookup
+    lookups: int = 0  # every lookup the platform received
     lookup_errors: int = 0  # lookups that failed
     story: tuple[str, ...] = ()  # the outcomes, oldest first
 
@@ -53,7 +58,7 @@ class History:
                 maybe = after = lookups = errors = 0
                 duplicate = False
                 continue
-            if outcome.startswith("reconcile_"):
+            if outcome.startswith(LOOKUP):
                 lookups += 1
                 errors += outcome == "reconcile_error"
                 continue

@@ -22,7 +22,15 @@ from sqlmodel import Session, col, select
 
 from planner.db import utcnow
 from planner.errors import Conflict, Invalid, NotFound
-from planner.models import Account, Attempt, Post, Publication, PublicationStatus
+from planner.models import (
+    Account,
+    Attempt,
+    Post,
+    Publication,
+    PublicationStatus,
+    post_shown,
+    publication_shown,
+)
 from planner.publishing.outgoing import idempotency_key_for
 from planner.team import audit
 from publishers import netguard
@@ -72,7 +80,7 @@ def list_publications(*, session: Session, workspace_id: int, section: str,
         select(Publication, Post, Account)
         .join(Post, col(Post.id) == Publication.post_id)
         .join(Account, col(Account.id) == Publication.account_id)
-        .where(Publication.workspace_id == workspace_id,
+        .where(Publication.workspace_id == workspace_id, post_shown(),
                col(Publication.status).in_(SECTIONS[section]))
         .order_by(order, col(Publication.id)).limit(limit)).all()
     views = [PublicationView(pub, post, account) for pub, post, account in rows]
@@ -96,7 +104,7 @@ def needing_attention_query(workspace_id: int) -> Any:
     """The count behind the nav badge, as a statement the navigation can combine."""
     return select(func.count()).select_from(Publication).where(
         Publication.workspace_id == workspace_id,
-        col(Publication.status).in_(NEEDS_ATTENTION))
+        col(Publication.status).in_(NEEDS_ATTENTION), publication_shown())
 
 
 def count_needing_attention(session: Session, workspace_id: int) -> int:
@@ -106,7 +114,9 @@ def count_needing_attention(session: Session, workspace_id: int) -> int:
 
 def get_publication(*, session: Session, workspace_id: int, publication_id: int) -> Publication:
     publication = session.get(Publication, publication_id)
-    if publication is None or publication.workspace_id != workspace_id:
+    post = session.get(Post, publication.post_id) if publication is not None else None
+    if publication is None or publication.workspace_id != workspace_id or (
+            post is None or post.import_id is not None):
         raise NotFound("No such publication in this workspace.")
     return publication
 
@@ -313,7 +323,7 @@ class PublicationFilter:
 
 
 def _filtered(query: Any, workspace_id: int, flt: PublicationFilter) -> Any:
-    query = query.where(Publication.workspace_id == workspace_id)
+    query = query.where(Publication.workspace_id == workspace_id, publication_shown())
     if flt.statuses:
         query = query.where(col(Publication.status).in_(flt.statuses))
     if flt.account_id is not None:
@@ -363,7 +373,8 @@ def find_publications(*, session: Session, workspace_id: int, flt: PublicationFi
 def section_counts(*, session: Session, workspace_id: int) -> dict[str, int]:
     """The real number of publications in every section of the Publishing page."""
     by_status = dict(session.exec(
-        select(Publication.status, func.count()).where(Publication.workspace_id == workspace_id)
+        select(Publication.status, func.count()).where(Publication.workspace_id == workspace_id,
+                                                       publication_shown())
         .group_by(Publication.status)).all())
     return {section: sum(int(by_status.get(s, 0)) for s in statuses)
             for section, statuses in SECTIONS.items()}

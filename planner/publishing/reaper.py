@@ -74,7 +74,8 @@ def sweep_missed(engine: Engine, config: DispatchConfig) -> int:
             f"reschedule it or publish it by hand', updated_at = {clock.now()} "
             "WHERE status = 'pending' AND attempts = 0 AND due_at IS NOT NULL "
             f"AND scheduled_at IS NOT NULL AND scheduled_at < {late} "
-            "AND post_id IN (SELECT id FROM post WHERE status = 'approved')")).rowcount
+            "AND post_id IN (SELECT id FROM post WHERE status = 'approved' "
+            "AND import_id IS NULL)")).rowcount
         # Tried before and due again, but not picked up for the give-up age (its account
         # waits for a reconnect or is paused, its platform is held): missed too, so it never
         # goes out days late. Rows in ordinary backoff are due again within minutes and a

@@ -33,6 +33,9 @@ from publishers.registry import UnknownPlatform
 log = logging.getLogger(__name__)
 
 _UNKNOWN = "unknown"
+# The record of a reconciliation that asked the platform nothing (not a lookup: see
+# ``history.LOOKUP``); the same outcome as a send budget that is spent.
+_NO_LOOKUP = "gave_up"
 
 
 class DispatchContext(Protocol):
@@ -53,12 +56,14 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
     try:
         publisher = dispatcher.publisher_for(job.platform)
     except UnknownPlatform as exc:
-        _needs_review(dispatcher, job, f"no publisher for {job.platform!r}", exc)
+        _needs_review(dispatcher, job, f"no publisher for {job.platform!r}", exc,
+                      outcome=_NO_LOOKUP)
         return
     if job.load_error is not None:
+        # No lookup was made: recorded like the same failure before a send, not as a lookup.
         error = job.load_error
         rec.finish(job, _UNKNOWN, "lease_until = NULL, last_error = :err",
-                   "reconcile_auth_expired", error,
+                   "auth_expired", error,
                    {"err": f"cannot check the platform, account needs reconnecting: "
                            f"{error.reason}"[:1000]},
                    also=lambda conn: rec.auth_expired(conn, job, error.reason))
@@ -66,8 +71,9 @@ def reconcile(dispatcher: DispatchContext, job: Job) -> None:
     assert job.content is not None and job.account is not None
     history = load_history(dispatcher.engine, job.publication_id)
     if history.lookups >= dispatcher.config.max_lookups:
-        _needs_review(dispatcher, job, f"{history.lookups} lookups made, the budget is "
-                      f"{dispatcher.config.max_lookups}; {history.summary()}", None)
+        spent = f"{history.lookups} lookups made, the budget is {dispatcher.config.max_lookups}"
+        _needs_review(dispatcher, job, f"{spent}; {history.summary()}", None,
+                      outcome=_NO_LOOKUP, detail=f"no lookup made: {spent}")
         return
     # A clue that the post is live, or a second round: page through everything since the
     # first send instead of one page of recent posts.
@@ -181,8 +187,11 @@ def _why_not_again(dispatcher: DispatchContext, job: Job, history: History) -> s
 
 
 def _needs_review(dispatcher: DispatchContext, job: Job, evidence: str,
-                  error: BaseException | None) -> None:
+                  error: BaseException | None, *, outcome: str = "reconcile_unknown",
+                  detail: str = "") -> None:
+    """A person decides. ``outcome``: ``reconcile_unknown`` after a lookup that could not
+    tell, ``gave_up`` when none was made (it is then not counted as one)."""
     message = (f"Could not tell whether this was published ({evidence}). Check the account, "
                "then mark it published or retry it.")
-    dispatcher.recorder.needs_review(job, _UNKNOWN, message, "reconcile_unknown", error)
+    dispatcher.recorder.needs_review(job, _UNKNOWN, message, outcome, error, detail)
 

@@ -8,7 +8,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from browserhelpers import free_port, log_in
+from browserhelpers import log_in
+from smtpinbox import smtp_inbox
 
 from tests.e2e.conftest import start_server, stop_server
 
@@ -20,19 +21,8 @@ DESK = {"timezone_id": "Europe/Warsaw", "viewport": {"width": 1366, "height": 90
 
 @pytest.fixture(scope="module")
 def smtp():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    controller = Controller(Collect(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", received
-    controller.stop()
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +90,15 @@ def test_notifications_badges_and_email_across_two_people(browser, mail_server):
     mine = [m for m in received if "E2E team day" in _subject(m)]
     assert [m["To"] for m in mine] == ["lead@poise.local"]
     assert f"/w/{WS}/review" in mine[0].get_payload(decode=True).decode()
-    lead.reload()
-    sent_note = lead.locator("li.notification", has_text="E2E team day").first
+    # The worker marks the notification sent once the SMTP call returns, a moment after the
+    # server has the message: look again for a few seconds rather than race it.
+    deadline = time.monotonic() + 10
+    while True:
+        lead.reload()
+        sent_note = lead.locator("li.notification", has_text="E2E team day").first
+        if "e-mail sent" in sent_note.inner_text() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert "e-mail sent" in sent_note.inner_text()
 
     # the lead reads it: their badge drops, nobody else's read state changes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from smtpinbox import smtp_server  # noqa: F401 - shared fixture
 from sqlalchemy.engine import Engine
 from webclients import app, client, make_client  # noqa: F401 - shared fixtures
 from webhelpers import PASSWORD

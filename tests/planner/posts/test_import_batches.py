@@ -19,6 +19,7 @@ from planner.db import session_scope
 from planner.errors import Invalid
 from planner.models import ImportJob, Membership, Post, Publication, Role
 from planner.posts import csvio
+from tests.planner.posts.test_api import api  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 HANDLE = "@acme@bikes.social"
@@ -253,3 +254,105 @@ class TestProgressPage:
             job_id = job.id
         c = make_client("admin@other.test")
         assert c.get(f"/w/{world.other_slug}/import/{job_id}").status_code == 404
+
+
+def _what_others_see(engine, world, web, call_api) -> dict[str, int]:
+    """How many of the imported posts every reader shows: the calendar page and its services,
+    the review page and badge, the CSV export, the API's posts and publications."""
+    from datetime import date
+
+    from planner import posts
+    from planner.models import Workspace
+    from planner.posts import calendar, notify
+    from planner.publishing import overview
+
+    with session_scope(engine) as s:
+        ws = s.get(Workspace, world.workspace_id)
+        days = calendar.load_days(session=s, workspace_id=ws.id, zone=ws.timezone,
+                                  start=date(2027, 1, 1), days=3)
+        _, listed = calendar.list_view(session=s, workspace_id=ws.id, zone=ws.timezone,
+                                       start=date(2027, 1, 1), days=3)
+        exported = csvio.export_csv(session=s, workspace=ws, start=date(2027, 1, 1), days=3)
+        seen = {
+            "month cards": sum(len(d.cards) for d in days),
+            "daily cap counts": sum(sum(d.per_account.values()) for d in days),
+            "list": listed,
+            "export rows": exported.count("Imported post"),
+            "review queue": len(posts.review_queue(session=s, workspace_id=ws.id)),
+            "review badge": notify.count_in_review(s, ws.id),
+            "publishing counts": sum(overview.section_counts(session=s,
+                                                             workspace_id=ws.id).values()),
+        }
+        any_id = s.exec(select(Post.id).order_by(Post.id)).first()
+    seen["calendar page"] = web.get(f"/w/{world.slug}/calendar?view=week&date=2027-01-01"
+                                    ).text.count("Imported post")
+    seen["review page"] = web.get(f"/w/{world.slug}/review").text.count("Imported post")
+    base = f"/workspaces/{world.workspace_id}"
+    seen["api posts"] = len(call_api("GET", f"{base}/posts").json())
+    seen["api post"] = int(call_api("GET", f"{base}/posts/{any_id}").status_code == 200)
+    seen["api publications"] = call_api("GET", f"{base}/publications").json()["total"]
+    return seen
+
+
+def test_a_running_import_is_seen_by_no_one_until_its_last_transaction(
+        world, engine, make_client, api):  # noqa: F811
+    """Between two batches (the first is committed) no reader shows any of its posts, then
+    the last transaction shows them all at once."""
+    rows = 2 * csvio.BATCH_ROWS + 7
+    web = make_client("viewer@acme.test")
+    during: list[dict[str, int]] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "writing" and not during:
+            with session_scope(engine) as s:
+                written = s.exec(select(func.count()).select_from(Post)).one()
+            assert 0 < written < rows  # the first batch is in the database
+            during.append(_what_others_see(engine, world, web, api))
+
+    csvio.import_file(workspace_id=world.workspace_id, user_id=world.admin_id,
+                      raw=_file(rows, submit=True), now=NOW, engine=engine, progress=progress)
+    assert during and set(during[0].values()) == {0}, json.dumps(during)
+    after = _what_others_see(engine, world, web, api)
+    assert all(after.values()), after
+    assert after["review queue"] == after["review badge"] == rows
+    assert after["api publications"] == after["publishing counts"] == rows
+
+
+def test_the_worker_and_the_balance_skip_a_post_of_an_unfinished_import(engine):
+    """An import never approves, but nothing relies on that: an approved, due post still
+    marked by its import is neither counted by the balance nor claimed by the worker."""
+    from planner.balance import service as balance
+    from planner.models import Account, Workspace
+    from planner.publishing.dispatch import Dispatcher
+    from tests.planner.publishing.test_dispatch import Scripted, config, make_world, pub
+
+    [pid] = make_world(engine)
+    with session_scope(engine) as s:
+        publication = s.get(Publication, pid)
+        post = s.get(Post, publication.post_id)
+        job = ImportJob(workspace_id=post.workspace_id, user_id=None, status="writing")
+        s.add(job)
+        s.flush()
+        post.import_id, post.tags = job.id, "learn"
+        account_id, workspace_id = publication.account_id, post.workspace_id
+
+    def counted() -> int:
+        with session_scope(engine) as s:
+            cfg = balance.config_for(s.get(Workspace, workspace_id), s.get(Account, account_id))
+            return len(balance.items_for_account(session=s, account_id=account_id,
+                                                 config=cfg))
+
+    scripted = Scripted()
+    dispatcher = Dispatcher(engine, config(), publisher_for=lambda _: scripted)
+    try:
+        dispatcher.tick()
+        assert dispatcher.wait_idle(10)
+        assert (scripted.calls, pub(engine, pid).status, counted()) == ([], "pending", 0)
+        with session_scope(engine) as s:  # the import's last transaction
+            s.get(Post, publication.post_id).import_id = None
+        assert counted() == 1
+        dispatcher.tick()
+        assert dispatcher.wait_idle(10)
+        assert (len(scripted.calls), pub(engine, pid).status) == (1, "published")
+    finally:
+        dispatcher.shutdown()

@@ -208,7 +208,9 @@ class PublicationMachine(RuleBasedStateMachine):
         outcomes = [a.outcome for a in attempts(self.engine, self.pid)]
         assert self.platform.sends_after_maybe <= 1, outcomes
         assert row.attempts <= MAX_SENDS, outcomes
-        assert sum(o.startswith("reconcile_") for o in outcomes) <= MAX_LOOKUPS, outcomes
+        # The story shows exactly the lookups the platform received, never more than the budget.
+        shown = sum(o.startswith("reconcile_") for o in outcomes)
+        assert shown == self.platform.lookups <= MAX_LOOKUPS, outcomes
         # No 429 is waited out past the hour's budget: every one but the last (which may end
         # it) came within the hour of the first.
         limited = [a.started_at for a in attempts(self.engine, self.pid)
@@ -298,6 +300,22 @@ class TestTheXLivelock:
         assert outcomes == ["unknown", "reconcile_rate_limited", "reconcile_rate_limited",
                             "reconcile_found"]
         assert (status, sends) == ("published", "1")
+
+    def test_a_spent_lookup_budget_is_not_itself_a_lookup(self, engine: Engine) -> None:
+        # Two failed lookups (one short of the tries), then 429s with resets inside the hour:
+        # the sixth lookup spends the budget, and the next claim hands it to a person
+        # without asking the platform, so the story shows six lookups, not seven.
+        x = Platform(dedup=True)
+        x.send_replies.append("landed_unknown")
+        x.lookup_replies.extend(["error", "error", *["rate_limited"] * 4])
+        *outcomes, status, _, sends = _drive(engine, x, 9)
+        assert outcomes == ["unknown", "reconcile_error", "reconcile_error",
+                            *["reconcile_rate_limited"] * 4, "gave_up"]
+        assert (status, sends) == ("needs_review", "1")
+        with engine.connect() as conn:
+            told = conn.execute(text("SELECT last_error FROM publication "
+                                     "WHERE status = 'needs_review'")).scalar_one()
+        assert "6 lookups made, the budget is 6" in told and "6 lookup(s)" in told
 
     def test_a_live_post_is_never_failed_after_an_unknown(self, engine: Engine) -> None:
         # No duplicate check: the resend after a missed lookup meets a plain rejection.

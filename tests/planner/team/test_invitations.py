@@ -347,24 +347,6 @@ class TestRoutes:
                                            now=utcnow())) == 1
 
 
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-    from browserhelpers import free_port
-
-    received = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    controller = Controller(Collect(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", received
-    controller.stop()
-
-
 # --- your own password ---------------------------------------------------------------------------
 
 def _change(c: TestClient, world, current: str, new: str, repeat: str | None = None):

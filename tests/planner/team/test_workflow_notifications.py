@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import select
 
 from planner import posts
@@ -107,24 +106,6 @@ def test_failed_publication_tells_author_and_admins_once(world, engine):
         author = _texts(s, world, "manager@acme.test")
         assert any("could not be published" in t and "refused the image" in t for t in author)
         assert not any("could not be published" in t for t in _texts(s, world, "lead@acme.test"))
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-    from browserhelpers import free_port
-
-    received = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    controller = Controller(Collect(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}", received
-    controller.stop()
 
 
 def test_no_smtp_server_means_no_email_queued(world, engine, smtp_server):
