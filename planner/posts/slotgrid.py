@@ -11,6 +11,7 @@ add at the middle of the block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -91,10 +92,12 @@ class BestTimes:
 
 
 def best_times_for(*, session: Session, workspace: Workspace, account: Account,
-                   config: ResonanceConfig | None = None) -> BestTimes:
-    """The clear best-time cells of one account over the last quarter (Insight's model)."""
+                   config: ResonanceConfig | None = None, now: datetime | None = None
+                   ) -> BestTimes:
+    """The clear best-time cells of one account over the quarter to ``now`` (Insight's
+    model)."""
     config = config or ResonanceConfig()
-    result = insight.report(session=session, workspace=workspace, config=config,
+    result = insight.report(session=session, workspace=workspace, config=config, end=now,
                             with_sales=False)
     key = str(account.id)
     row = next((r for r in result.accounts if r.key == key), None)

@@ -1,0 +1,119 @@
+"""Server time of the weekly slot grid on the demo workspace (issue 15's best times).
+
+Run: .venv/bin/python -m bench.slotgrid_bench [--db sqlite|postgres|all] [--clicks 20]
+
+Seeds the demo (a quarter of metric history on four accounts) into a fresh database and, on
+each database, measures per account: ``GET /w/<slug>/accounts/<id>/slots`` (the page) and the
+htmx click on a grid cell (``POST .../slots/grid``, alternately adding and removing Wed 10:00,
+answered with the re-rendered grid). Prints p50/p95 of the server time (the Server-Timing
+header) and the number of SQL statements one click runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from typing import Any
+
+from sqlalchemy import event
+
+from bench.common import fresh_database, print_table, summary
+from planner import settings as settings_module
+
+
+def seed(url: str) -> tuple[str, list[int], float]:
+    from sqlmodel import col, select
+
+    from planner.db import make_engine, session_scope
+    from planner.demo import demo_platform_accounts, seed_demo
+    from planner.models import Account
+
+    engine = make_engine(url)
+    bases, creds = demo_platform_accounts(8009)
+    started = time.perf_counter()
+    with session_scope(engine) as s:
+        summary_ = seed_demo(session=s, account_api_bases=bases, account_credentials=creds)
+        slug, ws_id = summary_.workspace.slug, summary_.workspace.id
+    took = time.perf_counter() - started
+    with session_scope(engine) as s:
+        ids = [a.id or 0 for a in s.exec(select(Account).where(Account.workspace_id == ws_id)
+                                         .order_by(col(Account.id)))]
+    engine.dispose()
+    return slug, ids, took
+
+
+def _server_ms(response: Any) -> float:
+    return float(response.headers["Server-Timing"].split("dur=")[1])
+
+
+def measure(url: str, slug: str, account_ids: list[int], clicks: int) -> dict[str, dict]:
+    from fastapi.testclient import TestClient
+
+    from planner import db as db_module
+    from planner.web.app import create_app
+
+    os.environ["POISE_DATABASE_URL"] = url
+    settings_module.get_settings.cache_clear()
+    db_module.dispose_engines()
+    pages: list[float] = []
+    taps: list[float] = []
+    statements: list[str] = []
+    with TestClient(create_app()) as client:
+        page = client.get("/login").text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post("/login", data={"email": "admin@poise.local",
+                                    "password": "poise-demo-2026", "csrf_token": token})
+        for account_id in account_ids:
+            path = f"/w/{slug}/accounts/{account_id}/slots"
+            for i in range(clicks + 2):
+                r = client.get(path)
+                assert r.status_code == 200, r.text[:500]
+                if i >= 2:  # warm-up: templates, connection pool
+                    pages.append(_server_ms(r))
+            csrf = r.text.split('name="csrf_token" value="')[1].split('"')[0]
+            for i in range(clicks + 2):
+                verb = "add" if i % 2 == 0 else "remove"
+                r = client.post(f"{path}/grid", data={verb: "2 10:00", "csrf_token": csrf},
+                                headers={"HX-Request": "true"})
+                assert r.status_code == 200, r.text[:500]
+                if i >= 2:
+                    taps.append(_server_ms(r))
+        engine = db_module.get_engine()
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        client.post(f"/w/{slug}/accounts/{account_ids[0]}/slots/grid",
+                    data={"add": "3 10:00", "csrf_token": csrf}, headers={"HX-Request": "true"})
+        event.remove(engine, "before_cursor_execute", count)
+    db_module.dispose_engines()
+    queries = float(sum(1 for q in statements if q.strip().upper() != "BEGIN"))
+    return {"page": summary(pages), "click": {**summary(taps), "queries": queries}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres", "all"])
+    parser.add_argument("--clicks", type=int, default=20)
+    args = parser.parse_args()
+    os.environ.setdefault("POISE_VAR_DIR", tempfile.mkdtemp())
+    kinds = ["sqlite", "postgres"] if args.db == "all" else [args.db]
+    rows = []
+    for kind in kinds:
+        with fresh_database(kind) as url:
+            slug, ids, took = seed(url)
+            result = measure(url, slug, ids, args.clicks)
+        for what, figures in result.items():
+            rows.append([kind, what, f"{took:.2f}", str(len(ids) * args.clicks),
+                         f"{figures['p50']:.1f}", f"{figures['p95']:.1f}",
+                         f"{figures['queries']:.0f}" if "queries" in figures else ""])
+    print_table("Slot grid on the demo (server time)",
+                ["database", "request", "demo seed s", "requests", "p50 ms", "p95 ms",
+                 "queries per click"], rows)
+
+
+if __name__ == "__main__":
+    main()
