@@ -287,6 +287,10 @@ def rescale_to_followers(session: Session, account_id: int, followers: float) ->
 def record(session: Session, claimed: Claimed, outcome: dict[str, float] | PublishError, *,
            steps: list[timedelta], now: datetime) -> str:
     """Write one reading's outcome; returns what happened (for logs and the bench)."""
+    if claimed.followers_reset_at is not None:
+        # The follower count read with the post was refused for the rate limit: the account
+        # waits for the reset; the post's metrics read just before are kept (below).
+        _hold_account(session, claimed.account_id, claimed.followers_reset_at)
     item = session.get(MetricCollection, claimed.publication_id)
     if item is None:
         return "gone"
@@ -296,10 +300,6 @@ def record(session: Session, claimed: Claimed, outcome: dict[str, float] | Publi
         _hold_account(session, claimed.account_id, outcome.reset_at)
         session.add(item)
         return "rate_limited"
-    if claimed.followers_reset_at is not None and not isinstance(outcome, PublishError):
-        # The post's metrics were read, the follower count was refused for the rate limit:
-        # keep the reading (below), and hold the account until the reset all the same.
-        _hold_account(session, claimed.account_id, claimed.followers_reset_at)
     if isinstance(outcome, MetricsNotAvailable):
         item.status, item.reason = "not_available", outcome.reason[:300]
         session.add(item)
