@@ -54,6 +54,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/attribution_bench.py
 	$(BIN)/python bench/redirect_bench.py
 	$(BIN)/python -m bench.import_bench --db all
+	$(BIN)/python -m bench.slotgrid_bench --db all
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache

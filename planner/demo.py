@@ -115,6 +115,7 @@ def seed_demo(*, session: Session, now: datetime | None = None,
     session.flush()
     seed_metric_history(session, workspace, demo_accounts, now)
     _seed_conversions(session, workspace, people, demo_accounts, prompts, now)
+    seed_busy_history(session, workspace, demo_accounts, now)
     return DemoSummary(workspace, True, logins)
 
 
@@ -200,6 +201,24 @@ DEMO_EFFECTS = {("mastodon", "care"): 2.3, ("linkedin", "learn"): 2.0, ("x", "tr
                 ("x", "share"): 1.6}
 # ... and Bluesky fading: engagement down about 15% a week (channel health: "a dud?").
 DEMO_TRENDS = {"bluesky": 0.85}
+# When the audience responds (local weekday, 6-hour block; compass.resonance.BLOCKS): on X,
+# weekday evenings after work, best Tuesday to Thursday, and quiet weekend mornings; on
+# Mastodon, mornings with a coffee, best at weekends, and quieter evenings. The slot grid and
+# Insight's best times find them (tests/planner/test_demo_best_times.py).
+DEMO_SLOT_EFFECTS: dict[tuple[str, int, int], float] = {
+    **{("x", day, 3): 1.3 for day in (0, 4)},
+    **{("x", day, 3): 2.2 for day in (1, 2, 3)},
+    **{("x", day, 1): 0.7 for day in (5, 6)},
+    **{("mastodon", day, 1): 1.2 for day in range(5)},
+    **{("mastodon", day, 1): 2.2 for day in (5, 6)},
+    **{("mastodon", day, 3): 0.8 for day in range(7)},
+}
+# A quarter of history: every account posts most days; X and Mastodon several times a day
+# (their extra posts carry no tracked link, so the conversion story is the same), which is
+# what it takes to tell a weekday and time of day apart with an honest interval.
+HISTORY_DAYS = 75  # ending 15 days ago: inside the report's default quarter (91 days)
+HISTORY_POSTS_PER_DAY = 0.7
+BUSY_POSTS_PER_DAY = {"x": 3.0, "mastodon": 2.3}
 SEEDED_READING_AFTER = timedelta(hours=1)  # the first step of the default schedule
 
 
@@ -222,22 +241,40 @@ def seed_metric_history(session: Session, workspace: Workspace, accounts_: list,
     for quadrant, text in SAMPLE_POSTS:
         texts.setdefault(quadrant, []).append(text)
     history.seed_history(session=session, workspace_id=workspace.id or 0, accounts=accounts_,
-                         end=now - timedelta(days=15), days=76, posts_per_day=0.7,
-                         effects=DEMO_EFFECTS, weekday_effects={("mastodon", 5): 1.8},
-                         readings=True, texts=texts, trends=DEMO_TRENDS, collect_more=False)
+                         end=now - timedelta(days=15), days=HISTORY_DAYS,
+                         posts_per_day=HISTORY_POSTS_PER_DAY, effects=DEMO_EFFECTS,
+                         slot_effects=DEMO_SLOT_EFFECTS, readings=True, texts=texts,
+                         trends=DEMO_TRENDS, collect_more=False)
     existing = session.exec(select(Publication, Post.tags).join(
         Post, col(Post.id) == col(Publication.post_id)).where(
         Publication.workspace_id == workspace.id,
         Publication.status == PublicationStatus.published)).all()
     by_id = {a.id: a for a in accounts_}
     history.cover_existing(session=session, end=now, effects=DEMO_EFFECTS, trends=DEMO_TRENDS,
-                           collect_more=False, publications=[
+                           slot_effects=DEMO_SLOT_EFFECTS, collect_more=False, publications=[
         (pub, by_id[pub.account_id], tags) for pub, tags in existing
         if pub.account_id in by_id and not session.get(
             MetricCollection, pub.id)])
     for account in accounts_:
         if account.platform == "x":  # the demo's X reads are free: it is the sandbox
             session.add(MetricsOptIn(account_id=account.id, enabled=True))
+    session.flush()
+
+
+def seed_busy_history(session: Session, workspace: Workspace, accounts_: list,
+                      now: datetime) -> None:
+    """The X and Mastodon posts beyond one a day over the same quarter (``BUSY_POSTS_PER_DAY``),
+    seeded after the conversions so they bring no visits: posts without a shop link."""
+    from planner.insight import history
+
+    texts: dict[str, list[str]] = {}
+    for quadrant, text in SAMPLE_POSTS:
+        texts.setdefault(quadrant, []).append(text)
+    history.seed_history(session=session, workspace_id=workspace.id or 0, accounts=accounts_,
+                         end=now - timedelta(days=15), days=HISTORY_DAYS,
+                         posts_per_day=BUSY_POSTS_PER_DAY, effects=DEMO_EFFECTS,
+                         slot_effects=DEMO_SLOT_EFFECTS, readings=True, texts=texts,
+                         trends=DEMO_TRENDS, seed=2028, collect_more=False)
     session.flush()
 
 

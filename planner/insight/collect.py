@@ -11,7 +11,8 @@ One round (``collect_due``):
 3. **read**: the adapters' ``fetch_metrics`` run with no transaction open.
 4. **record**: each answer is written in its own short transaction: the readings, the
    normalised summary, the next due time (or "done" when the schedule runs out). A rate limit
-   moves the account's ``next_allowed_at`` and stops that account for the round.
+   (on the post's read or on the follower count read with it) moves the account's
+   ``next_allowed_at`` and stops that account for the round.
 
 Every round is bounded by ``batch``; a reading that keeps failing is given up after the last
 step of the schedule plus a day, and the row says why.
@@ -163,6 +164,9 @@ class Claimed:
     account: AccountRef
     needs_followers: bool = False  # no follower count on the row yet
     followers_problem: str = ""  # why the follower count could not be read, if it could not
+    # The follower read was refused for the account's rate limit: its reset, which the
+    # account's next reads and publishes wait for like any other 429's.
+    followers_reset_at: datetime | None = None
 
 
 def claim(session: Session, *, now: datetime, batch: int) -> list[Claimed]:
@@ -220,6 +224,8 @@ def read(claimed: Claimed) -> dict[str, float] | PublishError:
             result[FOLLOWERS] = float(publisher.fetch_followers(claimed.account))
         except PublishError as exc:
             claimed.followers_problem = f"followers: {exc.reason}"[:300]
+            if isinstance(exc, RateLimited):
+                claimed.followers_reset_at = exc.reset_at
             log.info("followers of account %s not read: %s", claimed.account_id, exc.reason)
     return result
 
@@ -281,17 +287,17 @@ def rescale_to_followers(session: Session, account_id: int, followers: float) ->
 def record(session: Session, claimed: Claimed, outcome: dict[str, float] | PublishError, *,
            steps: list[timedelta], now: datetime) -> str:
     """Write one reading's outcome; returns what happened (for logs and the bench)."""
+    if claimed.followers_reset_at is not None:
+        # The follower count read with the post was refused for the rate limit: the account
+        # waits for the reset; the post's metrics read just before are kept (below).
+        _hold_account(session, claimed.account_id, claimed.followers_reset_at)
     item = session.get(MetricCollection, claimed.publication_id)
     if item is None:
         return "gone"
     item.lease_until = None
     last_due = item.published_at + steps[-1] + GIVE_UP_AFTER
     if isinstance(outcome, RateLimited):
-        account = session.get(Account, claimed.account_id)
-        if account is not None and (account.next_allowed_at is None
-                                    or account.next_allowed_at < outcome.reset_at):
-            account.next_allowed_at = outcome.reset_at
-            session.add(account)
+        _hold_account(session, claimed.account_id, outcome.reset_at)
         session.add(item)
         return "rate_limited"
     if isinstance(outcome, MetricsNotAvailable):
@@ -342,6 +348,16 @@ def record(session: Session, claimed: Claimed, outcome: dict[str, float] | Publi
     return "read"
 
 
+def _hold_account(session: Session, account_id: int, reset_at: datetime) -> None:
+    """Move the account's ``next_allowed_at`` (the state the publisher obeys too) to the
+    platform's reset, never earlier than it already is."""
+    account = session.get(Account, account_id)
+    if account is not None and (account.next_allowed_at is None
+                                or account.next_allowed_at < reset_at):
+        account.next_allowed_at = reset_at
+        session.add(account)
+
+
 def _next_due(item: MetricCollection, steps: list[timedelta], now: datetime) -> datetime | None:
     """The first schedule step still ahead (steps missed while down are not caught up)."""
     for step in steps:
@@ -383,7 +399,7 @@ def collect_due(engine: Engine, *, schedule: str, batch: int,
             outcome = read(item)
         with session_scope(engine) as session:
             what = record(session, item, outcome, steps=steps, now=utcnow())
-        if what == "rate_limited":
+        if what == "rate_limited" or item.followers_reset_at is not None:
             limited.add(item.account_id)
         setattr(result, what if what != "gone" else "failed",
                 getattr(result, what if what != "gone" else "failed") + 1)

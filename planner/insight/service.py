@@ -113,27 +113,9 @@ def _fetch(session: Session, workspace: Workspace, start: datetime, end: datetim
     """Sums of scores per account, tags and local weekday x block (``slot``, stored when the
     row was made), added up by the database so a report over 100,000 posts moves about a
     thousand rows; weekly sums for the health trend; posts without metrics and why."""
-    out = _Fetched(defaultdict(list), {}, defaultdict(int), defaultdict(int),
-                   defaultdict(list))
+    out = _Fetched(_cells(session, workspace, start, end), {}, defaultdict(int),
+                   defaultdict(int), defaultdict(list))
     conn = session.connection()
-    where = ("mc.workspace_id = :ws AND mc.published_at >= :start AND mc.published_at < :end")
-    rows = conn.execute(text(
-        f"SELECT mc.account_id, mc.tags, mc.slot, COUNT(*), SUM(mc.score), "
-        f"SUM(mc.score * mc.score) FROM metriccollection mc WHERE {where} "
-        f"AND mc.score IS NOT NULL GROUP BY mc.account_id, mc.tags, mc.slot")
-        .bindparams(_dt("start"), _dt("end")),
-        {"ws": workspace.id, "start": start, "end": end}).all()
-    tags_cache: dict[str, tuple[Quadrant, ...]] = {}
-    for account_id, tags, slot, n, total, squares in rows:
-        wd, blk = divmod(int(slot), 4)
-        key = tags or ""
-        if key not in tags_cache:
-            try:
-                tags_cache[key] = parse_tags(key)
-            except ValueError:
-                tags_cache[key] = ()
-        out.cells[account_id].append(Cell(tags_cache[key], int(wd), min(int(blk), 3),
-                                          Moments(int(n), float(total), float(squares))))
     hstart = end - timedelta(weeks=HEALTH_WEEKS)
     # Week buckets by plain timestamp comparisons: cheaper than date arithmetic per row.
     bounds = {f"b{i}": hstart + timedelta(weeks=i) for i in range(1, HEALTH_WEEKS)}
@@ -149,18 +131,54 @@ def _fetch(session: Session, workspace: Workspace, start: datetime, end: datetim
         weeks = out.weekly.setdefault(account_id, [Moments() for _ in range(HEALTH_WEEKS)])
         weeks[min(max(int(week), 0), HEALTH_WEEKS - 1)].merge(
             Moments(int(n), float(total), float(squares)))
-    for account_id, status, reason, n in conn.execute(text(
-            f"SELECT mc.account_id, mc.status, mc.reason, COUNT(*) FROM metriccollection mc "
-            f"WHERE {where} AND mc.score IS NULL GROUP BY mc.account_id, mc.status, mc.reason")
-            .bindparams(_dt("start"), _dt("end")),
-            {"ws": workspace.id, "start": start, "end": end}).all():
-        if status in ("not_available", "off"):
-            out.unavailable[account_id] += int(n)
-            if reason and reason not in out.reasons[account_id]:
-                out.reasons[account_id].append(reason)
-        else:
-            out.waiting[account_id] += int(n)
+    _without_metrics(session, workspace, start, end, out)
     return out
+
+
+def _where(account_id: int | None) -> str:
+    return ("mc.workspace_id = :ws AND mc.published_at >= :start AND mc.published_at < :end"
+            + (" AND mc.account_id = :acc" if account_id is not None else ""))
+
+
+def _cells(session: Session, workspace: Workspace, start: datetime, end: datetime,
+           account_id: int | None = None) -> dict[int, list[Cell]]:
+    """Score sums per account, tags and ``slot``; one account's only when ``account_id``."""
+    out: dict[int, list[Cell]] = defaultdict(list)
+    rows = session.connection().execute(text(
+        f"SELECT mc.account_id, mc.tags, mc.slot, COUNT(*), SUM(mc.score), "
+        f"SUM(mc.score * mc.score) FROM metriccollection mc WHERE {_where(account_id)} "
+        f"AND mc.score IS NOT NULL GROUP BY mc.account_id, mc.tags, mc.slot")
+        .bindparams(_dt("start"), _dt("end")),
+        {"ws": workspace.id, "start": start, "end": end, "acc": account_id}).all()
+    tags_cache: dict[str, tuple[Quadrant, ...]] = {}
+    for row_account, tags, slot, n, total, squares in rows:
+        wd, blk = divmod(int(slot), 4)
+        key = tags or ""
+        if key not in tags_cache:
+            try:
+                tags_cache[key] = parse_tags(key)
+            except ValueError:
+                tags_cache[key] = ()
+        out[row_account].append(Cell(tags_cache[key], int(wd), min(int(blk), 3),
+                                     Moments(int(n), float(total), float(squares))))
+    return out
+
+
+def _without_metrics(session: Session, workspace: Workspace, start: datetime, end: datetime,
+                     out: _Fetched, account_id: int | None = None) -> None:
+    """Published posts with no score yet: waiting for a reading, or never to have one."""
+    for row_account, status, reason, n in session.connection().execute(text(
+            f"SELECT mc.account_id, mc.status, mc.reason, COUNT(*) FROM metriccollection mc "
+            f"WHERE {_where(account_id)} AND mc.score IS NULL "
+            f"GROUP BY mc.account_id, mc.status, mc.reason")
+            .bindparams(_dt("start"), _dt("end")),
+            {"ws": workspace.id, "start": start, "end": end, "acc": account_id}).all():
+        if status in ("not_available", "off"):
+            out.unavailable[row_account] += int(n)
+            if reason and reason not in out.reasons[row_account]:
+                out.reasons[row_account].append(reason)
+        else:
+            out.waiting[row_account] += int(n)
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -226,6 +244,33 @@ def report(*, session: Session, workspace: Workspace, start: datetime | None = N
                      for name, cells in sorted(by_platform.items())]
     return Report(start=start, end=end, config=config, accounts=rows, platforms=platform_rows,
                   best=best, best_by_quadrant=best_q, health=health)
+
+
+@dataclass
+class AccountTimes:
+    """One account's best times, as the report computes them, without the rest of it."""
+
+    posts: int  # posts with metrics in the period
+    unavailable: int  # published posts whose platform gives no metrics
+    cells: list[TimeCell]  # the clear cells, best first
+
+
+def account_best_times(*, session: Session, workspace: Workspace, account_id: int,
+                       end: datetime | None = None, config: ResonanceConfig | None = None
+                       ) -> AccountTimes:
+    """Best times of one account over the quarter to ``end``: the same numbers as
+    ``report(...).best[str(account_id)]``, from that account's rows only (the slot grid asks
+    on every click; the whole report also weighs every quadrant, platform and channel)."""
+    end = end or utcnow()
+    start = end - timedelta(days=DEFAULT_DAYS)
+    config = config or ResonanceConfig()
+    cells = _cells(session, workspace, start, end, account_id).get(account_id, [])
+    missing = _Fetched(defaultdict(list), {}, defaultdict(int), defaultdict(int),
+                       defaultdict(list))
+    _without_metrics(session, workspace, start, end, missing, account_id)
+    return AccountTimes(posts=sum(c.moments.n for c in cells),
+                        unavailable=missing.unavailable[account_id],
+                        cells=[c for c in best_times(cells, config=config) if c.clear])
 
 
 def grid_rows(report_: Report) -> list[Row]:

@@ -2,8 +2,9 @@
 
 The grid is 7 days x 24 hourly rows of the workspace's local time (the zone queue slots are
 kept in). A slot on the hour is the cell itself; a slot at another minute (entered as an exact
-time) is shown inside its hour's cell. Best times come from ``planner.insight.report``: per
-account, the weekday x 6-hour block lifts whose interval excludes "no effect"; every hourly
+time) is shown inside its hour's cell. Best times come from Insight
+(``planner.insight.account_best_times``: the report's model on this account's rows only),
+the weekday x 6-hour block lifts whose interval excludes "no effect"; every hourly
 cell inside such a block carries the mark, and each marked block is offered as a one-click
 add at the middle of the block.
 """
@@ -11,10 +12,11 @@ add at the middle of the block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session
 
-from compass.resonance import BLOCKS, ResonanceConfig, TimeCell, block_of
+from compass.resonance import BLOCKS, ResonanceConfig, block_of
 from planner import insight
 from planner.models import Account, Workspace
 from planner.posts.schedule import WEEKDAYS, Slot
@@ -91,21 +93,19 @@ class BestTimes:
 
 
 def best_times_for(*, session: Session, workspace: Workspace, account: Account,
-                   config: ResonanceConfig | None = None) -> BestTimes:
-    """The clear best-time cells of one account over the last quarter (Insight's model)."""
+                   config: ResonanceConfig | None = None, now: datetime | None = None
+                   ) -> BestTimes:
+    """The clear best-time cells of one account over the quarter to ``now`` (Insight's
+    model, on this account's rows only: the grid asks on every click)."""
     config = config or ResonanceConfig()
-    result = insight.report(session=session, workspace=workspace, config=config,
-                            with_sales=False)
-    key = str(account.id)
-    row = next((r for r in result.accounts if r.key == key), None)
-    cells: list[TimeCell] = result.best.get(key, [])
-    out = BestTimes(posts=row.posts if row else 0, needed=2 * config.min_posts,
-                    unavailable=row.unavailable if row else 0)
-    for cell in cells:
-        if cell.clear:
-            out.marks[(cell.weekday, cell.block)] = BestMark(
-                weekday=cell.weekday, block=cell.block, ratio=cell.ratio, low=cell.low,
-                high=cell.high, posts=cell.n)
+    found = insight.account_best_times(session=session, workspace=workspace,
+                                       account_id=account.id or 0, end=now, config=config)
+    out = BestTimes(posts=found.posts, needed=2 * config.min_posts,
+                    unavailable=found.unavailable)
+    for cell in found.cells:
+        out.marks[(cell.weekday, cell.block)] = BestMark(
+            weekday=cell.weekday, block=cell.block, ratio=cell.ratio, low=cell.low,
+            high=cell.high, posts=cell.n)
     return out
 
 

@@ -188,3 +188,42 @@ def test_slot_grid_fits_without_sideways_scroll(browser, lab, size):
     expect(page.locator("#slot-grid td[data-cell='6 20:00'] button")).to_have_attribute(
         "aria-pressed", "false")
     page.context.close()
+
+
+@pytest.mark.parametrize("size", [PHONE, DESK], ids=["390px", "1366px"])
+def test_the_demos_best_times_show_and_fit(browser, lab, size):
+    """The demo's X account: its weekday evenings do better (planner/demo.py); the grid
+    outlines them, lists them with a one-click add, and still fits a phone."""
+    page = browser.new_context(**size).new_page()
+    log_in(page, lab["base"])
+    page.goto(f"{lab['base']}/w/juniper-coffee-roasters/accounts")
+    page.locator("tr", has_text="@junipercoffee").locator("a[data-slot-grid-link]").click()
+    page.wait_for_url("**/slots")
+    expect(page.locator(".best-times")).to_have_attribute("data-best-status", "found")
+    marked = page.locator("#slot-grid td.best.good")
+    expect(marked.first).to_be_attached()
+    hours = marked.evaluate_all("cells => cells.map(c => +c.dataset.cell.split(' ')[1]"
+                                ".slice(0, 2))")
+    assert hours and all(18 <= hour <= 23 for hour in hours)  # evenings only
+    offer = page.locator(".best-list li").first
+    expect(offer).to_contain_text("often does well: +")
+    button = offer.locator("button", has_text="21:00")
+    expect(button).to_be_visible()
+    box = button.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= size["viewport"]["width"]
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                     && !e.closest('.slot-grid-scroll'))
+        .slice(0, 5).map(e => e.tagName + '.' + e.className)""")
+    assert _no_sideways_scroll(page), f"the grid page scrolls sideways: {wide}"
+    # An outlined evening cell, scrolled to inside the grid's own box, is on screen.
+    marked.first.scroll_into_view_if_needed()
+    expect(marked.first).to_be_in_viewport()
+    assert _no_sideways_scroll(page)
+    label = button.inner_text().removeprefix("Add ")
+    button.click()
+    expect(page.locator("[data-slot-summary]")).to_contain_text(label)
+    assert _no_sideways_scroll(page)
+    page.locator(f"#slot-grid button[aria-label^='Remove {label}']").click()  # tidy up
+    expect(page.locator("[data-slot-summary]")).not_to_contain_text(label)
+    page.context.close()

@@ -217,3 +217,68 @@ def test_not_yet_skips_to_the_next_step_without_a_reading(brand, engine):
     assert what == "failed" and row.status == "collecting" and row.score is None
     assert row.next_due_at == row.published_at + timedelta(hours=6)  # the next step
     assert row.reason == "Instagram has no insights yet"
+
+
+# The follower count read with a post's first reading, answered with the platform's
+# rate-limit signal: Mastodon's 429, Graph's code 4 on HTTP 400 (Facebook Page).
+FOLLOWER_READS = {"mastodon": lambda req: req.path == "/api/v1/accounts/verify_credentials",
+                  "facebook": lambda req: req.query.get("fields") == "followers_count"}
+
+
+@pytest.mark.parametrize("platform", sorted(FOLLOWER_READS))
+def test_a_rate_limited_follower_read_holds_the_accounts_next_reads_and_sends(
+        brand, engine, platform):
+    from planner.models import Post, PostStatus, Publication, PublicationStatus
+    from planner.publishing.claiming import claim_due
+    from planner.publishing.config import DispatchConfig
+
+    if platform not in brand.accounts:
+        _connect(brand, platform)
+    first = brand.publish(platform, "First of two", "care", hours_ago(3))
+    second = brand.publish(platform, "Second of two", "care", hours_ago(3))
+    brand.fake.advance(3 * 3600)
+
+    def refuse_the_follower_read(req) -> None:  # noqa: ANN001
+        if FOLLOWER_READS[platform](req):
+            brand.fake.inject("read", "429", platform=platform)
+
+    brand.fake.on_request = refuse_the_follower_read
+    before = len(brand.fake.requests)
+    result = collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    brand.fake.on_request = None
+    # The post's own metrics were read and kept; the follower count was refused ...
+    rows = _rows(engine)
+    read_first = min((first, second), key=lambda pub: -rows[pub].stage)
+    read_row, waiting = rows[read_first], rows[second if read_first == first else first]
+    assert result.read == 1 and read_row.stage == 1 and read_row.score is not None
+    assert read_row.followers is None and read_row.reason.startswith("followers: ")
+    # ... and the account waits for the reset: the other post was not read in this round.
+    assert waiting.stage == 0 and result.rate_limited == 1
+    # Two requests to the platform: the post's metrics, the refused follower count.
+    assert len([r for r in brand.fake.requests[before:] if r[2] == platform]) == 2
+    with session_scope(engine) as s:
+        held = s.get(Account, brand.accounts[platform]).next_allowed_at
+        assert held is not None and held > datetime.now(UTC) + timedelta(seconds=30)
+    # The next round before the reset asks the platform nothing for that account ...
+    before = len(brand.fake.requests)
+    again = collect.collect_due(engine, schedule=SCHEDULE, batch=50)
+    assert again.claimed == 0
+    assert not [r for r in brand.fake.requests[before:] if r[2] == platform]
+    # ... and a post due on it now is not sent either (the state the publisher obeys).
+    with session_scope(engine) as s:
+        post = Post(workspace_id=brand.workspace_id, text="Due now", tags="try",
+                    status=PostStatus.approved)
+        s.add(post)
+        s.flush()
+        due = Publication(post_id=post.id, account_id=brand.accounts[platform],
+                          workspace_id=brand.workspace_id, status=PublicationStatus.pending,
+                          scheduled_at=hours_ago(0.01), due_at=hours_ago(0.01))
+        s.add(due)
+        s.flush()
+        due_id = due.id
+    jobs = claim_due(engine, DispatchConfig(threads=1), limit=10)
+    assert due_id not in [job.publication_id for job in jobs]
+    # After the reset the waiting post is read, with the follower count this time.
+    after_reset = held + timedelta(seconds=1)
+    collect.collect_due(engine, schedule=SCHEDULE, batch=50, now=after_reset)
+    assert _rows(engine)[second if read_first == first else first].stage == 1

@@ -116,6 +116,56 @@ class TestBestTimes:
         assert _slots(saturdays.account_id) == [f"Sat {button.group(1)[2:]}"]
 
 
+    def test_the_grid_matches_the_report_and_reads_only_its_account(self, saturdays,
+                                                                    make_client):
+        """The grid computes one account's best times, not the workspace's whole report (it
+        asks on every click), with the report's numbers."""
+        from sqlalchemy import event
+
+        from planner import accounts, insight
+        from planner.db import get_engine
+
+        with session_scope() as s:
+            workspace = s.get(Workspace, saturdays.workspace_id)
+            other = accounts.create_account(session=s, workspace_id=saturdays.workspace_id,
+                                            platform="bluesky", handle="acme.bsky.social")
+            history.seed_history(session=s, workspace_id=saturdays.workspace_id,
+                                 accounts=[other], end=datetime.now(UTC), days=91,
+                                 posts_per_day=2, readings=False, seed=6)
+        with session_scope() as s:
+            workspace = s.get(Workspace, saturdays.workspace_id)
+            whole = insight.report(session=s, workspace=workspace, with_sales=False)
+            for row in whole.accounts:
+                one = insight.account_best_times(session=s, workspace=workspace,
+                                                 account_id=int(row.key), end=whole.end)
+                # The same cells; the database may add the sums up in another order.
+                assert [(c.weekday, c.block, c.n) for c in one.cells] == [
+                    (c.weekday, c.block, c.n) for c in whole.best[row.key]]
+                assert [x for c in one.cells for x in (c.ratio, c.low, c.high)] == \
+                    pytest.approx([x for c in whole.best[row.key]
+                                   for x in (c.ratio, c.low, c.high)])
+                assert one.posts == row.posts
+                assert one.unavailable == row.unavailable
+        c = make_client("manager@acme.test")
+        token = page_csrf(c, _grid(saturdays))
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, *rest) -> None:  # noqa: ANN001
+            statements.append(statement)
+
+        engine = get_engine()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            r = c.post(_grid(saturdays) + "/grid", data={"csrf_token": token, "add": "5 09:00"},
+                       headers={"HX-Request": "true"})
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert r.status_code == 200 and 'data-best-status="found"' in r.text
+        metrics = [q for q in statements if "metriccollection" in q]
+        assert metrics and all("mc.account_id = " in q for q in metrics), metrics
+        assert not any("touchpoint" in q.lower() for q in statements)  # no sales either
+
+
 class TestRoutes:
     def test_click_adds_then_removes_without_js(self, world, make_client):
         c = make_client("manager@acme.test")
