@@ -28,7 +28,9 @@ import numpy as np
 
 __all__ = ["MiniLM", "model_dir"]
 
-BATCH = 32  # sentences per forward pass (sorted by length, so little padding)
+BATCH = 32  # at most this many sentences per forward pass (sorted by length: little padding)
+TOKENS = 2048  # ... and at most this many tokens, so that long posts (up to 256 tokens) go
+# 8 at a time: the attention scores of one pass stay under about 25 MB
 
 
 def model_dir() -> Path:
@@ -100,9 +102,16 @@ class MiniLM:
             return out
         encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), BATCH):
-            rows = order[start:start + BATCH]
-            width = max(len(encodings[i].ids) for i in rows)
+        start = 0
+        while start < len(order):
+            # Sorted by length, so the last row of a batch is its widest.
+            count = 1
+            while (count < BATCH and start + count < len(order)
+                   and (count + 1) * len(encodings[order[start + count]].ids) <= TOKENS):
+                count += 1
+            rows = order[start:start + count]
+            start += count
+            width = len(encodings[rows[-1]].ids)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.float32)
             for r, i in enumerate(rows):

@@ -62,3 +62,28 @@ def test_the_tail_past_256_tokens_is_cut(encoder) -> None:
     longer = base + " Completely different words about football and fireworks." * 20
     a, b = encoder.encode([base, longer])
     assert np.allclose(a, b, atol=1e-6)
+
+
+def test_long_posts_go_in_small_batches(encoder, monkeypatch) -> None:
+    # The attention scores of one pass grow with rows x width^2: long posts must not go 32 at
+    # a time (32 x 256 tokens would hold about 100 MB of scores).
+    import numpy as np
+
+    from compass.suggest import minilm
+
+    shapes: list[tuple[int, int]] = []
+    real = minilm.MiniLM._forward
+
+    def spy(self, ids, mask):  # type: ignore[no-untyped-def]
+        shapes.append(ids.shape)
+        return real(self, ids, mask)
+
+    monkeypatch.setattr(minilm.MiniLM, "_forward", spy)
+    texts = ["Short one"] * 40 + [" ".join(["Why does bread go stale?"] * n)
+                                  for n in range(5, 60, 3)]
+    vectors = encoder.encode(texts)
+    assert sum(rows for rows, _ in shapes) == len(texts)
+    assert all(rows <= minilm.BATCH for rows, _ in shapes)
+    assert all(rows * width <= minilm.TOKENS or rows == 1 for rows, width in shapes)
+    assert max(width for _, width in shapes) == encoder.max_tokens  # the longest were cut
+    assert np.allclose(vectors[-1], encoder.encode([texts[-1]])[0], atol=1e-5)
