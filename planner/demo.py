@@ -237,14 +237,7 @@ def seed_metric_history(session: Session, workspace: Workspace, accounts_: list,
     from planner.insight import history
     from planner.models_insight import MetricCollection, MetricsOptIn
 
-    texts: dict[str, list[str]] = {}
-    for quadrant, text in SAMPLE_POSTS:
-        texts.setdefault(quadrant, []).append(text)
-    history.seed_history(session=session, workspace_id=workspace.id or 0, accounts=accounts_,
-                         end=now - timedelta(days=15), days=HISTORY_DAYS,
-                         posts_per_day=HISTORY_POSTS_PER_DAY, effects=DEMO_EFFECTS,
-                         slot_effects=DEMO_SLOT_EFFECTS, readings=True, texts=texts,
-                         trends=DEMO_TRENDS, collect_more=False)
+    _seed_quarter(session, workspace, accounts_, now, HISTORY_POSTS_PER_DAY, seed=2026)
     existing = session.exec(select(Publication, Post.tags).join(
         Post, col(Post.id) == col(Publication.post_id)).where(
         Publication.workspace_id == workspace.id,
@@ -265,6 +258,14 @@ def seed_busy_history(session: Session, workspace: Workspace, accounts_: list,
                       now: datetime) -> None:
     """The X and Mastodon posts beyond one a day over the same quarter (``BUSY_POSTS_PER_DAY``),
     seeded after the conversions so they bring no visits: posts without a shop link."""
+
+    _seed_quarter(session, workspace, accounts_, now, BUSY_POSTS_PER_DAY, seed=2028)
+    session.flush()
+
+
+def _seed_quarter(session: Session, workspace: Workspace, accounts_: list, now: datetime,
+                  posts_per_day: float | dict[str, float], *, seed: int) -> None:
+    """A quarter of sample posts with readings, ending 15 days ago, with the demo's effects."""
     from planner.insight import history
 
     texts: dict[str, list[str]] = {}
@@ -272,10 +273,9 @@ def seed_busy_history(session: Session, workspace: Workspace, accounts_: list,
         texts.setdefault(quadrant, []).append(text)
     history.seed_history(session=session, workspace_id=workspace.id or 0, accounts=accounts_,
                          end=now - timedelta(days=15), days=HISTORY_DAYS,
-                         posts_per_day=BUSY_POSTS_PER_DAY, effects=DEMO_EFFECTS,
+                         posts_per_day=posts_per_day, effects=DEMO_EFFECTS,
                          slot_effects=DEMO_SLOT_EFFECTS, readings=True, texts=texts,
-                         trends=DEMO_TRENDS, seed=2028, collect_more=False)
-    session.flush()
+                         trends=DEMO_TRENDS, seed=seed, collect_more=False)
 
 
 # --- conversions (issue 14): the Inbox, contacts, leads and sales -------------------------------

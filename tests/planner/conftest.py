@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -14,6 +15,16 @@ from planner import accounts
 from planner.db import session_scope
 from planner.models import Role
 from planner.team import users, workspaces
+from sandbox import FakePlatform
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePlatform]:
+    """The fake platforms on a loopback port, one per test (a module may define its own)."""
+    platform = FakePlatform()
+    platform.start()
+    yield platform
+    platform.stop()
 
 
 @dataclass

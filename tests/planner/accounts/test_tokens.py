@@ -11,15 +11,7 @@ from planner.accounts import connections, tokens
 from planner.accounts.crypto import decrypt_credentials, encrypt_credentials
 from planner.db import session_scope, utcnow
 from planner.models import Account, AccountStatus, Notification
-from sandbox import X_CLIENT_ID, X_REFRESH_TOKEN, FakePlatform
-
-
-@pytest.fixture
-def fake():
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
+from sandbox import X_CLIENT_ID, X_REFRESH_TOKEN
 
 
 def x_account(engine, world, fake, refresh=X_REFRESH_TOKEN):

@@ -4,8 +4,6 @@ and counts the events it hands out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -18,14 +16,6 @@ from planner.models import Account
 from planner.models_conversions import Message
 from planner.team import workspaces
 from sandbox import X_USER_ID, FakePlatform, credentials_for
-
-
-@pytest.fixture
-def fake() -> Iterator[FakePlatform]:
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
 
 
 @pytest.fixture

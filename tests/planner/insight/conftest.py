@@ -3,7 +3,6 @@ and helpers that publish real posts there and record them as published publicati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,13 +22,6 @@ from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
 HANDLES = {"mastodon": "@brand@fake.social", "bluesky": "brand.bsky.social", "x": "@brandx",
            "webhook": "hook"}
 
-
-@pytest.fixture
-def fake() -> Iterator[FakePlatform]:
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
 
 
 @dataclass

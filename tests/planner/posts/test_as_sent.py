@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import select
 
 from planner import posts
@@ -19,7 +18,7 @@ from planner.publishing.dispatch import DispatchConfig
 from planner.publishing.jobs import start_worker
 from planner.settings import Settings
 from publishers.text import count
-from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
+from sandbox import EXTERNAL_IDS, credentials_for
 
 PLATFORMS = {"mastodon": "@brand@fake.social", "bluesky": "brand.bsky.social",
              "x": "@brandx"}
@@ -38,13 +37,6 @@ CORPUS = [
      "variant_for": "bluesky", "variant": "Bluesky gets its own words 🦋 ✨ 한국어 텍스트"},
 ]
 
-
-@pytest.fixture
-def fake():
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
 
 
 def test_counter_equals_what_the_fake_receives(world, engine, fake):

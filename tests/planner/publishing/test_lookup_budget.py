@@ -6,26 +6,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import text
 
 from planner.accounts import connections
 from planner.db import session_scope, utcnow
 from planner.models import Post, PostStatus, Publication
 from planner.publishing.dispatch import Dispatcher
-from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
+from sandbox import EXTERNAL_IDS, credentials_for
 from tests.planner.publishing.test_dispatch import config
 from tests.planner.publishing.test_publishing_api import api  # noqa: F401  (fixture)
 
 BUDGET = 3
 
-
-@pytest.fixture
-def fake():
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
 
 
 def due_on_x(engine, world, fake) -> int:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import select
 
 from planner import posts
@@ -18,18 +17,11 @@ from planner.models_conversions import Message, TrackedLink
 from planner.publishing.dispatch import DispatchConfig
 from planner.publishing.jobs import start_worker
 from planner.settings import Settings, get_settings
-from sandbox import EXTERNAL_IDS, FakePlatform, credentials_for
+from sandbox import EXTERNAL_IDS, credentials_for
 
 PLATFORMS = {"mastodon": "@brand@fake.social", "bluesky": "brand.bsky.social",
              "x": "@brandx"}
 
-
-@pytest.fixture
-def fake():
-    platform = FakePlatform()
-    platform.start()
-    yield platform
-    platform.stop()
 
 
 def test_dm_prompt_post_goes_out_once_everywhere(world, engine, fake):
