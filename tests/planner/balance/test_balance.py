@@ -604,6 +604,10 @@ class TestSuggesterCache:
         class Recorded:
             def __init__(self, examples):
                 self.examples = [text for text, _ in examples]
+                self.suggested: list[str] = []
+
+            def suggest(self, text):
+                self.suggested.append(text)
 
         def fake_default(examples=(), *, reuse=None):
             builds.append(Recorded(examples))
@@ -641,6 +645,17 @@ class TestSuggesterCache:
             for workspace_id in (world.workspace_id, world.other_workspace_id, 999):
                 suggestions.suggester_for(session=s, workspace_id=workspace_id)
         assert list(suggestions._suggesters) == [world.other_workspace_id, 999]
+
+    def test_warm_up_builds_the_recent_workspaces_suggesters(self, world, engine, built):
+        # After a restart, a workspace's first suggestion should not wait for its examples to
+        # be encoded: the warm-up builds (and so encodes) them in the background.
+        add_examples(engine, world.workspace_id, [("Tips for brewing", "learn")])
+        add_examples(engine, world.other_workspace_id, [("We donated meals", "care")])
+        suggestions._warm(engine)
+        assert set(suggestions._suggesters) == {world.workspace_id, world.other_workspace_id}
+        assert built[0].examples == []  # the shared model first, without examples
+        for _, suggester in suggestions._suggesters.values():
+            assert suggester.suggested == ["warm up"] and len(suggester.examples) == 1
 
     def test_lexicon_mode_needs_no_cache(self, world, engine):
         with session_scope(engine) as s:
