@@ -15,6 +15,8 @@ Sets (none of them is used for training; see docs/compass.md):
 - tests/data/compass_fresh3.csv: a second blind set.
 - tests/data/compass_fresh4.csv: a third blind set (120 posts), committed before the grown
   training corpus and the numpy model were tuned or run on it.
+- tests/data/compass_fresh5.csv: a fourth blind set (120 posts written like real brand feeds:
+  short drops, threads, hashtags, typos), committed after the settings were frozen.
 
 "+examples" variants learn from the other half's labelled posts (2-fold: tune examples ->
 scored on held-out, and vice versa), the way a workspace's confirmed tags would be used.
@@ -59,6 +61,7 @@ FRESH2 = ROOT / "tests" / "data" / "compass_fresh2.csv"
 # bench reports it when the file is present.
 FRESH3 = ROOT / "tests" / "data" / "compass_fresh3.csv"
 FRESH4 = ROOT / "tests" / "data" / "compass_fresh4.csv"
+FRESH5 = ROOT / "tests" / "data" / "compass_fresh5.csv"
 DATA = ROOT / "compass" / "suggest" / "data"
 TUNE_POSTS = DATA / "tune_posts.csv"
 
@@ -103,7 +106,7 @@ def main() -> None:
     posts = load_labelled(EVAL)
     tune, held_out = split_halves(posts)
     extras = {"fresh2": load_labelled(FRESH2), "fresh3": load_labelled(FRESH3),
-              "fresh4": load_labelled(FRESH4)}
+              "fresh4": load_labelled(FRESH4), "fresh5": load_labelled(FRESH5)}
     print(
         f"evaluation set: {EVAL.relative_to(ROOT)} ({len(posts)} posts; tune = even rows "
         f"{len(tune)}, held-out = odd rows {len(held_out)})"
