@@ -158,6 +158,8 @@ class EmbeddingSuggester:
         self.top_prototypes = top_prototypes
         self.neighbours = neighbours
         self.example_weight = example_weight
+        # One thread encodes the prototypes and examples; others wait and reuse them.
+        self._prepare_lock = threading.Lock()
         self._prototype_vectors: dict[Quadrant, Any] | None = None
         self._example_vectors: Any = None
         self._known: dict[str, Any] = {}  # example vectors carried over by ``reuse``
@@ -201,11 +203,13 @@ class EmbeddingSuggester:
         return _load_model().encode(list(texts))
 
     def _prepare(self) -> dict[Quadrant, Any]:
-        if self._prototype_vectors is None:
-            self._prototype_vectors = {q: self._encode(self.prototypes[q]) for q in QUADRANTS_ORDER}
-        if self.examples and self._example_vectors is None:
-            self._example_vectors = self._encode_examples()
-        return self._prototype_vectors
+        with self._prepare_lock:
+            if self._prototype_vectors is None:
+                self._prototype_vectors = {q: self._encode(self.prototypes[q])
+                                           for q in QUADRANTS_ORDER}
+            if self.examples and self._example_vectors is None:
+                self._example_vectors = self._encode_examples()
+            return self._prototype_vectors
 
     def _encode_examples(self) -> Any:
         import numpy as np

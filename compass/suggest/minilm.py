@@ -29,6 +29,8 @@ import numpy as np
 __all__ = ["MiniLM", "model_dir"]
 
 BATCH = 32  # at most this many sentences per forward pass (sorted by length: little padding)
+CHARS_PER_TOKEN = 32  # texts are cut at max_tokens x this many characters before tokenizing:
+# far past the 256-token window for any real text, and it bounds the tokenizer's work
 TOKENS = 2048  # ... and at most this many tokens, so that long posts (up to 256 tokens) go
 # 8 at a time: the attention scores of one pass stay under about 25 MB
 
@@ -96,7 +98,8 @@ class MiniLM:
     def encode(self, texts: Sequence[str], **_ignored: Any) -> np.ndarray:
         """Unit-length vectors for ``texts`` (keyword arguments of sentence-transformers'
         ``encode`` are accepted and ignored: the vectors are always normalised numpy rows)."""
-        texts = list(texts)
+        limit = self.max_tokens * CHARS_PER_TOKEN
+        texts = [text[:limit] for text in texts]
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         if not texts:
             return out

@@ -20,6 +20,8 @@ from planner.settings import get_settings
 log = logging.getLogger(__name__)
 
 EXAMPLES_PER_WORKSPACE = 300  # the newest confirmed or hand-set tags teach the suggester
+EXAMPLE_CHARS = 600  # an example's opening is what its vector compares (long ones cost seconds)
+TEXT_CHARS = 20_000  # a suggestion reads at most this much of a text (the model reads less)
 CACHED_WORKSPACES = 16
 
 # workspace id -> (signature of its examples, suggester); least recently used first.
@@ -51,7 +53,7 @@ def suggester_for(*, session: Session, workspace_id: int) -> Suggester:
         if cached is not None and cached[0] == signature:
             _suggesters.move_to_end(workspace_id)
             return cached[1]
-    pairs = [(text, _tags(tags)) for _, _, text, tags in rows if _tags(tags)]
+    pairs = [(text[:EXAMPLE_CHARS], _tags(tags)) for _, _, text, tags in rows if _tags(tags)]
     suggester = default_suggester(pairs, reuse=cached[1] if cached else None)
     with _lock:
         _suggesters[workspace_id] = (signature, suggester)
@@ -72,7 +74,8 @@ def suggest(*, session: Session, workspace_id: int, text: str) -> Suggestion:
         return Suggestion(tags=(), scores={}, why="Write some text to get a suggestion.",
                           source="none")
     try:
-        return suggester_for(session=session, workspace_id=workspace_id).suggest(text)
+        return suggester_for(session=session, workspace_id=workspace_id).suggest(
+            text[:TEXT_CHARS])
     except Exception:  # the model must never block composing; fall back to the lexicon
         log.exception("suggester failed; using the lexicon")
         return LexiconSuggester().suggest(text)
@@ -97,7 +100,8 @@ def _warm(engine: Engine | None = None) -> None:
             recent = session.exec(
                 select(Post.workspace_id).group_by(col(Post.workspace_id))
                 .order_by(func.max(Post.id).desc()).limit(CACHED_WORKSPACES)).all()
-            built = [suggester_for(session=session, workspace_id=w) for w in recent]
+            # Least active first, so that the cache (least recently used) drops those first.
+            built = [suggester_for(session=session, workspace_id=w) for w in reversed(recent)]
         for suggester in built:  # encodes each workspace's examples, outside any transaction
             suggester.suggest("warm up")
         log.info("suggester warm-up done (%d workspaces)", len(built))

@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from planner import accounts, balance, posts
@@ -413,6 +415,13 @@ async def compose_compass(request: Request, session: SessionDep,
     leaves the post's own publications out so it is not counted twice.
     """
     form = await request.form()
+    # The suggester runs a sentence model (and a workspace's first suggestion may encode its
+    # confirmed examples): never on the event loop, where it would hold up every request.
+    return await run_in_threadpool(_compose_compass, request, session, member, form)
+
+
+def _compose_compass(request: Request, session: Session, member: Member,
+                     form: FormData) -> Response:
     text = str(form.get("text") or "")
     suggestion = balance.suggest(session=session, workspace_id=member.workspace_id, text=text)
     chosen = [str(t) for t in form.getlist("tags") if isinstance(t, str)]

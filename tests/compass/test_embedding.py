@@ -172,3 +172,34 @@ def test_head_probabilities(suggester: EmbeddingSuggester) -> None:
     rows = load_head().probabilities(vectors)
     assert [max(r, key=r.__getitem__) for r in rows] == [Quadrant.LEARN, Quadrant.SHARE]
     assert all(sum(r.values()) == pytest.approx(1.0) for r in rows)
+
+
+def test_threads_asking_at_once_encode_each_example_once(suggester: EmbeddingSuggester,
+                                                         monkeypatch) -> None:
+    # A workspace's first suggestions can arrive together (and the warm-up may be at it too):
+    # one thread encodes the examples, the others wait and reuse them.
+    import threading
+
+    taught = suggester.with_examples(
+        [(f"Fresh {fruit} are in", (Quadrant.CARE,)) for fruit in FRUIT])
+    encoded: list[str] = []
+    real = EmbeddingSuggester._encode
+
+    def spy(self, texts):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(EmbeddingSuggester, "_encode", spy)
+    start = threading.Barrier(3)
+
+    def ask() -> None:
+        start.wait()
+        taught.suggest("Fresh figs are in")
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    examples = [t for t in encoded if t != "Fresh figs are in"]
+    assert sorted(examples) == sorted(f"Fresh {fruit} are in" for fruit in FRUIT)

@@ -87,3 +87,14 @@ def test_long_posts_go_in_small_batches(encoder, monkeypatch) -> None:
     assert all(rows * width <= minilm.TOKENS or rows == 1 for rows, width in shapes)
     assert max(width for _, width in shapes) == encoder.max_tokens  # the longest were cut
     assert np.allclose(vectors[-1], encoder.encode([texts[-1]])[0], atol=1e-5)
+
+
+def test_a_huge_text_is_cut_before_tokenizing(encoder) -> None:
+    import numpy as np
+
+    from compass.suggest import minilm
+
+    limit = encoder.max_tokens * minilm.CHARS_PER_TOKEN
+    huge = "Why does bread go stale? " * 40_000  # a megabyte
+    a, b = encoder.encode([huge, huge[:limit]])
+    assert np.allclose(a, b, atol=1e-6)

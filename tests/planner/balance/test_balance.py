@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 from webhelpers import page_csrf
 
-from compass.suggest import available
+from compass.suggest import Suggestion, available
 from planner import accounts, balance, posts
 from planner.balance import suggestions
 from planner.db import session_scope, utcnow
@@ -652,10 +652,24 @@ class TestSuggesterCache:
         add_examples(engine, world.workspace_id, [("Tips for brewing", "learn")])
         add_examples(engine, world.other_workspace_id, [("We donated meals", "care")])
         suggestions._warm(engine)
-        assert set(suggestions._suggesters) == {world.workspace_id, world.other_workspace_id}
+        # The most recently active workspace (the last example added) is kept longest.
+        assert list(suggestions._suggesters) == [world.workspace_id, world.other_workspace_id]
         assert built[0].examples == []  # the shared model first, without examples
         for _, suggester in suggestions._suggesters.values():
             assert suggester.suggested == ["warm up"] and len(suggester.examples) == 1
+
+    def test_long_texts_are_cut_before_the_model(self, world, engine, built, monkeypatch):
+        # The composer form can carry up to the body limit (1 MiB); an example's opening is
+        # what its vector compares.
+        add_examples(engine, world.workspace_id, [("x" * 5000, "learn")])
+        asked: list[str] = []
+        with session_scope(engine) as s:
+            suggester = suggestions.suggester_for(session=s, workspace_id=world.workspace_id)
+            monkeypatch.setattr(suggester, "suggest", lambda text: asked.append(text) or
+                                Suggestion((), {}, "", "test"), raising=False)
+            suggestions.suggest(session=s, workspace_id=world.workspace_id, text="y" * 10**6)
+        assert suggester.examples == ["x" * suggestions.EXAMPLE_CHARS]
+        assert asked == ["y" * suggestions.TEXT_CHARS]
 
     def test_lexicon_mode_needs_no_cache(self, world, engine):
         with session_scope(engine) as s:
