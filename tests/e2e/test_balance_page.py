@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browserhelpers import log_in, start_server, stop_server
+from browserhelpers import log_in, seed_published, start_server, stop_server
 
 WORKED = {"@juniper@coffee.social": (10, 4, 3, 3), "juniper.bsky.social": (6, 5, 5, 4),
           "@junipercoffee": (8, 6, 6, 0)}
@@ -20,24 +20,8 @@ def balance_server(tmp_path_factory, browser):
     db = sqlite3.connect(var / "poise.db")
     ids = dict(db.execute("SELECT handle, id FROM account"))
     db.execute("DELETE FROM publication")
-    start = datetime.now(UTC) - timedelta(days=40)
     for handle, counts in WORKED.items():
-        tags = [q for q, n in zip(("try", "share", "care", "learn"), counts) for _ in range(n)]
-        tags = tags[::2] + tags[1::2]
-        for i, tag in enumerate(tags):
-            at = (start + timedelta(days=i)).strftime("%Y-%m-%d %H:%M:%S.000000")
-            cur = db.execute(
-                "INSERT INTO post (workspace_id, text, link, tags, dm_keyword, dm_product_url,"
-                " dm_prefill, tag_source, media_path, media_mime, status, scheduled_at,"
-                " scheduled_local, scheduled_tz, version, created_at, updated_at)"
-                " VALUES (1, ?, '', ?, '', '', '', 'manual', '', '', 'approved', ?, '', '', 1,"
-                " ?, ?)", (f"worked {handle} {i}", tag, at, at, at))
-            db.execute(
-                "INSERT INTO publication (post_id, account_id, workspace_id, status,"
-                " scheduled_at, due_at, attempt_id, attempts, idempotency_key, fingerprint,"
-                " remote_state, remote_id, remote_url, last_error, updated_at, published_at)"
-                " VALUES (?, ?, 1, 'published', ?, ?, '', 0, ?, '', '{}', '', '', '', ?, ?)",
-                (cur.lastrowid, ids[handle], at, at, f"k{cur.lastrowid}", at, at))
+        seed_published(db, ids[handle], counts, f"worked {handle}")
     db.commit()
     db.close()
     yield base

@@ -3,10 +3,9 @@ pick an account, a value and a count; the answer replaces the what-if in place (
 page does not navigate, and nothing scrolls sideways."""
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from browserhelpers import log_in, start_server, stop_server
+from browserhelpers import log_in, seed_published, start_server, stop_server
 from playwright.sync_api import expect
 
 WS = "juniper-coffee-roasters"
@@ -21,23 +20,7 @@ def what_if_server(tmp_path_factory, browser):
     db = sqlite3.connect(var / "poise.db")
     account_id = db.execute("SELECT id FROM account WHERE handle = ?", (HANDLE,)).fetchone()[0]
     db.execute("DELETE FROM publication WHERE account_id = ?", (account_id,))
-    tags = [q for q, n in zip(("try", "share", "care", "learn"), (10, 4, 3, 3)) for _ in range(n)]
-    tags = tags[::2] + tags[1::2]  # the oldest two are Try
-    start = datetime.now(UTC) - timedelta(days=40)
-    for i, tag in enumerate(tags):
-        at = (start + timedelta(days=i)).strftime("%Y-%m-%d %H:%M:%S.000000")
-        cur = db.execute(
-            "INSERT INTO post (workspace_id, text, link, tags, dm_keyword, dm_product_url,"
-            " dm_prefill, tag_source, media_path, media_mime, status, scheduled_at,"
-            " scheduled_local, scheduled_tz, version, created_at, updated_at)"
-            " VALUES (1, ?, '', ?, '', '', '', 'manual', '', '', 'approved', ?, '', '', 1,"
-            " ?, ?)", (f"what-if {i}", tag, at, at, at))
-        db.execute(
-            "INSERT INTO publication (post_id, account_id, workspace_id, status,"
-            " scheduled_at, due_at, attempt_id, attempts, idempotency_key, fingerprint,"
-            " remote_state, remote_id, remote_url, last_error, updated_at, published_at)"
-            " VALUES (?, ?, 1, 'published', ?, ?, '', 0, ?, '', '{}', '', '', '', ?, ?)",
-            (cur.lastrowid, account_id, at, at, f"w{cur.lastrowid}", at, at))
+    seed_published(db, account_id, (10, 4, 3, 3), "what-if")  # Try 10 of 20
     db.commit()
     db.close()
     yield base

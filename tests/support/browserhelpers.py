@@ -2,9 +2,11 @@
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DEMO_PASSWORD = "poise-demo-2026"
@@ -63,3 +65,27 @@ def log_in(page, base: str, email: str = "admin@poise.local",
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/w/**")
+
+
+def seed_published(db: sqlite3.Connection, account_id: int, counts: tuple[int, int, int, int],
+                   label: str) -> None:
+    """Published posts on one account of a demo server's SQLite file, one a day from 40 days
+    ago: ``counts`` Try/Share/Care/Learn posts, interleaved so the oldest two are Try."""
+    tags = [q for q, n in zip(("try", "share", "care", "learn"), counts, strict=True)
+            for _ in range(n)]
+    tags = tags[::2] + tags[1::2]
+    start = datetime.now(UTC) - timedelta(days=40)
+    for i, tag in enumerate(tags):
+        at = (start + timedelta(days=i)).strftime("%Y-%m-%d %H:%M:%S.000000")
+        cur = db.execute(
+            "INSERT INTO post (workspace_id, text, link, tags, dm_keyword, dm_product_url,"
+            " dm_prefill, tag_source, media_path, media_mime, status, scheduled_at,"
+            " scheduled_local, scheduled_tz, version, created_at, updated_at)"
+            " VALUES (1, ?, '', ?, '', '', '', 'manual', '', '', 'approved', ?, '', '', 1,"
+            " ?, ?)", (f"{label} {i}", tag, at, at, at))
+        db.execute(
+            "INSERT INTO publication (post_id, account_id, workspace_id, status,"
+            " scheduled_at, due_at, attempt_id, attempts, idempotency_key, fingerprint,"
+            " remote_state, remote_id, remote_url, last_error, updated_at, published_at)"
+            " VALUES (?, ?, 1, 'published', ?, ?, '', 0, ?, '', '{}', '', '', '', ?, ?)",
+            (cur.lastrowid, account_id, at, at, f"seed{cur.lastrowid}", at, at))
