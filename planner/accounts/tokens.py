@@ -106,7 +106,10 @@ def refresh_account(engine: Engine, account_id: int, *, now: datetime | None = N
         error: PublishError | None = None
     except PublishError as exc:
         fresh, error = None, exc
-    with session_scope(engine) as session:
+    # Read, then write: take the write lock at BEGIN on SQLite (PostgreSQL locks the row).
+    # A deferred transaction whose snapshot another refresh's write made stale fails at once
+    # with "database is locked", whatever the busy timeout.
+    with session_scope(engine, immediate=True) as session:
         account = session.get(Account, account_id, with_for_update=True)
         if account is None:
             return False
