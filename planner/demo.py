@@ -297,7 +297,7 @@ PRICES = {"TONIC": (4900, 9800), "TREE": (14900, 29800), "OFFICE": (32000, 24000
 # Sessions per published post and sign-ups per session, per channel: Mastodon brings people
 # who sign up, LinkedIn few visits but office leads, X converts in DMs, and Bluesky brings
 # clicks that stopped turning into anyone weeks ago (the Attribution page's dud).
-SESSIONS_PER_POST = {"bluesky": (4, 8), "mastodon": (2, 5), "x": (1, 4), "linkedin": (1, 3)}
+SESSIONS_PER_POST = {"bluesky": (6, 10), "mastodon": (2, 5), "x": (1, 4), "linkedin": (1, 3)}
 SIGNUP_RATE = {"bluesky": 0.0, "mastodon": 0.14, "x": 0.05, "linkedin": 0.12}
 # What a sign-up from a post without a prompt buys, per channel (LinkedIn: offices).
 CHANNEL_PRICES = {"linkedin": (32000, 240000), "mastodon": (14900, 29800)}
